@@ -1,0 +1,176 @@
+"""The NAB scoring protocol (Lavin & Ahmad 2015, numenta/NAB v1.1), written from its documentation.
+
+For each file: the first ``min(floor(0.15 n), 0.15 * 5000)`` rows are probationary (ignored).
+A row whose score reaches the threshold is a detection. Inside a labelled window, a detection is
+worth ``tp * S(p) / S(-1)`` with ``S(p) = 2 sigmoid(-5 p) - 1`` and ``p = -(right - i + 1) / width``
+(only the best, i.e. first, detection of a window counts); outside a window it costs
+``fp * S(p)`` with ``p = |i - previous right edge| / (previous width - 1)`` (``-fp`` before the
+first window; ``S = -1`` beyond p = 3). A window without a detection costs ``-fn``. One threshold
+per detector and profile is chosen over the whole corpus (the one with the best total), and the
+total is normalised: ``100 (raw - null) / (perfect - null)``, where ``perfect = tp * #windows`` and
+``null`` is the optimised total of a detector that always outputs 0.5.
+
+Cross-checked against numenta/NAB's own ``run.py --optimize --score --normalize`` (see
+``docs/analytics.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROFILES = {
+    "standard": {"tp": 1.0, "fp": 0.11, "fn": 1.0},
+    "reward_low_FP_rate": {"tp": 1.0, "fp": 0.22, "fn": 1.0},
+    "reward_low_FN_rate": {"tp": 1.0, "fp": 0.11, "fn": 2.0},
+}
+
+
+def _scaled_sigmoid(p: float) -> float:
+    if p > 3.0:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * p)) - 1.0
+
+
+@dataclass
+class FileSweep:
+    """Per scorable row: score, weight if it were a detection, window id (-1 = outside)."""
+
+    scores: np.ndarray
+    tp_weight: np.ndarray  # unweighted S value / S(-1) inside windows
+    fp_weight: np.ndarray  # unweighted S value outside windows (negative)
+    window: np.ndarray
+    n_windows: int
+
+
+def sweep_file(timestamps: list[str], scores: np.ndarray, windows: list[list[str]]) -> FileSweep:
+    n = len(timestamps)
+    probation = min(math.floor(0.15 * n), 0.15 * 5000)
+    index = {ts: i for i, ts in enumerate(timestamps)}
+    spans = []
+    for start, end in windows:
+        spans.append((index[start], index[end]))
+    max_tp = _scaled_sigmoid(-1.0)
+    tpw = np.zeros(n)
+    fpw = np.zeros(n)
+    win = np.full(n, -1)
+    prev_right: int | None = None
+    prev_width = 0.0
+    k = 0
+    i = 0
+    while i < n:
+        if k < len(spans) and i == spans[k][0]:
+            left, right = spans[k]
+            width = float(right - left + 1)
+            for j in range(left, right + 1):
+                tpw[j] = _scaled_sigmoid(-(right - j + 1) / width) / max_tp
+                win[j] = k
+            prev_right, prev_width = right, width
+            k += 1
+            i = right + 1
+            continue
+        if prev_right is None:
+            fpw[i] = -1.0
+        else:
+            fpw[i] = _scaled_sigmoid(abs(prev_right - i) / (prev_width - 1.0))
+        i += 1
+    keep = np.arange(n) >= probation
+    return FileSweep(np.asarray(scores, dtype=float)[keep], tpw[keep], fpw[keep], win[keep], len(spans))
+
+
+def _corpus_total(sweeps: list[FileSweep], threshold: float, w: dict[str, float]) -> tuple[float, int, int, int]:
+    total = 0.0
+    tp = fp = fn = 0
+    for sw in sweeps:
+        det = sw.scores >= threshold
+        outside = det & (sw.window < 0)
+        total += w["fp"] * float(sw.fp_weight[outside].sum())
+        fp += int(outside.sum())
+        for k in range(sw.n_windows):
+            hits = det & (sw.window == k)
+            if hits.any():
+                total += w["tp"] * float(sw.tp_weight[hits].max())
+                tp += 1
+            else:
+                total -= w["fn"]
+                fn += 1
+    return total, tp, fp, fn
+
+
+def optimise(sweeps: list[FileSweep], w: dict[str, float]) -> tuple[float, float, int, int, int]:
+    """Best (threshold, raw total, tp windows, fp rows, fn windows) over all distinct scores.
+
+    Exact sweep: sort all rows by score, descending, and update the total incrementally.
+    """
+    rows = []
+    base = 0.0
+    offset = 0
+    for sw in sweeps:
+        base -= w["fn"] * sw.n_windows
+        rows.append(pd.DataFrame({"s": sw.scores, "tpw": sw.tp_weight, "fpw": sw.fp_weight,
+                                  "win": np.where(sw.window >= 0, sw.window + offset, -1)}))
+        offset += sw.n_windows
+    allrows = pd.concat(rows, ignore_index=True).sort_values("s", ascending=False, kind="stable")
+    s = allrows["s"].to_numpy()
+    tpw = allrows["tpw"].to_numpy()
+    fpw = allrows["fpw"].to_numpy()
+    win = allrows["win"].to_numpy()
+    best_in_window = np.full(offset, -np.inf)
+    total = base
+    best = (1.1, base)
+    i = 0
+    m = len(s)
+    while i < m:
+        thr = s[i]
+        while i < m and s[i] == thr:
+            if win[i] < 0:
+                total += w["fp"] * fpw[i]
+            else:
+                k = win[i]
+                new = w["tp"] * tpw[i]
+                old = best_in_window[k]
+                if old == -np.inf:
+                    total += new + w["fn"]
+                    best_in_window[k] = new
+                elif new > old:
+                    total += new - old
+                    best_in_window[k] = new
+            i += 1
+        if total > best[1]:
+            best = (float(thr), total)
+    thr = best[0]
+    total, tp, fp, fn = _corpus_total(sweeps, thr, w)
+    return thr, total, tp, fp, fn
+
+
+def load_labels(nab_dir: Path) -> dict[str, list[list[str]]]:
+    windows: dict[str, list[list[str]]] = json.loads((nab_dir / "combined_windows.json").read_text())
+    return windows
+
+
+def score_corpus(nab_dir: Path, results: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
+    """``results`` maps relative data path (e.g. ``realKnownCause/nyc_taxi.csv``) to a frame with
+    ``timestamp`` and ``anomaly_score``. Returns per profile: normalised score, threshold, counts."""
+    windows = load_labels(nab_dir)
+    out: dict[str, dict[str, float]] = {}
+    sweeps = []
+    null_sweeps = []
+    for rel, frame in sorted(results.items()):
+        wins = [[w[0].split(".")[0], w[1].split(".")[0]] for w in windows[rel]]
+        ts = [str(t).split(".")[0] for t in frame["timestamp"]]
+        sweeps.append(sweep_file(ts, frame["anomaly_score"].to_numpy(dtype=float), wins))
+        null_sweeps.append(sweep_file(ts, np.full(len(ts), 0.5), wins))
+    n_windows = sum(sw.n_windows for sw in sweeps)
+    for name, w in PROFILES.items():
+        thr, raw, tp, fp, fn = optimise(sweeps, w)
+        _, null_raw, _, _, _ = optimise(null_sweeps, w)
+        perfect = w["tp"] * n_windows
+        out[name] = {"score": 100.0 * (raw - null_raw) / (perfect - null_raw), "threshold": thr,
+                     "raw": raw, "null": null_raw, "windows_detected": tp, "windows": n_windows,
+                     "fp_rows": fp}
+    return out

@@ -1,0 +1,153 @@
+"""Command-line tools over users' own exports: ``detect``, ``fdd``, ``failure`` and ``rul``.
+
+``python -m sidecar detect|fdd|failure|rul ...`` delegates here (``main(argv)``); this module also
+runs on its own as ``python -m sidecar.analytics.cli ...``. Heavy imports happen inside each
+subcommand so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class CliError(Exception):
+    """A user error with a precise message (bad path, missing column, ...)."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sidecar", description="RevitPyIoT analytics tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("detect", help="streaming anomaly scores for timestamp,value CSVs (NAB format)")
+    d.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV files or directories (walked recursively)")
+    d.add_argument("--output-dir", required=True, type=Path, help="where scored CSVs are written")
+    d.add_argument("--value-column", default="value")
+    d.add_argument("--timestamp-column", default="timestamp")
+
+    f = sub.add_parser("fdd", help="AHU fault detection (ASHRAE Guideline 36 rules + learned detector)")
+    f.add_argument("input", type=Path, metavar="INPUT.csv")
+    f.add_argument("--output", required=True, type=Path)
+    f.add_argument("--columns", default=None,
+                   help="column map: a TOML file, or the name of a shipped map (lbnl)")
+    f.add_argument("--train", nargs="+", type=Path, default=[], metavar="LABELLED.csv",
+                   help="labelled trend files of other units to fit the learned detector")
+    f.add_argument("--label-column", default=None, help="ground-truth column of --train files")
+
+    fl = sub.add_parser("failure", help="tabular failure probability (AI4I-style)")
+    fl.add_argument("--train", required=True, type=Path)
+    fl.add_argument("--label", required=True)
+    fl.add_argument("--predict", required=True, type=Path)
+    fl.add_argument("--output", required=True, type=Path)
+    fl.add_argument("--drop", nargs="*", default=None,
+                    help="columns never used as features (default: ids and AI4I failure-mode columns)")
+    fl.add_argument("--model-out", type=Path, default=None, help="also save the fitted model here")
+
+    r = sub.add_parser("rul", help="remaining useful life from run-to-failure histories (C-MAPSS style)")
+    r.add_argument("--train", required=True, type=Path)
+    r.add_argument("--predict", required=True, type=Path)
+    r.add_argument("--output", required=True, type=Path)
+    r.add_argument("--cap", type=float, default=125.0, help="RUL cap used for the training target")
+    return parser
+
+
+def _collect_csvs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(source file, relative output path) pairs; directories are walked recursively."""
+    pairs: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for file in sorted(path.rglob("*.csv")):
+                pairs.append((file, file.relative_to(path)))
+        elif path.is_file():
+            pairs.append((path, Path(path.name)))
+        else:
+            raise CliError(f"input not found: {path}")
+    if not pairs:
+        raise CliError("no CSV files in the inputs")
+    return pairs
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .streaming import StreamingAnomalyDetector
+
+    pairs = _collect_csvs(args.inputs)
+    frames = []
+    keys: list[int] = []
+    values = []
+    times = []
+    for i, (src, _) in enumerate(pairs):
+        # Read as text so every original cell is written back unchanged.
+        frame = pd.read_csv(src, dtype=str, keep_default_na=False)
+        for col in (args.timestamp_column, args.value_column):
+            if col not in frame.columns:
+                raise CliError(f"{src}: missing column {col!r} (columns: {', '.join(frame.columns)})")
+        value = pd.to_numeric(frame[args.value_column], errors="coerce").to_numpy(dtype=float)
+        stamp = pd.to_datetime(frame[args.timestamp_column], errors="coerce")
+        if stamp.isna().any():
+            bad = int(np.flatnonzero(stamp.isna().to_numpy())[0])
+            raise CliError(f"{src}: row {bad + 2}: unparseable timestamp {frame[args.timestamp_column][bad]!r}")
+        if getattr(stamp.dt, "tz", None) is not None:
+            stamp = stamp.dt.tz_localize(None)
+        frames.append(frame)
+        keys.extend([i] * len(frame))
+        values.append(value)
+        times.append(stamp.astype("int64").to_numpy() / 1e9)
+    x = np.concatenate(values)
+    t = np.concatenate(times)
+    finite = np.isfinite(x)
+    scores = np.zeros(len(x))
+    # Missing/non-numeric values get score 0 and do not touch the state (as the live path rejects them).
+    key_arr = np.asarray(keys)
+    det = StreamingAnomalyDetector()
+    scores[finite] = det.score_many(list(key_arr[finite]), x[finite], t[finite])
+    offset = 0
+    for (src, rel), frame in zip(pairs, frames):
+        out = frame.copy()
+        out["anomaly_score"] = np.round(scores[offset:offset + len(frame)], 6)
+        offset += len(frame)
+        dest = args.output_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        out.to_csv(dest, index=False)
+    print(f"detect: scored {len(x)} rows in {len(pairs)} file(s) -> {args.output_dir}")
+    return 0
+
+
+def _cmd_fdd(args: argparse.Namespace) -> int:
+    from .ahu_fdd import run_fdd_cli
+
+    return run_fdd_cli(args)
+
+
+def _cmd_failure(args: argparse.Namespace) -> int:
+    from .failure import run_failure_cli
+
+    return run_failure_cli(args)
+
+
+def _cmd_rul(args: argparse.Namespace) -> int:
+    from .rul import run_rul_cli
+
+    return run_rul_cli(args)
+
+
+_COMMANDS = {"detect": _cmd_detect, "fdd": _cmd_fdd, "failure": _cmd_failure, "rul": _cmd_rul}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one analytics subcommand; returns the process exit code (2 on user errors)."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

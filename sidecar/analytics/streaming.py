@@ -1,0 +1,299 @@
+"""Causal, bounded-memory streaming anomaly detection for many sensors at once.
+
+``StreamingAnomalyDetector`` keeps a fixed-size state per sensor (a few dozen floats, whatever
+the length of the stream) and gives every reading an ``anomaly_score`` in [0, 1] computed from
+the state *before* that reading, so the score of a reading never depends on later readings.
+
+Per reading it combines three robust residuals, each scaled by an exponentially weighted mean
+absolute deviation (robust to the outliers it is looking for, because updates are winsorised):
+
+* level    - distance from the slow exponentially weighted mean (spikes, level shifts),
+* step     - size of the change from the previous reading (sudden jumps, stuck-then-jump),
+* season   - distance from the exponentially weighted mean of the same time-of-day bin
+             (a daily pattern that breaks, e.g. a fan that no longer runs in the afternoon).
+
+The largest residual is turned into a surprise ``-log10(p)`` under a Laplace tail, and that
+surprise is compared with the sensor's own recent surprise level (as HTM's anomaly likelihood
+does) so noisy sensors do not alarm all the time. A short refractory memory damps repeated
+alarms right after a detection: operators (and NAB's scorer) want the first alarm of an episode,
+not one per reading.
+
+The same numpy kernel serves ``score_one``/``learn_one`` (river style) and the vectorised
+``score_many`` (one call per ingest batch, any mix of sensors), so live scoring and the
+``detect`` command line tool give identical scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+_SECONDS_PER_DAY = 86400.0
+_LN10 = math.log(10.0)
+
+
+@dataclass
+class _State:
+    """Per-sensor state, one row per sensor (struct of arrays, so a batch updates with numpy)."""
+
+    count: FloatArray
+    last: FloatArray
+    mean: FloatArray
+    dev: FloatArray
+    step_dev: FloatArray
+    season: FloatArray  # (sensors, bins)
+    season_n: FloatArray  # (sensors, bins)
+    season_dev: FloatArray
+    surprise_q: FloatArray
+    refractory: FloatArray
+
+    @classmethod
+    def empty(cls, capacity: int, bins: int) -> _State:
+        z = np.zeros
+        return cls(z(capacity), z(capacity), z(capacity), z(capacity), z(capacity),
+                   z((capacity, bins)), z((capacity, bins)), z(capacity), np.ones(capacity), z(capacity))
+
+    def grow(self, capacity: int) -> None:
+        for name, arr in vars(self).items():
+            shape = (capacity,) + arr.shape[1:]
+            new = np.zeros(shape)
+            new[: arr.shape[0]] = arr
+            setattr(self, name, new)
+
+    def nbytes(self) -> int:
+        return int(sum(arr.nbytes for arr in vars(self).values()))
+
+
+class StreamingAnomalyDetector:
+    """Streaming anomaly detector for any number of sensors (keys).
+
+    Parameters
+    ----------
+    horizon:
+        Memory of the level and deviation statistics, in readings (exponential weighting).
+    season_bins:
+        Number of time-of-day bins of the daily profile (0 disables it; needs timestamps).
+    season_horizon:
+        Memory of each time-of-day bin, in days.
+    warmup:
+        Readings per sensor that are learnt but scored 0 (statistics are not trustworthy yet).
+    clip:
+        Residuals are winsorised at ``clip`` deviations before they update the statistics, so an
+        anomaly does not teach the detector that anomalies are normal.
+    surprise_quantile, quantile_rate:
+        The sensor's rare-surprise level is a streaming estimate of this quantile of its own
+        surprises, moved by a factor ``exp(quantile_rate)`` per exceedance (the "likelihood" step).
+    refractory_decay:
+        Per-reading decay of the memory of the last alarm; readings that do not exceed the
+        decayed memory are damped by ``refractory_damping``.
+    scale:
+        Surprise (in decades of improbability above the sensor's typical level) that maps to
+        a score of 1.
+    """
+
+    def __init__(
+        self,
+        horizon: int = 400,
+        season_bins: int = 48,
+        season_horizon: float = 7.0,
+        warmup: int = 100,
+        clip: float = 6.0,
+        surprise_quantile: float = 0.99,
+        quantile_rate: float = 0.1,
+        refractory_decay: float = 0.995,
+        refractory_damping: float = 0.3,
+        scale: float = 6.0,
+    ) -> None:
+        self.horizon = horizon
+        self.season_bins = season_bins
+        self.season_horizon = season_horizon
+        self.warmup = warmup
+        self.clip = clip
+        self.surprise_quantile = surprise_quantile
+        self.quantile_rate = quantile_rate
+        self.refractory_decay = refractory_decay
+        self.refractory_damping = refractory_damping
+        self.scale = scale
+        self.keys_: dict[Hashable, int] = {}
+        self.state_ = _State.empty(8, max(1, season_bins))
+
+    # -- key management ------------------------------------------------------------------
+    def _rows(self, keys: Sequence[Hashable]) -> npt.NDArray[np.int64]:
+        rows = np.empty(len(keys), dtype=np.int64)
+        index = self.keys_
+        for i, key in enumerate(keys):
+            row = index.get(key)
+            if row is None:
+                row = len(index)
+                index[key] = row
+            rows[i] = row
+        capacity = self.state_.count.shape[0]
+        if len(index) > capacity:
+            self.state_.grow(max(len(index), 2 * capacity))
+        return rows
+
+    def forget(self, key: Hashable) -> None:
+        """Reset one sensor's state (e.g. after the sensor was replaced or recalibrated)."""
+        row = self.keys_.get(key)
+        if row is None:
+            return
+        for arr in vars(self.state_).values():
+            arr[row] = 0.0
+
+    @property
+    def n_sensors_(self) -> int:
+        return len(self.keys_)
+
+    def state_nbytes(self) -> int:
+        """Memory held by the per-sensor state (grows with sensors, never with readings)."""
+        return self.state_.nbytes()
+
+    # -- the kernel ----------------------------------------------------------------------
+    def _kernel(self, rows: npt.NDArray[np.int64], x: FloatArray, t: FloatArray | None,
+                update: bool) -> FloatArray:
+        """Score readings ``x`` of distinct sensors ``rows`` from the current state; optionally learn.
+
+        ``rows`` must not repeat (``score_many`` splits batches into rounds that satisfy this).
+        """
+        s = self.state_
+        n = s.count[rows]
+        mean, dev, last, step_dev = s.mean[rows], s.dev[rows], s.last[rows], s.step_dev[rows]
+        tiny = 1e-9 + 1e-6 * np.abs(mean)
+
+        z_level = np.abs(x - mean) / (dev + tiny)
+        z_step = np.abs(x - last) / (step_dev + tiny)
+        z = np.maximum(z_level, z_step)
+
+        use_season = self.season_bins > 0 and t is not None
+        if use_season:
+            assert t is not None
+            bins = ((t % _SECONDS_PER_DAY) * (self.season_bins / _SECONDS_PER_DAY)).astype(np.int64)
+            bins = np.clip(bins, 0, self.season_bins - 1)
+            prof = s.season[rows, bins]
+            prof_n = s.season_n[rows, bins]
+            season_dev = s.season_dev[rows]
+            z_season = np.abs(x - prof) / (season_dev + tiny)
+            ready = prof_n >= 2
+            # Where the daily profile is known, a reading must be unusual for its time of day
+            # too: the daily cycle itself is not an anomaly, but a broken cycle is.
+            z = np.where(ready, np.maximum(np.minimum(z_level, z_season), np.minimum(z_step, z_season)),
+                         z)
+
+        # Laplace tail: p = exp(-z) -> surprise in decades.
+        surprise = np.minimum(z, 50.0) / _LN10
+        # The sensor's own rare-surprise level: a streaming estimate of the ``surprise_quantile``
+        # quantile of its surprises (sensors that spike all the time learn that spikes are normal).
+        s_q = s.surprise_q[rows]
+        excess = np.maximum(surprise - s_q, 0.0)
+        # Smooth, strictly increasing map to [0, 1): ranks stay distinct even for huge surprises.
+        raw = 1.0 - np.exp(-excess / self.scale)
+        raw = np.where(n >= self.warmup, raw, 0.0)
+        refr = s.refractory[rows]
+        score = np.where(raw > refr, raw, raw * self.refractory_damping)
+        score = np.where(np.isfinite(score), score, 0.0)
+
+        if update:
+            first = n == 0
+            a = 1.0 / np.minimum(n + 1.0, float(self.horizon))
+            # Winsorised residuals so outliers move the statistics only a bounded amount.
+            lim = self.clip * (dev + tiny)
+            resid = np.clip(x - mean, -lim, lim)
+            new_mean = np.where(first, x, mean + a * resid)
+            new_dev = np.where(first, 0.0, dev + a * (np.abs(resid) - dev))
+            step = np.where(first, 0.0, np.minimum(np.abs(x - last), self.clip * (step_dev + tiny)))
+            new_step_dev = np.where(first, 0.0, step_dev + a * (step - step_dev))
+            s.mean[rows] = new_mean
+            s.dev[rows] = new_dev
+            s.step_dev[rows] = new_step_dev
+            s.last[rows] = x
+            if use_season:
+                a_bin = 1.0 / np.minimum(prof_n + 1.0, self.season_horizon)
+                lim_s = self.clip * (season_dev + tiny)
+                resid_s = np.where(prof_n > 0, np.clip(x - prof, -lim_s, lim_s), 0.0)
+                s.season[rows, bins] = np.where(prof_n > 0, prof + a_bin * resid_s, x)
+                s.season_n[rows, bins] = prof_n + 1.0
+                a_s = np.where(ready, a, 0.0)
+                s.season_dev[rows] = np.where(
+                    ready, season_dev + a_s * (np.abs(resid_s) - season_dev),
+                    np.maximum(season_dev, new_dev))
+            tau = self.surprise_quantile
+            # Multiplicative steps: the level reaches a spiky sensor's spike size in tens of
+            # spikes, not hundreds, and decays back slowly once the spikes stop.
+            s.surprise_q[rows] = np.maximum(
+                s_q * np.exp(self.quantile_rate * (tau - (surprise <= s_q))), 0.1)
+            s.refractory[rows] = np.maximum(refr * self.refractory_decay, raw)
+            s.count[rows] = n + 1.0
+        return score
+
+    # -- river-style API -----------------------------------------------------------------
+    def score_one(self, x: float, t: float | None = None, key: Hashable = "default") -> float:
+        """Score one reading without learning from it."""
+        rows = self._rows([key])
+        tt = None if t is None else np.array([float(t)])
+        return float(self._kernel(rows, np.array([float(x)]), tt, update=False)[0])
+
+    def learn_one(self, x: float, t: float | None = None, key: Hashable = "default") -> StreamingAnomalyDetector:
+        """Update the sensor's state with one reading."""
+        rows = self._rows([key])
+        tt = None if t is None else np.array([float(t)])
+        self._kernel(rows, np.array([float(x)]), tt, update=True)
+        return self
+
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = "default") -> float:
+        """Score one reading, then learn it (what a live pipeline does)."""
+        rows = self._rows([key])
+        tt = None if t is None else np.array([float(t)])
+        return float(self._kernel(rows, np.array([float(x)]), tt, update=True)[0])
+
+    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray,
+                   timestamps: Sequence[float] | FloatArray | None = None) -> FloatArray:
+        """Score then learn a batch of readings of any sensors, in the order given.
+
+        Readings of the same sensor are processed in their batch order (each is scored from the
+        state after the previous one), readings of different sensors in one vectorised step.
+        ``timestamps`` are epoch seconds (local time of day drives the daily profile).
+        """
+        x = np.asarray(values, dtype=np.float64)
+        if x.shape != (len(keys),):
+            raise ValueError(f"values has shape {x.shape}, expected ({len(keys)},)")
+        t = None if timestamps is None else np.asarray(timestamps, dtype=np.float64)
+        if t is not None and t.shape != x.shape:
+            raise ValueError(f"timestamps has shape {t.shape}, expected {x.shape}")
+        rows = self._rows(keys)
+        out = np.zeros(len(keys))
+        if len(keys) == 0:
+            return out
+        # Occurrence rank of each reading among its sensor's readings in this batch.
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        starts = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0))
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[order] = np.arange(len(rows)) - group_start
+        max_rank = int(rank.max())
+        if max_rank == 0:
+            return self._kernel(rows, x, t, update=True)
+        by_rank = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_rank], np.arange(max_rank + 2))
+        for r in range(max_rank + 1):
+            sel = by_rank[bounds[r]:bounds[r + 1]]
+            out[sel] = self._kernel(rows[sel], x[sel], None if t is None else t[sel], update=True)
+        return out
+
+    def score_series(self, values: Sequence[float] | FloatArray,
+                     timestamps: Sequence[float] | FloatArray | None = None,
+                     key: Hashable = "default") -> FloatArray:
+        """Score a single sensor's series in order (causal: each score uses only earlier rows)."""
+        x = np.asarray(values, dtype=np.float64)
+        t = None if timestamps is None else np.asarray(timestamps, dtype=np.float64)
+        rows = self._rows([key])
+        out = np.empty(len(x))
+        for i in range(len(x)):
+            out[i] = self._kernel(rows, x[i:i + 1], None if t is None else t[i:i + 1], update=True)[0]
+        return out

@@ -1,0 +1,67 @@
+"""Streaming detector: causality, bounded memory, range, batch == one-by-one."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sidecar.analytics.streaming import StreamingAnomalyDetector
+
+
+def _series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = 1.4e9 + 300.0 * np.arange(n)
+    x = 20 + 3 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 0.3, n)
+    return x, t
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(min_value=1, max_value=398), seed=st.integers(0, 1000))
+def test_score_of_row_t_does_not_depend_on_later_rows(cut: int, seed: int) -> None:
+    x, t = _series(400, seed)
+    a = StreamingAnomalyDetector(warmup=20).score_series(x, t)
+    y = x.copy()
+    y[cut:] = np.random.default_rng(seed + 1).normal(1e3, 50, len(y) - cut)
+    b = StreamingAnomalyDetector(warmup=20).score_series(y, t)
+    np.testing.assert_array_equal(a[:cut], b[:cut])
+    assert not np.array_equal(a[cut:], b[cut:])
+
+
+def test_scores_in_unit_interval_even_for_wild_input() -> None:
+    x, t = _series(600)
+    x[300] = 1e12
+    x[301:320] = -1e9
+    s = StreamingAnomalyDetector(warmup=10).score_series(x, t)
+    assert np.all((s >= 0) & (s <= 1))
+    assert s[300] > 0.9 > np.quantile(s[100:290], 0.99)
+
+
+def test_memory_is_bounded_by_sensors_not_readings() -> None:
+    det = StreamingAnomalyDetector()
+    x, t = _series(500)
+    det.score_many(["a"] * 500, x, t)
+    before = det.state_nbytes()
+    x2, t2 = _series(5000, 3)
+    det.score_many(["a"] * 5000, x2, t2 + 1e6)
+    assert det.state_nbytes() == before
+
+
+def test_batch_of_many_sensors_equals_one_by_one() -> None:
+    rng = np.random.default_rng(4)
+    keys = [f"s{i % 7}" for i in range(700)]
+    rng.shuffle(keys)
+    x = rng.normal(0, 1, 700)
+    t = 1.5e9 + np.arange(700) * 60.0
+    batch = StreamingAnomalyDetector(warmup=5).score_many(keys, x, t)
+    single = StreamingAnomalyDetector(warmup=5)
+    one = np.array([single.score_learn_one(v, ts, k) for k, v, ts in zip(keys, x, t)])
+    np.testing.assert_allclose(batch, one)
+
+
+def test_score_one_does_not_learn() -> None:
+    det = StreamingAnomalyDetector(warmup=0)
+    for v in range(50):
+        det.learn_one(float(v % 5), key="k")
+    first = det.score_one(100.0, key="k")
+    assert det.score_one(100.0, key="k") == first
