@@ -1,0 +1,5 @@
+# -*- coding: utf-8 -*-
+"""Colour by Health: see docs/extension.md."""
+from revitpyiot import commands
+
+commands.run(commands.colour_by_health)

@@ -1,0 +1,11 @@
+# -*- coding: utf-8 -*-
+"""Live Sync: background subscription, changes applied on Revit's main thread."""
+from revitpyiot import commands
+
+
+def __selfinit__(script_cmp, ui_button_cmp, __rvt__):
+    return commands.live_sync_selfinit(ui_button_cmp, script_cmp.directory)
+
+
+if __name__ == "__main__":
+    commands.run(commands.live_sync_toggle)

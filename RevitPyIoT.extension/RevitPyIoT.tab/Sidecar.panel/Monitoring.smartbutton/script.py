@@ -1,0 +1,11 @@
+# -*- coding: utf-8 -*-
+"""Monitoring: start/stop in the sidecar; the icon shows its state."""
+from revitpyiot import commands
+
+
+def __selfinit__(script_cmp, ui_button_cmp, __rvt__):
+    return commands.monitoring_selfinit(ui_button_cmp, script_cmp.directory)
+
+
+if __name__ == "__main__":
+    commands.run(commands.monitoring_toggle)

@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+"""Small version gates over the Revit API, so the rest of the extension reads the same
+on Revit 2024, 2025 and 2026 (and degrades gracefully on older releases).
+
+Every function here imports the Revit API lazily: importing this module never needs Revit.
+"""
+from __future__ import absolute_import
+
+import time
+
+# Revit's internal length unit is the decimal foot in every release; the international
+# foot is exactly 0.3048 m, so no unit-API round trip is needed for lengths.
+FEET_TO_METRES = 0.3048
+# How many decimals of a metre to keep: 0.1 mm is far below any sensor's position accuracy.
+LOCATION_DECIMALS = 4
+
+
+def _db():
+    from Autodesk.Revit import DB
+    return DB
+
+
+def element_id_value(element_id):
+    """The integer value of an ElementId.
+
+    ``ElementId.Value`` (64-bit) exists from Revit 2024; ``IntegerValue`` was deprecated
+    then and removed in 2026, so it is only the fallback for older releases.
+    """
+    if element_id is None:
+        return None
+    try:
+        return int(element_id.Value)
+    except AttributeError:
+        return int(element_id.IntegerValue)
+
+
+def make_element_id(value):
+    """An ElementId from an integer (64-bit constructor on 2024+, 32-bit before)."""
+    DB = _db()
+    try:
+        import System
+        return DB.ElementId(System.Int64(int(value)))
+    except (ImportError, AttributeError, TypeError):
+        return DB.ElementId(int(value))
+
+
+def invalid_element_id():
+    return _db().ElementId.InvalidElementId
+
+
+def is_valid_id(element_id):
+    """False for None and for ``ElementId.InvalidElementId`` (value -1)."""
+    if element_id is None:
+        return False
+    return element_id_value(element_id) != -1
+
+
+def enum_none(enum_type):
+    """``Enum.None``: a syntax error in IronPython 3 and Python 3, so always look it up."""
+    return getattr(enum_type, "None")
+
+
+def feet_to_metres(value):
+    return float(value) * FEET_TO_METRES
+
+
+def xyz_to_metres(point):
+    """[x, y, z] in metres from an XYZ in internal units (feet)."""
+    return [round(feet_to_metres(point.X), LOCATION_DECIMALS),
+            round(feet_to_metres(point.Y), LOCATION_DECIMALS),
+            round(feet_to_metres(point.Z), LOCATION_DECIMALS)]
+
+
+def built_in_category(name):
+    """The BuiltInCategory member called ``name`` or None when this Revit lacks it."""
+    return getattr(_db().BuiltInCategory, name, None)
+
+
+def category_of(doc, bic_name):
+    """The document's Category for a BuiltInCategory name, or None."""
+    DB = _db()
+    bic = built_in_category(bic_name)
+    if bic is None:
+        return None
+    try:
+        return DB.Category.GetCategory(doc, bic)
+    except Exception:  # categories absent from this document's template
+        return None
+
+
+def category_bic_name(category, known=None):
+    """The BuiltInCategory name (``OST_...``) of a Category.
+
+    ``Category.BuiltInCategory`` exists from Revit 2023; before that the id value is
+    matched against the names the caller knows (``known``: {int value: name}).
+    """
+    if category is None:
+        return None
+    try:
+        bic = category.BuiltInCategory
+        name = str(bic)
+        if name.startswith("OST_"):
+            return name
+    except AttributeError:
+        pass
+    value = element_id_value(category.Id)
+    if known and value in known:
+        return known[value]
+    return "OST_" + str(category.Name).replace(" ", "")
+
+
+def find_solid_fill_pattern_id(doc):
+    """The id of the solid drafting fill pattern, found by ``IsSolidFill`` (its name is
+    localized, so never look it up by name)."""
+    DB = _db()
+    collector = DB.FilteredElementCollector(doc).OfClass(DB.FillPatternElement)
+    for pattern_element in collector:
+        pattern = pattern_element.GetFillPattern()
+        if pattern is not None and pattern.IsSolidFill:
+            return pattern_element.Id
+    return None
+
+
+def make_colour(rgb):
+    DB = _db()
+    return DB.Color(int(rgb[0]), int(rgb[1]), int(rgb[2]))
+
+
+def id_list(element_ids):
+    """A .NET ``List[ElementId]`` for APIs that take ICollection<ElementId>."""
+    DB = _db()
+    from System.Collections.Generic import List
+    result = List[DB.ElementId]()
+    for element_id in element_ids:
+        result.Add(element_id)
+    return result
+
+
+def parameter_value(param):
+    """A Revit parameter's value as str/int/float/bool for the wire, or None when empty.
+
+    Doubles are converted from internal units to the parameter's display unit.
+    """
+    if param is None or not param.HasValue:
+        return None
+    DB = _db()
+    storage = param.StorageType
+    if storage == DB.StorageType.String:
+        return param.AsString()
+    if storage == DB.StorageType.Integer:
+        return int(param.AsInteger())
+    if storage == DB.StorageType.Double:
+        value = param.AsDouble()
+        try:
+            value = DB.UnitUtils.ConvertFromInternalUnits(value, param.GetUnitTypeId())
+        except Exception:  # unitless numbers have no unit type id
+            pass
+        return float(value)
+    if storage == DB.StorageType.ElementId:
+        return param.AsValueString()
+    return None
+
+
+def text(value):
+    """A display string for any .NET or Python value (unicode-safe on IronPython 2)."""
+    if value is None:
+        return u""
+    try:
+        return u"" + value
+    except TypeError:
+        return u"{0}".format(value)
+
+
+class transaction(object):
+    """``with transaction(doc, name):`` starts a Transaction unless one is already open.
+
+    Rolls back on an exception and re-raises it. ``started`` tells whether this block
+    owns the transaction (callers that count transactions use it).
+    """
+
+    def __init__(self, doc, name):
+        self.doc = doc
+        self.name = name
+        self.txn = None
+        self.started = False
+
+    def __enter__(self):
+        if self.doc.IsModifiable:
+            return self
+        self.txn = _db().Transaction(self.doc, self.name)
+        self.txn.Start()
+        self.started = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self.started:
+            return False
+        if exc_type is None:
+            self.txn.Commit()
+        else:
+            self.txn.RollBack()
+        return False
+
+
+def utc_text(ts):
+    """A timestamp as 'YYYY-MM-DD HH:MM:SS UTC' (what users read in tags)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(ts)))

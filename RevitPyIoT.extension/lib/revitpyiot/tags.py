@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+"""Health tags: shared parameters the extension creates when missing, bound to the exported
+categories, and written from HealthRecords and Alerts.
+
+An element that cannot take a value (in a linked model, in a group, owned by another user
+of a workshared model, read-only parameter, deleted) is skipped and listed; it never stops
+the batch. Runs on Revit's main thread.
+"""
+from __future__ import absolute_import
+
+import os
+
+from revitpyiot import protocol as P
+from revitpyiot import revit_compat as rc
+from revitpyiot import extract
+
+GROUP_NAME = u"RevitPyIoT"
+SHARED_PARAMETER_FILE = u"RevitPyIoT_shared_parameters.txt"
+TXN_BIND = u"RevitPyIoT: create health parameters"
+TXN_WRITE = u"RevitPyIoT: write health tags"
+
+TEXT = "text"
+NUMBER = "number"
+HEALTH_PARAMETERS = (
+    (P.PARAM_HEALTH_SCORE, NUMBER),
+    (P.PARAM_HEALTH_STATUS, TEXT),
+    (P.PARAM_FAILURE_PROBABILITY, NUMBER),
+    (P.PARAM_TTF_HOURS, NUMBER),
+    (P.PARAM_LAST_ALERT, TEXT),
+    (P.PARAM_UPDATED, TEXT),
+)
+
+SKIP_LINKED = u"in a linked model (read-only here: tag it in its own model)"
+SKIP_MISSING = u"not found in the model (deleted since the export?)"
+SKIP_GROUP = u"member of a group (changing it would change every instance)"
+SKIP_READ_ONLY = u"parameter '{0}' is read-only"
+SKIP_UNBOUND = u"parameter '{0}' is not bound to this category"
+SKIP_OWNED = u"owned by {0} (workshared: ask them to relinquish it)"
+SKIP_OUTDATED = u"changed in the central model: reload latest first"
+
+
+class TagResult(object):
+    def __init__(self):
+        self.written = []      # element id ints
+        self.skipped = []      # (key, element id or None, reason)
+        self.created = []      # parameter names created
+        self.bound = []        # parameter names bound or re-bound
+
+
+def _spec_type(kind):
+    DB = rc._db()
+    if kind == TEXT:
+        return DB.SpecTypeId.String.Text
+    return DB.SpecTypeId.Number
+
+
+def shared_parameter_file_path(data_dir):
+    return os.path.join(data_dir, SHARED_PARAMETER_FILE)
+
+
+def ensure_parameters(doc, category_names, data_dir, result=None):
+    """Create the health-tag shared parameters when missing and bind them (instance
+    binding) to the given categories. Uses our own shared-parameter file and restores
+    the user's afterwards."""
+    DB = rc._db()
+    result = result or TagResult()
+    app = doc.Application
+    categories = app.Create.NewCategorySet()
+    for name in category_names:
+        category = rc.category_of(doc, name)
+        if category is not None and category.AllowsBoundParameters:
+            categories.Insert(category)
+    if not os.path.isdir(data_dir):
+        os.makedirs(data_dir)
+    path = shared_parameter_file_path(data_dir)
+    if not os.path.exists(path):
+        open(path, "a").close()   # Revit opens an empty file and writes its header itself
+    previous = app.SharedParametersFilename
+    try:
+        app.SharedParametersFilename = path
+        definition_file = app.OpenSharedParameterFile()
+        group = definition_file.Groups.get_Item(GROUP_NAME) or definition_file.Groups.Create(GROUP_NAME)
+        bindings = doc.ParameterBindings
+        with rc.transaction(doc, TXN_BIND):
+            for name, kind in HEALTH_PARAMETERS:
+                definition = group.Definitions.get_Item(name)
+                if definition is None:
+                    options = DB.ExternalDefinitionCreationOptions(name, _spec_type(kind))
+                    options.Description = u"Written by RevitPyIoT from the sidecar's health data."
+                    definition = group.Definitions.Create(options)
+                    result.created.append(name)
+                binding = app.Create.NewInstanceBinding(categories)
+                if bindings.Contains(definition):
+                    existing = bindings.get_Item(definition)
+                    merged = app.Create.NewCategorySet()
+                    for category in existing.Categories:
+                        merged.Insert(category)
+                    for category in categories:
+                        merged.Insert(category)
+                    bindings.ReInsert(definition, app.Create.NewInstanceBinding(merged))
+                else:
+                    bindings.Insert(definition, binding)
+                result.bound.append(name)
+    finally:
+        app.SharedParametersFilename = previous or u""
+    return result
+
+
+def tag_values(record, alert=None):
+    """{parameter name: value} for one HealthRecord and its latest alert."""
+    values = {
+        P.PARAM_HEALTH_SCORE: float(record.get("health_score", 0.0)),
+        P.PARAM_HEALTH_STATUS: record.get("status") or P.STATUS_UNKNOWN,
+        P.PARAM_UPDATED: rc.utc_text(record.get("updated_ts") or 0.0),
+    }
+    if record.get("failure_probability") is not None:
+        values[P.PARAM_FAILURE_PROBABILITY] = float(record["failure_probability"])
+    if record.get("ttf_hours") is not None:
+        values[P.PARAM_TTF_HOURS] = float(record["ttf_hours"])
+    if alert is not None:
+        values[P.PARAM_LAST_ALERT] = alert_text(alert)
+    return values
+
+
+def alert_text(alert):
+    sensor = alert.get("sensor_id")
+    return u"{0} {1}: {2}{3} ({4})".format(alert.get("severity", u""), alert.get("state", u""),
+                                         (sensor + u": ") if sensor else u"", alert.get("message", u""),
+                                         rc.utc_text(alert.get("updated_ts") or alert.get("raised_ts") or 0))
+
+
+def latest_alerts_by_key(alerts):
+    latest = {}
+    for alert in alerts:
+        key = alert.get("unique_id")
+        if not key:
+            continue
+        if key not in latest or (alert.get("updated_ts") or 0) >= (latest[key].get("updated_ts") or 0):
+            latest[key] = alert
+    return latest
+
+
+def _skip_reason(doc, element):
+    DB = rc._db()
+    if rc.is_valid_id(element.GroupId):
+        return SKIP_GROUP
+    if doc.IsWorkshared:
+        status = DB.WorksharingUtils.GetCheckoutStatus(doc, element.Id)
+        if status == DB.CheckoutStatus.OwnedByOtherUser:
+            owner = DB.WorksharingUtils.GetWorksharingTooltipInfo(doc, element.Id).Owner
+            return SKIP_OWNED.format(rc.text(owner) or u"another user")
+        updates = DB.WorksharingUtils.GetModelUpdatesStatus(doc, element.Id)
+        if updates == DB.ModelUpdatesStatus.UpdatedInCentral:
+            return SKIP_OUTDATED
+    return None
+
+
+def write_tags(doc, health_records, alerts=None, result=None):
+    """Write the health tags of every record; one transaction (or the caller's)."""
+    result = result or TagResult()
+    by_key = latest_alerts_by_key(alerts or [])
+    with rc.transaction(doc, TXN_WRITE):
+        for record in health_records:
+            key = record["unique_id"]
+            link_uid, element_uid = extract.split_key(key)
+            if link_uid is not None:
+                result.skipped.append((key, record.get("element_id"), SKIP_LINKED))
+                continue
+            element = doc.GetElement(element_uid)
+            if element is None:
+                result.skipped.append((key, record.get("element_id"), SKIP_MISSING))
+                continue
+            element_id = rc.element_id_value(element.Id)
+            reason = _skip_reason(doc, element)
+            if reason is None:
+                reason = _write_element(element, tag_values(record, by_key.get(key)))
+            if reason is None:
+                result.written.append(element_id)
+            else:
+                result.skipped.append((key, element_id, reason))
+    return result
+
+
+def _write_element(element, values):
+    """Set every value, or none: the element is checked first so a skipped element is never
+    left half-tagged. Returns the skip reason, None when all values were set."""
+    params = []
+    for name, value in sorted(values.items()):
+        param = element.LookupParameter(name)
+        if param is None:
+            return SKIP_UNBOUND.format(name)
+        if param.IsReadOnly:
+            return SKIP_READ_ONLY.format(name)
+        params.append((name, param, value))
+    for name, param, value in params:
+        try:
+            accepted = param.Set(value)
+        except Exception as error:  # Revit refuses a value: report it, keep the batch going
+            return u"could not set '{0}': {1}".format(name, rc.text(error))
+        if accepted is False:
+            return u"Revit refused the value of '{0}'".format(name)
+    return None

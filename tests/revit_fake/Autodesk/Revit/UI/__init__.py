@@ -1,0 +1,116 @@
+# ruff: noqa: N999 - the fake mirrors the .NET namespace names
+"""Fake Autodesk.Revit.UI: UIApplication, UIDocument, ExternalEvent."""
+import threading
+
+from Autodesk.Revit.DB import ElementId, _api, _enum
+from Autodesk.Revit.Exceptions import InvalidOperationException
+
+ExternalEventRequest = _enum("ExternalEventRequest", {"Accepted": 0, "Pending": 1, "Denied": 2,
+                                                      "TimedOut": 3})
+
+
+class IExternalEventHandler:
+    def Execute(self, app):
+        raise NotImplementedError
+
+    def GetName(self):
+        raise NotImplementedError
+
+
+class ExternalEvent:
+    _host = {"uiapp": None}  # noqa: RUF012 - the fake host sets it
+
+    def __init__(self, handler, uiapp):
+        self._handler = handler
+        self._uiapp = uiapp
+        self._pending = False
+        self._disposed = False
+
+    @staticmethod
+    def Create(handler):
+        _api()
+        uiapp = ExternalEvent._host["uiapp"]
+        if uiapp is None or not uiapp._in_api_context:
+            raise InvalidOperationException("ExternalEvent.Create must be called in API context.")
+        event = ExternalEvent(handler, uiapp)
+        return event
+
+    def Raise(self):
+        # Callable from any thread: Revit queues the request for its next idle moment.
+        if self._disposed:
+            return ExternalEventRequest.Denied
+        with self._uiapp._lock:
+            if self._pending:
+                return ExternalEventRequest.Pending
+            self._pending = True
+            self._uiapp._raised.append(self)
+            self._uiapp._raise_count += 1
+            self._uiapp._wakeup.set()
+        return ExternalEventRequest.Accepted
+
+    @property
+    def IsPending(self):
+        return self._pending
+
+    def Dispose(self):
+        self._disposed = True
+
+
+class Selection:
+    def __init__(self):
+        self._ids = []
+
+    def SetElementIds(self, elementIds):
+        _api()
+        self._ids = list(elementIds)
+
+    def GetElementIds(self):
+        return list(self._ids)
+
+
+class UIDocument:
+    def __init__(self, document):
+        self.Document = document
+        self.Selection = Selection()
+        self._shown = []
+
+    @property
+    def ActiveView(self):
+        return self.Document.ActiveView
+
+    @ActiveView.setter
+    def ActiveView(self, view):
+        self.Document.ActiveView = view
+
+    def ShowElements(self, elementIds):
+        _api()
+        ids = [elementIds] if isinstance(elementIds, ElementId) else list(elementIds)
+        self._shown.append(ids)
+
+
+class UIApplication:
+    def __init__(self, application):
+        self.Application = application
+        self.ActiveUIDocument = None
+        self._lock = threading.Lock()
+        self._raised = []
+        self._raise_count = 0
+        self._wakeup = threading.Event()
+        self._in_api_context = False
+
+    def _run_external_events(self):
+        """Revit's idle loop (test helper): run every raised handler on this (main) thread."""
+        _api()
+        with self._lock:
+            raised, self._raised = self._raised, []
+            self._wakeup.clear()
+        for event in raised:
+            event._pending = False
+            if event._disposed:
+                continue
+            self._in_api_context = True
+            try:
+                event._handler.Execute(self)
+            finally:
+                self._in_api_context = False
+        return len(raised)

@@ -1,0 +1,1 @@
+# ruff: noqa: N999 - the fake mirrors the .NET namespace names

@@ -1,0 +1,124 @@
+"""The test's stand-in for Revit + pyRevit: builds documents, runs buttons, pumps ExternalEvents.
+
+Not Revit API: tests import it by this name to drive the fake.
+"""
+import os
+import runpy
+import threading
+import time
+
+import pyrevit
+from Autodesk.Revit import DB
+from Autodesk.Revit.ApplicationServices import Application
+from Autodesk.Revit.UI import ExternalEvent, UIApplication, UIDocument
+from pyrevit import forms as _forms
+from pyrevit import output as _output
+from pyrevit import script as _script
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXTENSION = os.path.join(ROOT, "RevitPyIoT.extension")
+
+
+def find_bundle(name):
+    """The folder of the button called ``name`` (e.g. 'Export Sensors')."""
+    for dirpath, dirnames, _ in os.walk(os.path.join(EXTENSION, "RevitPyIoT.tab")):
+        for dirname in dirnames:
+            stem, _, kind = dirname.rpartition(".")
+            if stem == name and kind in ("pushbutton", "smartbutton"):
+                return os.path.join(dirpath, dirname)
+    raise LookupError("no button named " + name)
+
+
+class _Component:
+    def __init__(self, directory):
+        self.directory = directory
+
+
+class FakeRevit:
+    def __init__(self, version=2025, username="revit.user"):
+        DB._STATE["main_thread"] = threading.current_thread()
+        DB._STATE["version"] = version
+        self.app = Application(username, str(version))
+        self.uiapp = UIApplication(self.app)
+        ExternalEvent._host["uiapp"] = self.uiapp
+        pyrevit.HOST_APP.uiapp = self.uiapp
+        _script._STATE.update({"config": {}, "saved": {}, "buttons": {}, "urls": []})
+        del _forms._ANSWERS[:]
+        del _forms._SHOWN[:]
+        self.outputs = []
+
+    # -- documents
+    def new_document(self, title, workshared=False, linked=False, path_name=""):
+        doc = DB.Document(self.app, title, path_name, workshared, linked)
+        # The solid pattern is found by IsSolidFill, so its (localized) name must not matter.
+        DB.FillPatternElement(doc, "<Volltonfüllung>", True)
+        DB.FillPatternElement(doc, "Diagonal crosshatch", False)
+        for name in ("Existing", "New Construction"):
+            phase = DB.Phase(doc, name)
+            doc.Phases._items.append(phase)
+        return doc
+
+    def open(self, doc, view=None):
+        uidoc = UIDocument(doc)
+        if view is not None:
+            doc.ActiveView = view
+        self.uiapp.ActiveUIDocument = uidoc
+        return uidoc
+
+    @property
+    def doc(self):
+        return self.uiapp.ActiveUIDocument.Document
+
+    # -- buttons
+    def config(self, values):
+        from revitpyiot import settings
+        section = _script.get_config(settings.CONFIG_SECTION)
+        for key, value in values.items():
+            section.set_option(key, value)
+
+    def run_button(self, name):
+        """Click a button: run its script.py as pyRevit would (``__name__ == '__main__'``)."""
+        bundle = find_bundle(name)
+        pyrevit.EXEC_PARAMS.command_path = bundle
+        pyrevit.EXEC_PARAMS.command_name = name
+        pyrevit.EXEC_PARAMS.script_file = os.path.join(bundle, "script.py")
+        out = _output.PyRevitOutputWindow()
+        _output._CURRENT["output"] = out
+        self.outputs.append(out)
+        self.uiapp._in_api_context = True
+        try:
+            result = runpy.run_path(os.path.join(bundle, "script.py"), run_name="__main__")
+        finally:
+            self.uiapp._in_api_context = False
+        out.result = result
+        return out
+
+    def selfinit(self, name):
+        """pyRevit's start-up call of a smart button's ``__selfinit__``; returns the button."""
+        bundle = find_bundle(name)
+        namespace = runpy.run_path(os.path.join(bundle, "script.py"), run_name="pyrevit_smartbutton")
+        button = _script._Button()
+        ok = namespace["__selfinit__"](_Component(bundle), button, self.uiapp)
+        button.selfinit_result = ok
+        return button
+
+    def button(self, name):
+        return _script._STATE["buttons"].get(find_bundle(name))
+
+    def answer(self, *answers):
+        _forms._ANSWERS.extend(answers)
+
+    # -- Revit's idle loop
+    def idle(self):
+        return self.uiapp._run_external_events()
+
+    def pump_until(self, predicate, timeout_s=20.0):
+        """Run raised ExternalEvents on this (main) thread until ``predicate()`` holds."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.idle()
+            if predicate():
+                return True
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not reached in {timeout_s} s")
+            self.uiapp._wakeup.wait(0.05)
