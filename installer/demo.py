@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "RevitPyIoT.extension" / "lib")]
 
-from revitpyiot.client import SidecarClient, SidecarError  # noqa: E402
-from shared_schemas import protocol  # noqa: E402
+from revitpyiot.client import SidecarClient, SidecarError
+from revitpyiot.live import LiveSync
+
+from shared_schemas import protocol
 
 DEMO_CONFIG = ROOT / "sidecar" / "data" / "demo.toml"
 ACK_AFTER_S = 6.0
@@ -73,7 +74,7 @@ class SidecarProcess:
         if config is not None and config.exists():
             command += ["--config", str(config)]
         self.log_path = data_dir / "sidecar.log"
-        self._log = open(self.log_path, "w", encoding="utf-8")
+        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop())
         creationflags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                         creationflags=creationflags)
@@ -107,13 +108,36 @@ class ConsoleView:
         self.use_colour = use_colour
         self.health: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
+        self.to_ack: dict[str, float] = {}
+        self.seen_alerts: set[str] = set()
+        self.raised = 0
         self.lock = threading.Lock()
 
     def element(self, unique_id: str) -> str:
         return self.names.get(unique_id, unique_id)
 
+    def apply_batch(self, batch) -> None:
+        """What Revit does on its main thread with a live batch, as console lines."""
+        for alert in batch.alerts:
+            self.on_alert(alert)
+        self.on_health(batch.health)
+
+    def due_acks(self, now: float) -> list[str]:
+        due = [alert_id for alert_id, when in self.to_ack.items() if now >= when]
+        for alert_id in due:
+            del self.to_ack[alert_id]
+        return due
+
     def on_alert(self, alert: dict) -> None:
         state = alert["state"]
+        if state == protocol.ALERT_ACTIVE:
+            if alert["alert_id"] not in self.seen_alerts:
+                self.raised += 1
+            if alert["severity"] == protocol.SEVERITY_CRITICAL:
+                self.to_ack.setdefault(alert["alert_id"], time.monotonic() + ACK_AFTER_S)
+        else:
+            self.to_ack.pop(alert["alert_id"], None)
+        self.seen_alerts.add(alert["alert_id"])
         self.counts[f"alerts_{state}"] += 1
         severity = alert["severity"]
         label = {"active": "RAISED", "acknowledged": "ACKED ", "cleared": "CLEARED"}.get(state, state)
@@ -154,7 +178,6 @@ def load_building() -> dict:
 def run_demo(duration: float | None, use_colour: bool) -> int:
     building = load_building()
     view = ConsoleView(building, use_colour)
-    events: queue.Queue[tuple[str, dict]] = queue.Queue()
     with tempfile.TemporaryDirectory(prefix="revitpyiot-demo-") as tmp:
         data_dir = Path(tmp)
         sidecar = SidecarProcess(data_dir, DEMO_CONFIG)
@@ -170,20 +193,14 @@ def run_demo(duration: float | None, use_colour: bool) -> int:
             view.print(f"configured '{configured['building_id']}': {configured['elements']} elements, "
                        f"{configured['sensors']} sensors, {len(configured['warnings'])} warnings")
 
-            def on_event(topic: str, event: dict) -> None:
-                events.put((topic, event["body"]))
-
-            def on_gap(topic: str, reason: str) -> None:
-                events.put(("gap", {"topic": topic, "reason": reason}))
-
-            subscription = client.subscribe([protocol.TOPIC_ALERT, protocol.TOPIC_HEALTH, protocol.TOPIC_STATUS],
-                                            on_event, on_gap=on_gap)
-            time.sleep(0.3)  # let the subscription reach the PUB socket before the first events
+            wake = threading.Event()
+            live = LiveSync(client, apply_batch=view.apply_batch, request_apply=wake.set)
+            live.start()  # subscribes to alert/health and takes a snapshot, as the Live Sync button does
             client.request(protocol.START, {})
             view.print("monitoring started; Ctrl-C stops the demo" if duration is None
                        else f"monitoring started for {duration:.0f} s")
-            summary = loop(client, view, events, duration)
-            subscription.stop()
+            summary = loop(client, live, view, wake, duration)
+            live.stop()
             status = client.request(protocol.STATUS, {})
             client.request(protocol.STOP, {})
             print_summary(view, status, summary)
@@ -201,43 +218,30 @@ def run_demo(duration: float | None, use_colour: bool) -> int:
             sidecar.stop()
 
 
-def loop(client: SidecarClient, view: ConsoleView, events: queue.Queue, duration: float | None) -> dict:
+def loop(client: SidecarClient, live: LiveSync, view: ConsoleView, wake: threading.Event,
+         duration: float | None) -> dict:
+    """The headless stand-in for Revit's main thread: drain live batches, acknowledge, report."""
     started = time.monotonic()
     next_status = started
-    to_ack: dict[str, float] = {}
-    raised = 0
     try:
         while duration is None or time.monotonic() - started < duration:
-            try:
-                topic, body = events.get(timeout=0.2)
-            except queue.Empty:
-                topic, body = "", {}
-            if topic == protocol.TOPIC_ALERT:
-                view.on_alert(body)
-                if body["state"] == protocol.ALERT_ACTIVE:
-                    raised += 1
-                    if body["severity"] == protocol.SEVERITY_CRITICAL:
-                        to_ack.setdefault(body["alert_id"], time.monotonic() + ACK_AFTER_S)
-            elif topic == protocol.TOPIC_HEALTH:
-                view.on_health(body["items"])
-            elif topic == "gap":
-                view.print(f"event {body['reason']} on '{body['topic']}': asking for a snapshot")
-                view.on_health(client.request(protocol.SNAPSHOT, {})["health"])
+            wake.wait(0.2)
+            wake.clear()
+            while live.drain() is not None:  # in Revit, the ExternalEvent handler does this
+                pass
             now = time.monotonic()
-            for alert_id, due in list(to_ack.items()):
-                if now >= due:
-                    del to_ack[alert_id]
-                    try:
-                        client.request(protocol.ACK, {"alert_id": alert_id, "user": "demo.operator",
-                                                      "note": "acknowledged from the demo console"})
-                    except SidecarError as error:  # cleared meanwhile: nothing to acknowledge
-                        view.print(f"ack {alert_id}: {error.code}")
+            for alert_id in view.due_acks(now):
+                try:
+                    client.request(protocol.ACK, {"alert_id": alert_id, "user": "demo.operator",
+                                                  "note": "acknowledged from the demo console"})
+                except SidecarError as error:  # cleared meanwhile: nothing to acknowledge
+                    view.print(f"ack {alert_id}: {error.code}")
             if now >= next_status:
                 view.status_line(client.request(protocol.STATUS, {}), now - started)
                 next_status = now + STATUS_EVERY_S
     except KeyboardInterrupt:
         pass
-    return {"alerts_raised": raised, "elapsed_s": time.monotonic() - started}
+    return {"alerts_raised": view.raised, "elapsed_s": time.monotonic() - started, "live": dict(live.stats)}
 
 
 def print_summary(view: ConsoleView, status: dict, summary: dict) -> None:
@@ -249,6 +253,9 @@ def print_summary(view: ConsoleView, status: dict, summary: dict) -> None:
           f"{view.counts['alerts_cleared']} cleared; {status['active_alerts']} still active")
     print(f"health changes seen: {view.counts['health_changes']}; now: "
           + ", ".join(f"{s} {tally[s]}" for s in protocol.HEALTH_STATUSES))
+    live = summary["live"]
+    print(f"live sync: {live['events']} events in {live['batches']} batches, {live['snapshots']} snapshots, "
+          f"{live['gaps']} gaps, {live['reconnects']} reconnects")
 
 
 def main(argv: list[str] | None = None) -> int:

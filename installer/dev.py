@@ -73,7 +73,7 @@ def ensure_venv() -> Path:
 
 
 def run(command: list[str], **kwargs) -> None:
-    result = subprocess.run(command, cwd=ROOT, **kwargs)
+    result = subprocess.run(command, cwd=ROOT, check=False, **kwargs)
     if result.returncode != 0:
         sys.exit(f"command failed ({result.returncode}): {' '.join(command)}")
 

@@ -1,0 +1,257 @@
+"""The dashboard's aiohttp application: pages, REST endpoints and the live WebSocket."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from sidecar.dashboard.backend import DashboardBackend
+from sidecar.dashboard.live import ClientChannel, LiveFeed, encode_json
+from sidecar.dashboard.resample import DEFAULT_MAX_POINTS, normalise_history
+from sidecar.dashboard.security import SESSION_COOKIE, AccessPolicy, session_value
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+LIVE_KEY = web.AppKey("live", LiveFeed)
+BACKEND_KEY = web.AppKey("backend", object)
+POLICY_KEY = web.AppKey("policy", AccessPolicy)
+
+# Requests the page may send through the command handler; everything else is refused here.
+PAGE_COMMANDS = ("ack", "shelve", "unshelve", "start", "stop")
+MAX_HISTORY_POINTS = 10_000
+ERROR_STATUS = {"bad_request": 400, "unauthorized": 401, "unknown_type": 404, "conflict": 409,
+                "too_large": 413, "unsupported_version": 400}
+OPEN_PATHS = ("/login", "/static/style.css", "/favicon.svg")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def plotly_js_path() -> Path:
+    """The ``plotly.min.js`` bundled inside the installed ``plotly`` package (no CDN)."""
+    import plotly
+
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"plotly.min.js not found in the plotly package at {path}")
+    return path
+
+
+def create_app(backend: DashboardBackend, *, token: str | None, bind_host: str,
+               allowed_origins: Iterable[str] | None = None, live: LiveFeed | None = None) -> web.Application:
+    """The dashboard application. Raises ``ValueError`` for a non-loopback bind without a token."""
+    policy = AccessPolicy(token=token, bind_host=bind_host, allowed_origins=allowed_origins)
+    app = web.Application(middlewares=[_access_middleware], client_max_size=1024 * 1024)
+    app[POLICY_KEY] = policy
+    app[BACKEND_KEY] = backend
+    app[LIVE_KEY] = live if live is not None else LiveFeed(backend)
+    plotly_js = plotly_js_path()
+
+    async def plotly_handler(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(plotly_js, headers={"Cache-Control": "max-age=86400"})
+
+    app.router.add_get("/", _index)
+    app.router.add_get("/login", _login_page)
+    app.router.add_post("/login", _login)
+    app.router.add_get("/vendor/plotly.min.js", plotly_handler)
+    app.router.add_get("/api/building", _building)
+    app.router.add_get("/api/snapshot", _snapshot)
+    app.router.add_get("/api/status", _status)
+    app.router.add_get("/api/latest", _latest)
+    app.router.add_get("/api/history", _history)
+    app.router.add_post("/api/command/{type}", _command)
+    app.router.add_get("/ws", _websocket)
+    app.router.add_static("/static/", STATIC_DIR, show_index=False)
+    return app
+
+
+def live_feed(app: web.Application) -> LiveFeed:
+    """The event sink to subscribe to the sidecar's hub."""
+    return app[LIVE_KEY]
+
+
+async def start_dashboard(backend: DashboardBackend, host: str = "127.0.0.1", port: int = 8765,
+                          token: str | None = None, *, allowed_origins: Iterable[str] | None = None,
+                          live: LiveFeed | None = None) -> tuple[web.AppRunner, str]:
+    """Serve the dashboard; returns the runner (``await runner.cleanup()`` stops it) and its URL."""
+    app = create_app(backend, token=token, bind_host=host, allowed_origins=allowed_origins, live=live)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    addresses = runner.addresses  # the real port when port=0 asked for an ephemeral one
+    bound_port = addresses[0][1] if addresses else port
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound_port}/"
+
+
+# ----- middleware -----
+@web.middleware
+async def _access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    policy = request.app[POLICY_KEY]
+    if not policy.host_allowed(request):
+        return _error(403, "unauthorized", "this dashboard only answers loopback host names")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not policy.origin_allowed(request, required=False):
+        return _error(403, "unauthorized", "cross-origin request refused")
+    if request.path not in OPEN_PATHS and not policy.authenticated(request):
+        if request.method == "GET" and request.path == "/":
+            raise web.HTTPFound("/login")
+        return _error(401, "unauthorized", "the access token is required")
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+# ----- pages -----
+async def _index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _login_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "login.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _login(request: web.Request) -> web.StreamResponse:
+    policy = request.app[POLICY_KEY]
+    form = await request.post()
+    offered = str(form.get("token", "")).strip()
+    if not policy.require_token:
+        raise web.HTTPFound("/")
+    if not offered or not policy.token_matches(offered):
+        raise web.HTTPFound("/login?failed=1")
+    response = web.HTTPFound("/")
+    response.set_cookie(SESSION_COOKIE, session_value(policy.token), httponly=True, samesite="Strict",
+                        secure=request.secure, path="/")
+    raise response
+
+
+# ----- REST -----
+def _backend(request: web.Request) -> DashboardBackend:
+    return request.app[BACKEND_KEY]  # type: ignore[return-value]
+
+
+async def _building(request: web.Request) -> web.Response:
+    return _json({"building": _backend(request).building()})
+
+
+async def _snapshot(request: web.Request) -> web.Response:
+    return _json(_backend(request).snapshot())
+
+
+async def _status(request: web.Request) -> web.Response:
+    return _json({"status": _backend(request).status(), "dashboard": request.app[LIVE_KEY].stats()})
+
+
+async def _latest(request: web.Request) -> web.Response:
+    latest = _backend(request).latest()
+    return _json({"latest": {sid: [ts, value] for sid, (ts, value) in latest.items()}})
+
+
+async def _history(request: web.Request) -> web.Response:
+    query = request.query
+    sensor_id = query.get("sensor_id", "")
+    if not sensor_id:
+        return _error(400, "bad_request", "sensor_id is required", "sensor_id")
+    now = time.time()
+    try:
+        end = float(query.get("end", now))
+        start = float(query.get("start", end - 86400.0))
+        points = int(query.get("points", DEFAULT_MAX_POINTS))
+    except ValueError as exc:
+        return _error(400, "bad_request", f"bad number in query: {exc}")
+    if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
+        return _error(400, "bad_request", "start must be before end", "start")
+    points = max(10, min(points, MAX_HISTORY_POINTS))
+    try:
+        reply = await _backend(request).history(sensor_id, start, end, points)
+        series = normalise_history(reply, points)
+    except Exception as exc:  # noqa: BLE001 - reported to the page, never crashes the server
+        return _command_error(exc)
+    return _json({"sensor_id": sensor_id, "start": start, "end": end, **series})
+
+
+async def _command(request: web.Request) -> web.Response:
+    kind = request.match_info["type"]
+    if kind not in PAGE_COMMANDS:
+        return _error(404, "unknown_type", f"the dashboard does not send {kind!r} requests")
+    if request.content_type != "application/json":
+        # a cross-site <form> cannot send JSON without a CORS preflight, which is never answered
+        return _error(415, "bad_request", "send the body as application/json")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "bad_request", "the body is not JSON")
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "the body must be a JSON object")
+    try:
+        reply = await _backend(request).request(kind, body)
+    except Exception as exc:  # noqa: BLE001
+        return _command_error(exc)
+    return _json({"ok": True, "body": reply})
+
+
+# ----- WebSocket -----
+async def _websocket(request: web.Request) -> web.StreamResponse:
+    policy = request.app[POLICY_KEY]
+    if not policy.origin_allowed(request, required=False):
+        return _error(403, "unauthorized", "WebSocket origin refused")
+    live = request.app[LIVE_KEY]
+    # compress=False: per-client deflate of every push would cost more than everything else together
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024, compress=False)
+    await ws.prepare(request)
+    channel = live.add_client(peer=str(request.remote))
+    pump = asyncio.create_task(_pump(ws, live, channel))
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT and message.data.strip() == '{"type":"resync"}':
+                channel.needs_snapshot = True
+                channel.wake.set()
+            elif message.type == WSMsgType.ERROR:
+                break
+    finally:
+        live.remove_client(channel)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+    return ws
+
+
+async def _pump(ws: web.WebSocketResponse, live: LiveFeed, channel: ClientChannel) -> None:
+    try:
+        while not ws.closed:
+            frame = await live.next_message(channel)
+            await ws.send_frame(frame, WSMsgType.TEXT)
+    except (ConnectionError, RuntimeError) as exc:
+        log.debug("dashboard client %s gone: %s", channel.peer, exc)
+        await ws.close()
+
+
+# ----- helpers -----
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=encode_json(data), status=status, content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> web.Response:
+    return _json({"ok": False, "error": {"code": code, "message": message, "details": details}}, status)
+
+
+def _command_error(exc: Exception) -> web.Response:
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if not isinstance(code, str):
+        log.exception("dashboard request failed", exc_info=exc)
+        return _error(500, "internal", message)
+    return _error(ERROR_STATUS.get(code, 500), code, message, getattr(exc, "details", None))
+

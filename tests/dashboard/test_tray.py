@@ -1,0 +1,207 @@
+"""The tray: each menu action against a real sidecar process, and a smoke test of the real
+icon under Xvfb (pystray's X11 backend)."""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from shared_schemas import protocol
+
+from .conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+XVFB = "/usr/bin/Xvfb"
+
+
+class RealSidecar:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.command = f"tcp://127.0.0.1:{free_port()}"
+        self.events = f"tcp://127.0.0.1:{free_port()}"
+        self.log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "serve", "--command-endpoint", self.command,
+             "--event-endpoint", self.events, "--data-dir", str(data_dir)],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.log.close()
+
+
+@pytest.fixture
+def sidecar(tmp_path):
+    peer = RealSidecar(tmp_path)
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+@pytest.fixture
+def controller(sidecar, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    from sidecar.tray import CommandClient, TrayController, wait_for_sidecar
+
+    client = CommandClient(sidecar.command, "")
+    wait_for_sidecar(client, tmp_path / protocol.TOKEN_FILE_NAME, None, 30.0)
+    from sidecar.sample_building import build_demo_building
+
+    client.request(protocol.CONFIGURE, build_demo_building())
+    opened: dict[str, list] = {"urls": [], "files": [], "quit": []}
+    ctl = TrayController(client, dashboard_url="http://127.0.0.1:8765/", log_path=tmp_path / "sidecar.log",
+                         open_url=opened["urls"].append, open_file=opened["files"].append,
+                         on_quit=lambda: opened["quit"].append(True))
+    ctl.opened = opened  # type: ignore[attr-defined]
+    ctl.refresh()
+    try:
+        yield ctl
+    finally:
+        client.close()
+
+
+def test_each_menu_action_through_the_dummy_backend(controller, sidecar):
+    icon = controller.build_icon()
+    items = {item.text: item for item in icon.menu.items}
+    assert list(items) == ["Start monitoring", "Stop monitoring", "Open dashboard", "Open logs", "Quit"]
+    assert controller.state == protocol.STATE_CONFIGURED
+    assert items["Start monitoring"].enabled and not items["Stop monitoring"].enabled
+
+    items["Start monitoring"](icon)
+    assert controller.state == protocol.STATE_MONITORING
+    assert controller.client.request(protocol.STATUS)["state"] == protocol.STATE_MONITORING
+    assert items["Stop monitoring"].enabled and not items["Start monitoring"].enabled
+
+    items["Stop monitoring"](icon)
+    assert controller.client.request(protocol.STATUS)["state"] != protocol.STATE_MONITORING
+    assert controller.state == controller.client.request(protocol.STATUS)["state"]
+
+    items["Open dashboard"](icon)
+    assert controller.opened["urls"] == ["http://127.0.0.1:8765/"]
+    items["Open logs"](icon)
+    assert controller.opened["files"] == [controller.log_path] and controller.log_path.exists()
+    items["Quit"](icon)
+    assert controller.opened["quit"] == [True]
+
+
+def test_menu_errors_are_reported_not_raised(controller, sidecar):
+    icon = controller.build_icon()
+    items = {item.text: item for item in icon.menu.items}
+    sidecar.stop()  # the sidecar is gone: the click fails with a clear message, the tray survives
+    controller.client.timeout_s = 0.5
+    items["Start monitoring"](icon)
+    assert "did not answer" in controller.last_error
+    assert controller.notifications and "start failed" in controller.notifications[-1][1]
+
+
+def test_icon_colour_follows_the_worst_status_and_critical_alerts_notify(controller, sidecar):
+    from PIL import Image
+
+    from sidecar.tray import EventWatcher, icon_image
+
+    for status, colour in protocol.STATUS_COLOURS.items():
+        image = icon_image(status)
+        assert isinstance(image, Image.Image) and image.size == (64, 64)
+        assert image.getpixel((6, 32))[:3] == colour  # the disc's edge
+
+    icon = controller.build_icon()
+    watcher = EventWatcher(sidecar.events, controller.on_event)
+    watcher.start()
+    try:
+        assert watcher.subscribed.wait(5)
+        controller.start_monitoring()
+        # a reading far beyond its critical limit, through the real pipeline
+        from sidecar.sample_building import build_demo_building
+
+        sensor = next(e["sensor"] for e in build_demo_building()["elements"]
+                      if e.get("sensor", {}).get("limits", {}).get("high_critical") is not None)
+        value = sensor["limits"]["high_critical"] * 3 + 100
+        deadline = time.monotonic() + 30
+        while controller.worst != protocol.STATUS_CRITICAL:
+            assert time.monotonic() < deadline, f"icon never turned critical (worst={controller.worst})"
+            controller.client.request(protocol.INGEST, {"readings": [[sensor["sensor_id"], time.time(), value]]})
+            time.sleep(0.3)
+        assert icon.icon.getpixel((6, 32))[:3] == protocol.STATUS_COLOURS[protocol.STATUS_CRITICAL]
+        deadline = time.monotonic() + 10
+        while not any(title == "Critical alert" for title, _ in controller.notifications):
+            assert time.monotonic() < deadline, controller.notifications
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
+        watcher.join(3)
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, str, int]:
+    """Xvfb on a free display (it picks one and reports it through -displayfd)."""
+    assert os.path.exists(XVFB), f"{XVFB} is missing: apt-get install -y xvfb"
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    reported = b""
+    deadline = time.monotonic() + 20
+    while not reported.endswith(b"\n"):  # keep the pipe open: closing it early would SIGPIPE Xvfb
+        assert time.monotonic() < deadline and xvfb.poll() is None, "Xvfb did not report its display"
+        ready, _, _ = select.select([read_fd], [], [], 1.0)
+        if ready:
+            reported += os.read(read_fd, 32)
+    return xvfb, f":{reported.decode().strip()}", read_fd
+
+
+def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
+    xvfb, display, display_fd = _start_xvfb()
+    command, events = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    env = dict(os.environ, DISPLAY=display, PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1")
+    tray = subprocess.Popen([sys.executable, "-m", "sidecar", "tray", "--command-endpoint", command,
+                             "--event-endpoint", events, "--data-dir", str(tmp_path)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    # a reader thread: select() on a buffered text pipe misses lines already read ahead
+    reader = threading.Thread(target=lambda: output.extend(iter(tray.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any("tray icon running" in line for line in list(output)):
+            assert tray.poll() is None, "tray exited early:\n" + "".join(output)
+            assert time.monotonic() < deadline, "".join(output)
+            time.sleep(0.1)
+        assert "pystray._xorg" in "".join(output)
+        # the child sidecar answers while the icon runs
+        from sidecar.tray import CommandClient
+
+        token = (tmp_path / protocol.TOKEN_FILE_NAME).read_text().strip()
+        client = CommandClient(command, token)
+        assert client.request(protocol.STATUS)["state"] in protocol.STATES
+        client.close()
+
+        tray.send_signal(signal.SIGTERM)
+        tray.wait(30)
+        reader.join(10)
+        assert tray.returncode == 0, "".join(output)
+        assert "tray icon stopped" in "".join(output)
+        # the sidecar child is gone with it: its command port is free again
+        client = CommandClient(command, token, timeout_s=0.5)
+        with pytest.raises(TimeoutError):
+            client.request(protocol.STATUS)
+        client.close()
+        assert "stopped" in (tmp_path / "sidecar.log").read_text()
+    finally:
+        if tray.poll() is None:
+            tray.kill()
+            tray.wait(5)
+        xvfb.terminate()
+        xvfb.wait(10)
+        os.close(display_fd)

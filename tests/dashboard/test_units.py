@@ -1,0 +1,110 @@
+"""Resampling, batch reduction and the mirror backend, without a browser."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sidecar.dashboard import LiveFeed, SidecarMirror
+from sidecar.dashboard.batches import newest_per_sensor
+from sidecar.dashboard.resample import envelope, normalise_history
+from sidecar.model import build_model
+from sidecar.readings import ReadingBatch
+from sidecar.sample_building import build_demo_building
+
+
+def test_week_of_minutes_becomes_2000_points_and_keeps_the_spike():
+    ts = np.arange(0, 7 * 86400, 60.0)
+    values = np.sin(ts / 86400 * 2 * math.pi)
+    values[5000] = 50.0  # one minute's spike
+    out = envelope(ts, values, 2000)
+    assert len(out["ts"]) == len(out["value"]) == len(out["min"]) == len(out["max"]) <= 2000
+    assert max(out["max"]) == 50.0  # the band keeps it, though the mean softens it
+    assert max(out["value"]) < 50.0
+    assert out["ts"] == sorted(out["ts"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=400), st.integers(1, 50))
+def test_envelope_bounds_every_bucket(values, max_points):
+    ts = np.arange(len(values), dtype=float)
+    out = envelope(ts, values, max_points)
+    assert len(out["ts"]) <= max(max_points, 0) or len(values) <= max_points
+    for lo, mid, hi in zip(out["min"], out["value"], out["max"]):
+        assert lo <= mid + 1e-6 * max(1.0, abs(mid)) and mid <= hi + 1e-6 * max(1.0, abs(mid))
+    if values:
+        assert min(out["min"]) == min(values) and max(out["max"]) == max(values)
+
+
+def test_envelope_rejects_bad_input_and_drops_non_finite():
+    with pytest.raises(ValueError):
+        envelope([1.0, 2.0], [1.0], 10)
+    with pytest.raises(ValueError):
+        envelope([1.0], [1.0], 0)
+    assert envelope([1.0, 2.0, 3.0], [1.0, float("nan"), 3.0], 10)["value"] == [1.0, 3.0]
+    assert normalise_history({"ts": [1, 2], "value": [1, float("inf")]}, 10)["ts"] == [1.0]
+    with pytest.raises(ValueError):
+        normalise_history({"ts": [1, 2], "value": [1]}, 10)
+
+
+def test_newest_per_sensor_for_tuples_and_columnar_batches():
+    model = build_model(build_demo_building())
+    sensor = np.array([0, 1, 0, 2, 1, 0], dtype=np.int32)
+    ts = np.arange(6, dtype=float) + 100.0
+    value = np.arange(6, dtype=float)
+    batch = ReadingBatch(model, sensor, ts, value)
+    got = {sid: (t, v) for sid, t, v in newest_per_sensor(batch)}
+    names = [model.sensors[i].sensor_id for i in range(3)]
+    assert got == {names[0]: (105.0, 5.0), names[1]: (104.0, 4.0), names[2]: (103.0, 3.0)}
+    tuples = [("a", 1.0, 1.0), ("a", 2.0, 2.0)]
+    assert {s: (t, v) for s, t, v in newest_per_sensor(tuples)} == {"a": (2.0, 2.0)}
+    assert list(newest_per_sensor(ReadingBatch(model, sensor[:0], ts[:0], value[:0]))) == []
+
+
+async def test_mirror_tracks_events_and_forwards_them_in_order():
+    calls: list[tuple[str, dict]] = []
+
+    class Refused(Exception):
+        code, message = "unknown_type", "no history here"
+
+    async def handle(kind: str, body: dict) -> dict:
+        calls.append((kind, body))
+        if kind == "snapshot":
+            return {"health": [{"unique_id": "eq1", "status": "ok"}],
+                    "alerts": [{"alert_id": "a1", "state": "active", "severity": "warning"}]}
+        if kind == "status":
+            return {"state": "monitoring"}
+        if kind == "history":
+            raise Refused()
+        return {"kind": kind}
+
+    mirror = SidecarMirror(handle, lambda: {"building_id": "b"}, recent_cleared=3)
+    live = LiveFeed(mirror)
+    seen: list[str] = []
+
+    class Probe:
+        def on_readings(self, batch): seen.append("readings")
+        def on_alert(self, alert): seen.append("alert:" + mirror.snapshot()["alerts"][-1]["state"])
+        def on_health(self, items): seen.append("health")
+        def on_status(self, status): seen.append("status:" + mirror.status()["state"])
+
+    mirror.add_sink(live)
+    mirror.add_sink(Probe())
+    await mirror.prime()
+    assert mirror.status() == {"state": "monitoring"} and mirror.building() == {"building_id": "b"}
+    mirror.on_alert({"alert_id": "a1", "state": "acknowledged"})
+    mirror.on_status({"state": "configured"})
+    mirror.on_readings([("s1", 1.0, 2.0)])
+    mirror.on_health([{"unique_id": "eq1", "status": "critical"}])
+    assert seen == ["alert:acknowledged", "status:configured", "readings", "health"]
+    assert mirror.latest() == {"s1": (1.0, 2.0)}
+    assert mirror.snapshot()["health"] == [{"unique_id": "eq1", "status": "critical"}]
+    for i in range(10):  # cleared alerts are trimmed to the recent limit, open ones kept
+        mirror.on_alert({"alert_id": f"c{i}", "state": "cleared"})
+    assert len(mirror.snapshot()["alerts"]) == 3 and "a1" in {a["alert_id"] for a in mirror.snapshot()["alerts"]}
+    assert await mirror.history("s1", 0, 1, 10) == {"ts": [], "value": [], "min": [], "max": []}
+    assert await mirror.request("ack", {"alert_id": "a1"}) == {"kind": "ack"}
+    assert calls[-1] == ("ack", {"alert_id": "a1"})
