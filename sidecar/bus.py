@@ -1,0 +1,196 @@
+"""The sidecar's two ZeroMQ endpoints: ``CommandServer`` (ROUTER) and ``EventPublisher`` (PUB).
+
+Command checks run in this order, each with its PROTOCOL.md error code: frames larger than
+``max_payload_bytes`` (counted before decoding) -> too_large; anything but ``[b"", payload]``
+-> bad_request; not msgpack / not a map -> bad_request (``id`` nil); ``v`` missing or
+unsupported -> unsupported_version; unknown ``type`` -> unknown_type; bad or missing token ->
+unauthorized; schema-invalid -> bad_request naming the field; a handler's exception -> internal.
+Every reply is ``[b"", payload]`` to the requesting identity.
+
+Socket options, on purpose:
+- ROUTER_MANDATORY off (default): a reply to a client that vanished is dropped, never an error.
+- LINGER 0 on the ROUTER (replies to gone clients are worthless at shutdown), 500 ms on the PUB
+  (lets the final ``status`` event leave).
+- ROUTER SNDHWM/RCVHWM ``command_hwm`` per peer: a client that floods requests is throttled by
+  TCP back-pressure instead of growing the sidecar's memory.
+- MAXMSGSIZE = twice the payload limit (+1 MiB): a client sending far beyond the limit is
+  disconnected by libzmq before the frame is buffered; anything up to that gets ``too_large``.
+- PUB SNDHWM ``event_sndhwm`` (default 10,000): beyond it events for that subscriber are
+  dropped; per-topic ``seq`` lets the subscriber see the gap and ask for a ``snapshot``.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from shared_schemas import protocol
+from sidecar.errors import RequestError
+from sidecar.security import token_matches
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Validator = Callable[[dict[str, Any]], None]
+# The reply `type` when the request had none we could read (undecodable, or not a string).
+UNKNOWN_REQUEST_TYPE: str | None = None
+EMPTY = b""
+# Decoding a big request allocates one list per reading; the cyclic garbage collector would
+# rescan them several times while they are alive (x3 on a 100k-reading ingest), though they
+# hold no cycles and die by reference counting when the reply is sent. Larger payloads are
+# therefore handled with the collector paused.
+GC_PAUSE_BYTES = 256 * 1024
+
+
+def bound_endpoint(socket: zmq.Socket[Any]) -> str:
+    """The endpoint actually bound (resolves ``tcp://127.0.0.1:*``)."""
+    endpoint = socket.getsockopt(zmq.LAST_ENDPOINT)
+    return endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
+
+
+class CommandServer:
+    def __init__(self, context: zmq.asyncio.Context, endpoint: str, token: str,
+                 handlers: Mapping[str, Handler], validate: Validator,
+                 max_payload_bytes: int = protocol.DEFAULT_MAX_PAYLOAD_BYTES, hwm: int = 1000):
+        self.token = token
+        self.handlers = handlers
+        self.validate = validate
+        self.max_payload_bytes = max_payload_bytes
+        self.socket = context.socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.socket.setsockopt(zmq.SNDHWM, hwm)
+        self.socket.setsockopt(zmq.RCVHWM, hwm)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, 2 * max_payload_bytes + (1 << 20))
+        self.socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
+        self.socket.bind(endpoint)
+        self.endpoint = bound_endpoint(self.socket)
+        self.requests_served = 0
+
+    async def serve(self) -> None:
+        """Answer requests until cancelled. Requests are handled one at a time, in arrival
+        order; handlers are quick (heavy work belongs in an executor)."""
+        while True:
+            frames = await self.socket.recv_multipart(copy=False)
+            pause_gc = len(frames[-1]) > GC_PAUSE_BYTES and gc.isenabled()
+            if pause_gc:
+                gc.disable()
+            try:
+                reply = await self.process(frames[1:])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the last line of defence: never stop serving
+                log.exception("could not build a reply")
+                continue
+            finally:
+                if pause_gc:
+                    gc.enable()
+            self.requests_served += 1
+            try:
+                await self.socket.send_multipart([frames[0], EMPTY, reply], copy=False)
+            except zmq.ZMQError as error:  # e.g. the peer is gone and its pipe closed
+                log.debug("reply not sent: %s", error)
+
+    async def process(self, frames: list[zmq.Frame]) -> bytes:
+        """One request's frames (identity removed) -> the reply payload."""
+        size = sum(len(frame) for frame in frames)
+        if size > self.max_payload_bytes:
+            return self._error(None, UNKNOWN_REQUEST_TYPE, RequestError(
+                protocol.E_TOO_LARGE, f"request of {size} bytes exceeds the limit of "
+                f"{self.max_payload_bytes} bytes", {"size": size, "limit": self.max_payload_bytes}))
+        structure = None
+        if len(frames) != 2:
+            structure = f"expected 2 frames [empty delimiter, payload], got {len(frames)}"
+        elif len(frames[0]) != 0:
+            structure = "the first frame must be the empty delimiter"
+        try:
+            message = msgpack.unpackb(frames[-1].buffer, raw=False)
+        except Exception as error:
+            reason = structure or f"payload is not valid msgpack ({type(error).__name__}: {error})"
+            return self._error(None, UNKNOWN_REQUEST_TYPE, RequestError(protocol.E_BAD_REQUEST, reason, {"field": None}))
+        if not isinstance(message, dict):
+            reason = structure or f"payload must be a msgpack map, got {type(message).__name__}"
+            return self._error(None, UNKNOWN_REQUEST_TYPE, RequestError(protocol.E_BAD_REQUEST, reason, {"field": None}))
+        request_id = message.get("id")
+        request_id = request_id if isinstance(request_id, str) else None
+        kind = message.get("type")
+        reply_type = kind if isinstance(kind, str) else UNKNOWN_REQUEST_TYPE
+        if structure:
+            return self._error(request_id, reply_type, RequestError(protocol.E_BAD_REQUEST, structure, {"field": None}))
+        version = message.get("v")
+        if isinstance(version, bool) or version not in protocol.SUPPORTED_VERSIONS:
+            what = "missing" if "v" not in message else f"{version!r} is not supported"
+            return self._error(request_id, reply_type, RequestError(
+                protocol.E_UNSUPPORTED_VERSION, f"protocol version {what}; this sidecar speaks "
+                f"{', '.join(map(str, protocol.SUPPORTED_VERSIONS))}",
+                {"supported": list(protocol.SUPPORTED_VERSIONS)}))
+        handler = self.handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            return self._error(request_id, reply_type, RequestError(
+                protocol.E_UNKNOWN_TYPE, f"unknown request type {kind!r}", {"known": sorted(self.handlers)}))
+        if not token_matches(message.get("token"), self.token):
+            what = "missing" if message.get("token") is None else "wrong"
+            return self._error(request_id, reply_type, RequestError(
+                protocol.E_UNAUTHORIZED, f"{what} access token: read it from the sidecar's token file", None))
+        try:
+            self.validate(message)
+            body = await handler(message)
+        except RequestError as error:
+            return self._error(request_id, reply_type, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("%s request %s failed", kind, request_id)
+            return self._error(request_id, reply_type, RequestError(
+                protocol.E_INTERNAL, f"internal error while handling {kind}: {type(error).__name__}", None))
+        return msgpack.packb({"v": protocol.PROTOCOL_VERSION, "type": kind, "id": request_id, "ts": time.time(),
+                              "ok": True, "body": body}, use_bin_type=True)
+
+    def _error(self, request_id: str | None, kind: str | None, error: RequestError) -> bytes:
+        log.debug("reply %s to %s %s: %s", error.code, kind, request_id, error.message)
+        return msgpack.packb({"v": protocol.PROTOCOL_VERSION, "type": kind, "id": request_id, "ts": time.time(),
+                              "ok": False, "body": {}, "error": error.to_wire()}, use_bin_type=True)
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+class EventPublisher:
+    """PUB socket with a per-topic ``seq`` (1, 2, 3, ... from start). ``publish`` is
+    synchronous and never blocks: the socket comes from a plain (non-asyncio) shadow of the
+    asyncio context, and PUB drops rather than waits when a subscriber is full."""
+
+    def __init__(self, context: zmq.Context[Any], endpoint: str, sndhwm: int = 10_000):
+        self.socket = context.socket(zmq.PUB)
+        self.socket.setsockopt(zmq.SNDHWM, sndhwm)
+        self.socket.setsockopt(zmq.LINGER, 500)
+        self.socket.bind(endpoint)
+        self.endpoint = bound_endpoint(self.socket)
+        self._seq: dict[str, int] = {}
+        self._boot = f"{int(time.time() * 1000):x}-{os.getpid():x}"
+        self._ids = itertools.count(1)
+        self.published = 0
+
+    def publish(self, topic: str, body: Any) -> int:
+        seq = self._seq.get(topic, 0) + 1
+        self._seq[topic] = seq
+        payload = msgpack.packb({"v": protocol.PROTOCOL_VERSION, "type": topic, "id": f"E{self._boot}-{next(self._ids)}",
+                                 "ts": time.time(), "seq": seq, "body": body}, use_bin_type=True)
+        try:
+            self.socket.send_multipart([topic.encode("ascii"), payload], flags=zmq.NOBLOCK)
+        except zmq.ZMQError as error:  # PUB does not raise EAGAIN; anything else is logged
+            log.warning("event %s #%d not sent: %s", topic, seq, error)
+        self.published += 1
+        return seq
+
+    def close(self) -> None:
+        self.socket.close()

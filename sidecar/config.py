@@ -1,0 +1,199 @@
+"""The sidecar's settings, read from one TOML file (stdlib ``tomllib``).
+
+Sections this module understands: ``[sidecar]``, ``[simulator]`` (with ``[[simulator.faults]]``),
+``[alerts]`` and ``[health]``. Every other top-level section is kept verbatim in
+``SidecarConfig.extra`` so later parts (``[mqtt]``, ``[modbus]``, ``[historian]``, ``[cloud.*]``,
+``[dashboard]``, ``[analytics]``) read their own settings without this module knowing them.
+See ``sidecar/sidecar.example.toml``.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared_schemas import paths, protocol
+
+FAULT_KINDS = ("spike", "drift", "stuck", "offline", "step")
+
+
+class ConfigError(ValueError):
+    """The TOML file is unreadable or a setting has the wrong type or value."""
+
+
+@dataclass(slots=True)
+class FaultSpec:
+    """A scripted simulator fault on one sensor.
+
+    Times are seconds since the simulator started. ``magnitude`` is an offset in the sensor's
+    unit (spike, step, and the end point of a drift); ``ramp_s`` is how long a drift takes to
+    reach it. ``duration_s`` ends the fault (``None``: never); ``period_s`` repeats it.
+    """
+
+    sensor_id: str
+    kind: str
+    start_s: float = 10.0
+    duration_s: float | None = None
+    magnitude: float = 0.0
+    ramp_s: float = 10.0
+    period_s: float | None = None
+
+
+@dataclass(slots=True)
+class SimulatorConfig:
+    rate_hz: float = 1.0          # readings per second per simulated sensor
+    interval_s: float = 1.0       # how often the simulator emits one batch
+    demo_faults: bool = True      # inject the demo faults when no faults are configured
+    seed: int | None = None
+    faults: list[FaultSpec] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AlertsConfig:
+    max_future_s: float = 300.0   # ingest readings further ahead than this are rejected
+    recent_cleared: int = 1000    # cleared alerts kept for late `ack`s
+
+
+@dataclass(slots=True)
+class HealthConfig:
+    stale_after_s: float = 60.0   # a sensor with no reading for this long is stale
+    check_interval_s: float = 1.0
+
+
+@dataclass(slots=True)
+class SidecarConfig:
+    command_endpoint: str = protocol.DEFAULT_COMMAND_ENDPOINT
+    event_endpoint: str = protocol.DEFAULT_EVENT_ENDPOINT
+    data_dir: Path = field(default_factory=lambda: Path(paths.default_data_dir()))
+    log_level: str = "INFO"
+    max_payload_bytes: int = protocol.DEFAULT_MAX_PAYLOAD_BYTES
+    # PUB drops events for a subscriber whose queue holds this many; the per-topic `seq` tells
+    # the subscriber, which then asks for a `snapshot`. 10,000 covers a burst of one alert per
+    # sensor of a large building without letting a stuck subscriber grow memory without bound.
+    event_sndhwm: int = 10_000
+    command_hwm: int = 1_000
+    status_interval_s: float = 2.0  # heartbeat; PROTOCOL.md promises at most 5 s
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    extra: dict[str, Any] = field(default_factory=dict)
+    source_file: Path | None = None
+
+    @property
+    def token_path(self) -> Path:
+        return self.data_dir / protocol.TOKEN_FILE_NAME
+
+
+def _get(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any,
+         where: str) -> Any:
+    if key not in section:
+        return default
+    value = section[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ConfigError(f"{where}.{key}: expected {'/'.join(k.__name__ for k in kinds)}, got a boolean")
+    if not isinstance(value, kinds):
+        raise ConfigError(f"{where}.{key}: expected {'/'.join(k.__name__ for k in kinds)}, "
+                          f"got {type(value).__name__}")
+    return value
+
+
+def _positive(value: float, where: str) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{where}: must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = data.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return section
+
+
+def _fault(raw: Any, index: int) -> FaultSpec:
+    where = f"simulator.faults[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    kind = _get(raw, "kind", str, None, where)
+    if kind not in FAULT_KINDS:
+        raise ConfigError(f"{where}.kind: must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
+    sensor_id = _get(raw, "sensor_id", str, None, where)
+    if not sensor_id:
+        raise ConfigError(f"{where}.sensor_id: required")
+    number = (int, float)
+    duration = _get(raw, "duration_s", number, None, where)
+    period = _get(raw, "period_s", number, None, where)
+    return FaultSpec(
+        sensor_id=sensor_id, kind=kind,
+        start_s=float(_get(raw, "start_s", number, 10.0, where)),
+        duration_s=None if duration is None else _positive(duration, f"{where}.duration_s"),
+        magnitude=float(_get(raw, "magnitude", number, 0.0, where)),
+        ramp_s=_positive(_get(raw, "ramp_s", number, 10.0, where), f"{where}.ramp_s"),
+        period_s=None if period is None else _positive(period, f"{where}.period_s"),
+    )
+
+
+KNOWN_SECTIONS = ("sidecar", "simulator", "alerts", "health")
+
+
+def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None) -> SidecarConfig:
+    config = SidecarConfig(source_file=source_file)
+    side = _section(data, "sidecar")
+    config.command_endpoint = _get(side, "command_endpoint", str, config.command_endpoint, "sidecar")
+    config.event_endpoint = _get(side, "event_endpoint", str, config.event_endpoint, "sidecar")
+    data_dir = _get(side, "data_dir", str, None, "sidecar")
+    if data_dir:
+        config.data_dir = Path(data_dir).expanduser()
+    config.log_level = _get(side, "log_level", str, config.log_level, "sidecar").upper()
+    config.max_payload_bytes = int(_positive(
+        _get(side, "max_payload_bytes", int, config.max_payload_bytes, "sidecar"), "sidecar.max_payload_bytes"))
+    config.event_sndhwm = int(_positive(_get(side, "event_sndhwm", int, config.event_sndhwm, "sidecar"),
+                                        "sidecar.event_sndhwm"))
+    config.command_hwm = int(_positive(_get(side, "command_hwm", int, config.command_hwm, "sidecar"),
+                                       "sidecar.command_hwm"))
+    interval = _positive(_get(side, "status_interval_s", (int, float), config.status_interval_s, "sidecar"),
+                         "sidecar.status_interval_s")
+    config.status_interval_s = min(interval, protocol.STATUS_HEARTBEAT_S)
+
+    sim = _section(data, "simulator")
+    faults = _get(sim, "faults", list, [], "simulator")
+    seed = _get(sim, "seed", int, None, "simulator")
+    config.simulator = SimulatorConfig(
+        rate_hz=_positive(_get(sim, "rate_hz", (int, float), 1.0, "simulator"), "simulator.rate_hz"),
+        interval_s=_positive(_get(sim, "interval_s", (int, float), 1.0, "simulator"), "simulator.interval_s"),
+        demo_faults=_get(sim, "demo_faults", bool, True, "simulator"),
+        seed=seed,
+        faults=[_fault(raw, i) for i, raw in enumerate(faults)],
+    )
+    alerts = _section(data, "alerts")
+    config.alerts = AlertsConfig(
+        max_future_s=_positive(_get(alerts, "max_future_s", (int, float), 300.0, "alerts"), "alerts.max_future_s"),
+        recent_cleared=int(_positive(_get(alerts, "recent_cleared", int, 1000, "alerts"), "alerts.recent_cleared")),
+    )
+    health = _section(data, "health")
+    config.health = HealthConfig(
+        stale_after_s=_positive(_get(health, "stale_after_s", (int, float), 60.0, "health"), "health.stale_after_s"),
+        check_interval_s=_positive(_get(health, "check_interval_s", (int, float), 1.0, "health"),
+                                   "health.check_interval_s"),
+    )
+    config.extra = {key: value for key, value in data.items() if key not in KNOWN_SECTIONS}
+    return config
+
+
+def load_config(path: Path | str | None) -> SidecarConfig:
+    """Settings from ``path`` (all defaults when ``None``)."""
+    if path is None:
+        return SidecarConfig()
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+    return config_from_mapping(data, source_file=path)

@@ -1,0 +1,130 @@
+"""Health records: one per equipment and per sensor element, from its sensors' state.
+
+Each sensor has a state code kept in a numpy array (so the pipeline can compute and compare
+them for a whole batch at once); a record is recomputed only for the elements whose sensors
+changed state, and it is reported only when its status, score or drivers changed.
+
+Status of an element (worst wins): ``critical``/``warning`` when a sensor has an open alert of
+that severity; ``watch`` when a value sits within two deadbands of a limit, or some of its
+sensors are stale or silent while others report; ``unknown`` when none of its sensors has fresh
+data (or it has none); ``ok`` otherwise.
+
+Score, 0..100: each sensor scores ok 100, watch 75, stale-among-fresh 70, warning 45,
+critical 15; the element takes its worst sensor's score minus 5 for each further sensor that is
+not ok. ``unknown`` scores 0 (no evidence of health).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from shared_schemas import protocol
+from sidecar.alerts import AlertEngine
+from sidecar.model import BuildingModel
+
+# Sensor state codes.
+NO_DATA, OK, WATCH, WARNING, CRITICAL, STALE = 0, 1, 2, 3, 4, 5
+FRESH_CODES = (OK, WATCH, WARNING, CRITICAL)
+CODE_STATUS = {OK: protocol.STATUS_OK, WATCH: protocol.STATUS_WATCH, WARNING: protocol.STATUS_WARNING,
+               CRITICAL: protocol.STATUS_CRITICAL, NO_DATA: protocol.STATUS_WATCH, STALE: protocol.STATUS_WATCH}
+CODE_SCORE = {OK: 100.0, WATCH: 75.0, WARNING: 45.0, CRITICAL: 15.0, NO_DATA: 70.0, STALE: 70.0}
+DRIVER_ORDER = {CRITICAL: 0, WARNING: 1, WATCH: 2, STALE: 3, NO_DATA: 4, OK: 5}
+MAX_DRIVERS = 8
+
+
+class HealthEngine:
+    def __init__(self, model: BuildingModel, alerts: AlertEngine, stale_after_s: float,
+                 clock: Callable[[], float] = time.time):
+        self.model = model
+        self.alerts = alerts
+        self.stale_after_s = stale_after_s
+        self.clock = clock
+        self.sensor_state = np.zeros(model.sensor_count, dtype=np.uint8)
+        # Set by the pipeline: the sensor's latest value and the limit it is near (watch).
+        self.near_limit = np.full(model.sensor_count, np.nan)
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def initialise(self) -> list[dict[str, Any]]:
+        """Every subject's first record (all ``unknown`` until data arrives)."""
+        now = self.clock()
+        changed = []
+        for unique_id in self.model.health_subjects():
+            record = self._compute(unique_id, now)
+            self.records[unique_id] = record
+            changed.append(record)
+        return changed
+
+    def update(self, indices: np.ndarray, codes: np.ndarray) -> list[dict[str, Any]]:
+        """New state codes for some sensors; returns the records that changed."""
+        if len(indices) == 0:
+            return []
+        self.sensor_state[indices] = codes
+        subjects: dict[str, None] = {}
+        for index in indices.tolist():
+            for unique_id in self.model.subjects_of_sensor(index):
+                subjects[unique_id] = None
+        return self.refresh(subjects)
+
+    def refresh(self, subjects: Any) -> list[dict[str, Any]]:
+        now = self.clock()
+        changed = []
+        for unique_id in subjects:
+            if unique_id not in self.model.elements:
+                continue
+            record = self._compute(unique_id, now)
+            previous = self.records.get(unique_id)
+            if previous is not None and all(previous[k] == record[k] for k in ("status", "health_score", "drivers")):
+                continue
+            self.records[unique_id] = record
+            changed.append(record)
+        return changed
+
+    def snapshot(self, unique_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        if unique_ids is None:
+            return list(self.records.values())
+        return [self.records[u] for u in unique_ids if u in self.records]
+
+    def _compute(self, unique_id: str, now: float) -> dict[str, Any]:
+        element = self.model.elements[unique_id]
+        indices = self.model.sensors_of(unique_id)
+        codes = [int(self.sensor_state[i]) for i in indices]
+        fresh = [c for c in codes if c in FRESH_CODES]
+        drivers: list[tuple[int, str]] = []
+        if not indices:
+            status, score = protocol.STATUS_UNKNOWN, 0.0
+            drivers.append((0, "no sensors bound to it"))
+        else:
+            for index, code in zip(indices, codes):
+                if code != OK:
+                    drivers.extend((DRIVER_ORDER[code], text) for text in self._describe(index, code))
+            if not fresh:
+                status, score = protocol.STATUS_UNKNOWN, 0.0
+            else:
+                status = protocol.worst_status(CODE_STATUS[c] for c in codes)
+                ranked = sorted(CODE_SCORE[c] for c in codes)
+                not_ok = sum(1 for c in codes if c != OK)
+                score = max(0.0, ranked[0] - 5.0 * max(0, not_ok - 1))
+        drivers.sort(key=lambda d: d[0])
+        texts = [text for _, text in drivers[:MAX_DRIVERS]]
+        if len(drivers) > MAX_DRIVERS:
+            texts.append(f"and {len(drivers) - MAX_DRIVERS} more")
+        return {"unique_id": unique_id, "element_id": element.element_id, "health_score": score,
+                "status": status, "failure_probability": None, "ttf_hours": None,
+                "drivers": texts, "updated_ts": now}
+
+    def _describe(self, index: int, code: int) -> list[str]:
+        sensor = self.model.sensors[index]
+        if code in (WARNING, CRITICAL):
+            return [a.message for a in self.alerts.alerts_of_sensor(index)]
+        if code == WATCH:
+            limit = float(self.near_limit[index])
+            unit = f" {sensor.unit}" if sensor.unit else ""
+            return [f"{sensor.label} near its limit {limit:g}{unit}"]
+        if code == STALE:
+            return [f"{sensor.label}: no data for more than {self.stale_after_s:g} s"]
+        if code == NO_DATA:
+            return [f"{sensor.label}: no data yet"]
+        return []

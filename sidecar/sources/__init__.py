@@ -1,0 +1,1 @@
+"""Reading sources, one module per protocol, registered by URI scheme (see ``base``)."""
