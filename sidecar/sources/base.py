@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 STARTING, RUNNING, DEGRADED, RECONNECTING, ERROR, STOPPED = (
     "starting", "running", "degraded", "reconnecting", "error", "stopped")
 
+STOP_TIMEOUT_S = 5.0
+
 Sink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
@@ -113,7 +115,10 @@ class SourceRunner:
         if self._task is not None:
             self._task.cancel()
             try:
-                await self._task
+                # Bounded: a library that swallows cancellation must not hang the sidecar's stop.
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                log.error("source %s did not stop within %.0f s; abandoning it", self.source.name, STOP_TIMEOUT_S)
             except asyncio.CancelledError:
                 pass
             except Exception:
