@@ -5,9 +5,10 @@ Input formats:
 * Long CSV (documented format): header with ``unit`` and ``cycle`` columns and any numeric
   sensor columns; one row per unit and cycle, cycles increasing within a unit.
 
-Model: per cycle, trailing means over 5/15/30 cycles and a 15-cycle slope of every informative
-sensor (constant ones are dropped), plus the cycle count; a gradient boosted regressor on the
-target ``min(RUL, cap)`` (piece-wise linear degradation, cap 125 as in the literature).
+Model: per cycle, trailing means over 5/10/20/30 cycles, an exponentially weighted mean, its drift
+from the unit's own first 20 cycles, and least-squares slopes over 10 and 20 cycles of every
+informative sensor (constant ones are dropped), plus the cycle count; a gradient boosted regressor
+on the target ``min(RUL, cap)`` (piece-wise linear degradation, cap 125 as in the literature).
 Prediction is at each unit's last cycle.
 """
 
@@ -45,6 +46,19 @@ def read_histories(path: Path) -> pd.DataFrame:
     return frame.sort_values(["unit", "cycle"], kind="stable").reset_index(drop=True)
 
 
+def _rolling_slope(v: pd.Series, t: pd.Series, unit: np.ndarray, window: int) -> np.ndarray:
+    """Least-squares slope of ``v`` against ``t`` over each unit's trailing ``window`` rows."""
+    def roll(z: pd.Series) -> np.ndarray:
+        out = z.groupby(unit, sort=False).rolling(window, min_periods=3).mean()
+        return out.reset_index(level=0, drop=True).sort_index().to_numpy()
+
+    mt, mv, mtv, mtt = roll(t), roll(v), roll(t * v), roll(t * t)
+    var = mtt - mt * mt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (mtv - mt * mv) / var
+    return np.where(np.isfinite(slope) & (var > 1e-9), slope, 0.0)
+
+
 def nasa_score(true: np.ndarray, pred: np.ndarray) -> float:
     """NASA/PHM08 asymmetric score: late predictions (d > 0) cost more than early ones."""
     d = np.asarray(pred, float) - np.asarray(true, float)
@@ -54,22 +68,36 @@ def nasa_score(true: np.ndarray, pred: np.ndarray) -> float:
 @dataclass
 class RULModel:
     cap: float = 125.0
-    windows: tuple[int, ...] = (5, 15, 30)
+    windows: tuple[int, ...] = (5, 10, 20, 30)
+    slope_windows: tuple[int, ...] = (10, 20)
+    baseline: int = 20
     max_iter: int = 300
     random_state: int = 0
     sensors_: list[str] = field(default_factory=list)
     model_: Any = None
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        # Every feature at cycle c uses cycles <= c of the same unit only (as at prediction time).
+        frame = frame.reset_index(drop=True)
+        unit = frame["unit"].to_numpy()
+        cycle = frame["cycle"].to_numpy(dtype=float)
         g = frame.groupby("unit", sort=False)
-        feats = {"cycle": frame["cycle"].to_numpy(dtype=float)}
+        feats = {"cycle": cycle}
+        rank = g.cumcount().to_numpy()
         for s in self.sensors_:
-            col = g[s]
+            v = frame[s].astype(float)
+            col = v.groupby(unit, sort=False)
             for w in self.windows:
-                feats[f"{s}_m{w}"] = col.transform(lambda v, w=w: v.rolling(w, min_periods=1).mean()).to_numpy()
-            m15 = feats[f"{s}_m15"]
-            prev = col.transform(lambda v: v.shift(15).rolling(15, min_periods=1).mean()).to_numpy()
-            feats[f"{s}_slope"] = np.where(np.isnan(prev), 0.0, m15 - prev)
+                feats[f"{s}_m{w}"] = col.rolling(w, min_periods=1).mean().reset_index(level=0, drop=True).sort_index().to_numpy()
+            ewm = col.transform(lambda z: z.ewm(alpha=0.1).mean()).to_numpy()
+            # Drift from the unit's own early baseline (first ``baseline`` cycles): engines start
+            # with different manufacturing offsets, so the change matters more than the level.
+            early = v.where(rank < self.baseline)
+            base = early.groupby(unit, sort=False).transform(lambda z: z.expanding().mean().ffill()).to_numpy()
+            feats[f"{s}_ewm"] = ewm
+            feats[f"{s}_drift"] = ewm - base
+            for w in self.slope_windows:
+                feats[f"{s}_slope{w}"] = _rolling_slope(v, pd.Series(cycle, index=v.index), unit, w)
         return pd.DataFrame(feats)
 
     def fit(self, frame: pd.DataFrame) -> RULModel:

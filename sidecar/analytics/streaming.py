@@ -52,12 +52,15 @@ class _State:
     season_dev: FloatArray
     surprise_q: FloatArray
     refractory: FloatArray
+    low: FloatArray  # lowest / highest reading so far (the "spatial" check)
+    high: FloatArray
 
     @classmethod
     def empty(cls, capacity: int, bins: int) -> _State:
         z = np.zeros
         return cls(z(capacity), z(capacity), z(capacity), z(capacity), z(capacity),
-                   z((capacity, bins)), z((capacity, bins)), z(capacity), np.ones(capacity), z(capacity))
+                   z((capacity, bins)), z((capacity, bins)), z(capacity), np.ones(capacity), z(capacity),
+                   z(capacity), z(capacity))
 
     def grow(self, capacity: int) -> None:
         for name, arr in vars(self).items():
@@ -95,6 +98,9 @@ class StreamingAnomalyDetector:
     scale:
         Surprise (in decades of improbability above the sensor's typical level) that maps to
         a score of 1.
+    spatial_tolerance:
+        A reading beyond the sensor's lowest/highest reading so far by more than this fraction of
+        that range scores 1 ("spatial anomaly", as numenta's NAB detector does; 0 disables).
     """
 
     def __init__(
@@ -109,6 +115,7 @@ class StreamingAnomalyDetector:
         refractory_decay: float = 0.995,
         refractory_damping: float = 0.3,
         scale: float = 6.0,
+        spatial_tolerance: float = 0.05,
     ) -> None:
         self.horizon = horizon
         self.season_bins = season_bins
@@ -120,6 +127,7 @@ class StreamingAnomalyDetector:
         self.refractory_decay = refractory_decay
         self.refractory_damping = refractory_damping
         self.scale = scale
+        self.spatial_tolerance = spatial_tolerance
         self.keys_: dict[Hashable, int] = {}
         self.state_ = _State.empty(8, max(1, season_bins))
 
@@ -193,6 +201,14 @@ class StreamingAnomalyDetector:
         excess = np.maximum(surprise - s_q, 0.0)
         # Smooth, strictly increasing map to [0, 1): ranks stay distinct even for huge surprises.
         raw = 1.0 - np.exp(-excess / self.scale)
+        if self.spatial_tolerance > 0:
+            # A value outside everything the sensor has ever shown (plus a margin) is anomalous
+            # whatever its recent statistics say: slow drifts to new extremes and first-ever
+            # spikes on spiky sensors would otherwise be explained away by a wide deviation.
+            low, high = s.low[rows], s.high[rows]
+            margin = self.spatial_tolerance * (high - low)
+            spatial = (high > low) & ((x > high + margin) | (x < low - margin))
+            raw = np.where(spatial, 1.0, raw)
         raw = np.where(n >= self.warmup, raw, 0.0)
         refr = s.refractory[rows]
         score = np.where(raw > refr, raw, raw * self.refractory_damping)
@@ -228,6 +244,8 @@ class StreamingAnomalyDetector:
             s.surprise_q[rows] = np.maximum(
                 s_q * np.exp(self.quantile_rate * (tau - (surprise <= s_q))), 0.1)
             s.refractory[rows] = np.maximum(refr * self.refractory_decay, raw)
+            s.low[rows] = np.where(first, x, np.minimum(s.low[rows], x))
+            s.high[rows] = np.where(first, x, np.maximum(s.high[rows], x))
             s.count[rows] = n + 1.0
         return score
 

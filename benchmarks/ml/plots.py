@@ -1,0 +1,97 @@
+"""Figures for docs/analytics.md, drawn with Pillow (no matplotlib in the environment).
+
+* ``docs/img/analytics-nab-scores.png``: NAB standard score on the 30 shared-data files, this
+  detector next to numenta/NAB's published detectors re-scored on the same files
+  (``nab_published.py``; the figures are passed in below from its output).
+* ``docs/img/analytics-nab-example.png``: one NAB series with its labelled anomaly windows and the
+  readings this detector flags at the standard-profile threshold.
+Usage: python benchmarks/ml/plots.py [OURS_STANDARD_SCORE] [THRESHOLD]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nab_scoring
+from common import DATA, REPO
+
+# From `python benchmarks/ml/nab_published.py <numenta/NAB @ ea702d7>` (standard profile, 30 files).
+PUBLISHED_SAME_FILES = {"ARTime": 67.95, "HTM (numenta)": 66.99, "CAD OSE": 62.59, "KNN CAD": 53.67,
+                        "relative entropy": 50.71, "windowed Gaussian": 21.97}
+PREVIOUS = 41.67
+EXAMPLE = "realKnownCause/machine_temperature_system_failure.csv"
+
+
+def bar_chart(ours: float, path: Path) -> None:
+    rows = [("RevitPyIoT (this version)", ours, (31, 119, 180)), ("RevitPyIoT (previous)", PREVIOUS, (150, 180, 210))]
+    rows += [(k, v, (160, 160, 160)) for k, v in PUBLISHED_SAME_FILES.items()]
+    rows.sort(key=lambda r: -r[1])
+    w, h, left, bar = 760, 40 + 34 * len(rows), 230, 22
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    d.text((10, 8), "NAB standard score, 30 files of shared data (0 = null detector, 100 = perfect)", fill="black")
+    scale = (w - left - 60) / 100.0
+    for i, (name, v, colour) in enumerate(rows):
+        y = 34 + 34 * i
+        d.text((10, y + 5), name, fill="black")
+        d.rectangle([left, y, left + v * scale, y + bar], fill=colour)
+        d.text((left + v * scale + 6, y + 5), f"{v:.1f}", fill="black")
+    img.save(path)
+
+
+def example(threshold: float, path: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    from sidecar.analytics.streaming import StreamingAnomalyDetector
+
+    frame = pd.read_csv(DATA / "nab" / EXAMPLE)
+    x = frame["value"].to_numpy(float)
+    t = pd.to_datetime(frame["timestamp"]).astype("int64").to_numpy() / 1e9
+    s = StreamingAnomalyDetector().score_many(["m"] * len(x), x, t)
+    windows = nab_scoring.load_labels(DATA / "nab")[EXAMPLE]
+    index = {str(ts): i for i, ts in enumerate(frame["timestamp"])}
+    w, h, pad = 1000, 320, 40
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    n = len(x)
+    lo, hi = float(np.min(x)), float(np.max(x))
+
+    def px(i: float) -> float:
+        return pad + (w - 2 * pad) * i / (n - 1)
+
+    def py(v: float) -> float:
+        return h - pad - (h - 2 * pad) * (v - lo) / (hi - lo)
+
+    for a, b in windows:
+        i0, i1 = index[a.split(".")[0]], index[b.split(".")[0]]
+        d.rectangle([px(i0), pad, px(i1), h - pad], fill=(255, 225, 225))
+    probation = int(min(np.floor(0.15 * n), 750))
+    d.line([px(probation), pad, px(probation), h - pad], fill=(200, 200, 200))
+    step = max(1, n // (w - 2 * pad))
+    pts = [(px(i), py(float(x[i]))) for i in range(0, n, step)]
+    d.line(pts, fill=(31, 119, 180), width=1)
+    for i in np.flatnonzero(s >= threshold):
+        if i >= probation:
+            d.ellipse([px(i) - 4, py(float(x[i])) - 4, px(i) + 4, py(float(x[i])) + 4], outline=(214, 39, 40), width=2)
+    d.text((pad, 10), f"{EXAMPLE.split('/')[1]}: labelled anomaly windows (pink), readings flagged at the "
+           f"standard threshold {threshold:.3f} (red circles); grey line = end of NAB's probation", fill="black")
+    img.save(path)
+
+
+def main() -> None:
+    ours = float(sys.argv[1]) if len(sys.argv) > 1 else 56.2
+    threshold = float(sys.argv[2]) if len(sys.argv) > 2 else 0.2615
+    out = REPO / "docs" / "img"
+    out.mkdir(parents=True, exist_ok=True)
+    bar_chart(ours, out / "analytics-nab-scores.png")
+    example(threshold, out / "analytics-nab-example.png")
+    print(f"wrote {out / 'analytics-nab-scores.png'} and {out / 'analytics-nab-example.png'}")
+
+
+if __name__ == "__main__":
+    main()
