@@ -146,16 +146,27 @@ class ConsoleView:
         self.print(colour(line, status, self.use_colour))
 
     def on_health(self, items: list[dict]) -> None:
+        came_online = 0
         with self.lock:
             for record in items:
                 before = self.health.get(record["unique_id"])
-                self.health[record["unique_id"]] = record["status"]
-                if before is not None and before != record["status"] and record["unique_id"] in self.names:
-                    self.counts["health_changes"] += 1
-                    drivers = "; ".join(record.get("drivers") or [])
-                    line = (f"HEALTH  {self.element(record['unique_id'])}: {before} -> {record['status']} "
-                            f"({record['health_score']:.0f}/100){' ' + drivers if drivers else ''}")
-                    self.print(colour(line, record["status"], self.use_colour))
+                status = record["status"]
+                self.health[record["unique_id"]] = status
+                if record["unique_id"] not in self.names or before == status:
+                    continue
+                if before in (None, protocol.STATUS_UNKNOWN) and status == protocol.STATUS_OK:
+                    came_online += 1  # first data from a healthy element: one summary line, not hundreds
+                    continue
+                if before is None:
+                    continue
+                self.counts["health_changes"] += 1
+                drivers = "; ".join(record.get("drivers") or [])
+                line = (f"HEALTH  {self.element(record['unique_id'])}: {before} -> {status} "
+                        f"({record['health_score']:.0f}/100){' ' + drivers if drivers else ''}")
+                self.print(colour(line, status, self.use_colour))
+        if came_online:
+            self.print(colour(f"HEALTH  {came_online} elements reporting, healthy", protocol.STATUS_OK,
+                              self.use_colour))
 
     def status_line(self, status: dict, elapsed: float) -> None:
         with self.lock:
