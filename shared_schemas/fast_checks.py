@@ -19,6 +19,7 @@ from shared_schemas.protocol import (
     ALERT_STATES,
     ELEMENT_KINDS,
     HEALTH_STATUSES,
+    ISA_STATES,
     KIND_SENSOR,
     SEVERITIES,
     SPACE_KINDS,
@@ -32,7 +33,9 @@ _LIMIT_KEYS = ("low", "high", "low_critical", "high_critical")
 _OPTIONAL_ELEMENT_TEXT = ("family", "type", "name", "mark", "level", "space")
 _ALERT_TEXT = ("building_id", "message")
 _ALERT_OPTIONAL_NUMBERS = ("value", "threshold")
-_ALERT_OPTIONAL_TEXT = ("sensor_id", "recommended_action")
+_ALERT_OPTIONAL_TEXT = ("sensor_id", "recommended_action", "change", "acknowledged_by", "ack_note", "shelved_by",
+                        "shelve_reason")
+_ALERT_OPTIONAL_TIMESTAMPS = ("acknowledged_ts", "shelved_until")
 
 
 def is_number(value: object) -> TypeGuard[float]:
@@ -198,6 +201,11 @@ def alert_ok(alert: object) -> bool:
     for key in _ALERT_OPTIONAL_NUMBERS:
         if key in a and not is_number(a[key]):
             return False
+    for key in _ALERT_OPTIONAL_TIMESTAMPS:
+        if key in a and not _is_timestamp(a[key]):
+            return False
+    if ("isa_state" in a and a["isa_state"] not in ISA_STATES) or ("escalated" in a and type(a["escalated"]) is not bool):
+        return False
     return "failure_probability" not in a or _probability_ok(a["failure_probability"])
 
 

@@ -210,6 +210,29 @@ def golden_messages() -> dict[str, dict[str, Any]]:
                                                        ack_note="Techniker informiert – 技术员已通知")}),
         "reply.ingest": _reply("ingest", 8, {
             "accepted": 19, "rejected": [{"index": 19, "reason": "unknown sensor 'unbekannter-sensor.ü'"}]}),
+        "request.history": _request("history", 15, {
+            "sensor_id": "ahu-01.supply_fan_vibration", "start_ts": TS - 7200.0, "end_ts": TS,
+            "resolution": "1m", "max_points": 2000}),
+        "reply.history": _reply("history", 15, {
+            "sensor_id": "ahu-01.supply_fan_vibration", "resolution": "1m",
+            "ts": [TS - 7200.0 + 60.0 * i for i in range(3)], "value": [3.25, 4.5, 7.875],
+            "min": [3.0, 4.25, 7.5], "max": [3.5, 4.75, 8.25], "count": [60, 60, 59]}),
+        "request.shelve": _request("shelve", 16, {
+            "alert_id": "al-harbour-view-000127", "duration_s": 14400.0, "user": "Zoë Müller",
+            "reason": "Lager wird morgen getauscht – bearing replaced tomorrow"}),
+        "reply.shelve": _reply("shelve", 16, {"alert": _alert(
+            "active", TS + 16.003, isa_state="unack_active", change="shelved", escalated=False,
+            shelved_until=TS + 16.003 + 14400.0, shelved_by="Zoë Müller",
+            shelve_reason="Lager wird morgen getauscht – bearing replaced tomorrow")}),
+        "request.unshelve": _request("unshelve", 17, {"alert_id": "al-harbour-view-000127", "user": "Zoë Müller"}),
+        "reply.unshelve": _reply("unshelve", 17, {"alert": _alert(
+            "acknowledged", TS + 17.003, isa_state="ack_active", change="unshelved", escalated=True,
+            acknowledged_by="Zoë Müller", acknowledged_ts=TS + 7.003)}),
+        "request.set_limits": _request("set_limits", 18, {
+            "sensor_id": "ahu-01.supply_fan_vibration", "limits": {"high": 5.0, "high_critical": 8.0, "low": None}}),
+        "reply.set_limits": _reply("set_limits", 18, {
+            "sensor_id": "ahu-01.supply_fan_vibration",
+            "limits": {"high": 5.0, "high_critical": 8.0, "deadband": 0.3}}),
         "reply.error.bad_request": _error("configure", 9, "bad_request",
                                           "body.elements.3.location: expected at least 3 items, got 2",
                                           {"field": "body.elements.3.location"}),

@@ -27,7 +27,14 @@ STATUS = "status"
 SNAPSHOT = "snapshot"
 ACK = "ack"
 INGEST = "ingest"
-REQUEST_TYPES = (HELLO, CONFIGURE, START, STOP, STATUS, SNAPSHOT, ACK, INGEST)
+HISTORY = "history"  # additive to v1: a sensor's stored series (docs/protocol.md, "Additive requests")
+# Additive to v1: alarm management (docs/protocol.md, "Additive requests").
+SHELVE = "shelve"
+UNSHELVE = "unshelve"
+SET_LIMITS = "set_limits"
+REQUEST_TYPES = (HELLO, CONFIGURE, START, STOP, STATUS, SNAPSHOT, ACK, INGEST, HISTORY, SHELVE, UNSHELVE,
+                 SET_LIMITS)
+HISTORY_RESOLUTIONS = ("raw", "1m", "1h", "auto")
 
 # Event topics (event endpoint).
 TOPIC_ALERT = "alert"
@@ -80,6 +87,13 @@ ALERT_ACTIVE = "active"
 ALERT_ACKNOWLEDGED = "acknowledged"
 ALERT_CLEARED = "cleared"
 ALERT_STATES = (ALERT_ACTIVE, ALERT_ACKNOWLEDGED, ALERT_CLEARED)
+# ISA-18.2 alarm states (the additive Alert field ``isa_state``); ``state`` above maps them:
+# unack_active -> active, ack_active -> acknowledged, unack_rtn and normal -> cleared.
+ISA_UNACK_ACTIVE = "unack_active"
+ISA_ACK_ACTIVE = "ack_active"
+ISA_UNACK_RTN = "unack_rtn"
+ISA_NORMAL = "normal"
+ISA_STATES = (ISA_UNACK_ACTIVE, ISA_ACK_ACTIVE, ISA_UNACK_RTN, ISA_NORMAL)
 
 # Element kinds and space kinds in a BuildingConfig.
 KIND_EQUIPMENT = "equipment"

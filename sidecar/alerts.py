@@ -1,16 +1,27 @@
-"""Limit alerts: raise, escalate, acknowledge, clear.
+"""The alert engine: rule conditions -> ISA-18.2 alarm states -> alert events.
 
-One open alert per (unique_id, kind, sensor): ``unique_id`` is the equipment the sensor
-measures (or the sensor element itself when it has no host), ``kind`` is ``limit_high`` or
-``limit_low``. The sensor is part of the key because one piece of equipment often carries
-several sensors of one quantity (supply and return fan vibration); for a sensor without a host
-the key is exactly (unique_id, kind).
+Key: one alert per (unique_id, kind, sensor_id). ``unique_id`` is the equipment the sensor
+measures (or the sensor element itself when it has no host); the sensor is part of the key
+because one piece of equipment often carries several sensors of one quantity (supply and
+return fan vibration). Equipment-level rules (failure probability) key on (unique_id, kind, "").
 
-States: ``active`` -> ``acknowledged`` (by ``ack``) -> ``cleared`` (value back inside its limit
-minus the deadband). Escalation warning -> critical updates the same alert (and makes an
-acknowledged alert active again: the operator acknowledged something milder). Severity never
-steps down while the alert is open: it clears instead. A cleared alert is published once and
-leaves the open set; a later excursion opens a new alert with a new id.
+Kinds: ``limit_high``/``limit_low`` (quantity defaults + per-sensor limits, with the limits'
+deadband), ``rate_of_change``, ``stale``, ``flatline``, ``anomaly`` (analytics score per sensor)
+and ``failure_risk`` (failure probability per equipment). Every rule runs through one state
+machine (``evaluate_rule``) with the rule's on-delay (the condition must hold that long before
+the alarm raises) and off-delay (it must be gone that long before the alarm returns).
+
+States (``sidecar.alarms.states``): normal -> unack_active -> ack_active -> normal, or
+unack_active -> unack_rtn -> (ack) normal, and unack_rtn -> unack_active when the condition
+comes back (same alert_id). A worse condition (warning -> critical) updates the same alert and
+makes it unacknowledged again; severity never steps down while the condition is present.
+Orthogonal to the state: shelving (keyed by the alert's key, with an expiry), escalation when
+unacknowledged too long, and flood suppression (during a flood, new alerts below
+``flood_keep_severity`` are tracked but not published until the flood ends).
+
+Time: reading-driven decisions use the readings' timestamps; the timer (``tick``) uses the
+engine's clock for shelving expiry, escalation, flood end and for completing on/off-delays of
+sensors that went quiet mid-delay.
 """
 from __future__ import annotations
 
@@ -19,21 +30,32 @@ import math
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from shared_schemas import protocol
+from sidecar.alarms import states as isa
+from sidecar.alarms.metrics import RATE_WINDOW_S, AlarmRates
+from sidecar.alarms.settings import SEVERITY_LEVEL, AlarmSettings, RuleSettings
 from sidecar.model import BuildingModel, Sensor
 
 KIND_HIGH = "limit_high"
 KIND_LOW = "limit_low"
+KIND_RATE = "rate_of_change"
+KIND_STALE = "stale"
+KIND_FLATLINE = "flatline"
+KIND_ANOMALY = "anomaly"
+KIND_FAILURE = "failure_risk"
+SENSOR_KINDS = (KIND_HIGH, KIND_LOW, KIND_RATE, KIND_STALE, KIND_FLATLINE, KIND_ANOMALY)
 LEVEL_SEVERITY = {1: protocol.SEVERITY_WARNING, 2: protocol.SEVERITY_CRITICAL}
-SEVERITY_LEVEL = {protocol.SEVERITY_INFO: 0, protocol.SEVERITY_WARNING: 1, protocol.SEVERITY_CRITICAL: 2}
+SEVERITY_UP_ONE = {protocol.SEVERITY_INFO: protocol.SEVERITY_WARNING,
+                   protocol.SEVERITY_WARNING: protocol.SEVERITY_CRITICAL,
+                   protocol.SEVERITY_CRITICAL: protocol.SEVERITY_CRITICAL}
 
-# What a facility engineer should look at first; keyed by quantity, then side.
+# What a facility engineer should look at first; keyed by quantity (limit alerts) or kind.
 RECOMMENDED_ACTIONS: dict[str, str] = {
     "vibration": "Inspect bearings, belt tension, alignment and balance; plan maintenance before failure.",
     "temperature": "Check the zone setpoint, valve/damper positions and the serving unit's supply air.",
@@ -46,6 +68,33 @@ RECOMMENDED_ACTIONS: dict[str, str] = {
     "current": "Check the motor load and the supply; look for a failing motor.",
     "flow": "Check pump/fan operation, valves and strainers.",
 }
+KIND_ACTIONS: dict[str, str] = {
+    KIND_STALE: "Check the sensor's power, wiring or network link and its data source.",
+    KIND_FLATLINE: "Check the sensor: a value that never changes is usually a stuck or failed sensor.",
+    KIND_RATE: "Check what changed: a fast swing often means a failed actuator, a stuck valve or a bad sensor.",
+    KIND_ANOMALY: "Compare with the equipment's trend and related sensors; inspect if it persists.",
+    KIND_FAILURE: "Plan maintenance: inspect the equipment before it fails.",
+}
+RETURN_TEXT: dict[str, str] = {
+    KIND_HIGH: "back within limits", KIND_LOW: "back within limits", KIND_RATE: "rate of change back to normal",
+    KIND_STALE: "reporting again", KIND_FLATLINE: "values changing again",
+    KIND_ANOMALY: "readings back to normal", KIND_FAILURE: "failure probability back to normal",
+}
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What an alert is about: a sensor (``sensor_index`` >= 0) or a piece of equipment."""
+
+    unique_id: str
+    element_id: int
+    sensor_id: str
+    sensor_index: int
+    label: str
+    unit: str
+    quantity: str
 
 
 @dataclass(slots=True)
@@ -58,40 +107,102 @@ class Alert:
     sensor_index: int
     kind: str
     severity: str
-    state: str
+    isa_state: str
     message: str
     value: float
     threshold: float
     raised_ts: float
     updated_ts: float
+    activated_at: float                  # engine clock at the last activation (escalation, standing)
     recommended_action: str | None = None
     acked_by: str | None = None
     ack_note: str | None = None
     acked_ts: float | None = None
+    shelved_until: float | None = None
+    shelved_by: str | None = None
+    shelve_reason: str | None = None
+    escalations: int = 0
+    change: str = isa.RAISED
+    suppressed: bool = False             # held back by flood suppression (not published)
+    failure_probability: float | None = None
 
     @property
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> Key:
         return (self.unique_id, self.kind, self.sensor_id)
 
+    @property
+    def state(self) -> str:
+        """PROTOCOL.md's state."""
+        return isa.WIRE_STATE[self.isa_state]
+
+    @property
+    def condition(self) -> bool:
+        """Whether the alarm condition is present (unack_active or ack_active)."""
+        return self.isa_state in (isa.UNACK_ACTIVE, isa.ACK_ACTIVE)
+
     def to_wire(self) -> dict[str, Any]:
-        """The PROTOCOL.md Alert map (who acknowledged it stays in the sidecar's log)."""
+        """The PROTOCOL.md Alert map plus the additive alarm-management fields."""
         wire: dict[str, Any] = {
             "alert_id": self.alert_id, "building_id": self.building_id, "unique_id": self.unique_id,
-            "element_id": self.element_id, "sensor_id": self.sensor_id, "kind": self.kind,
+            "element_id": self.element_id, "kind": self.kind,
             "severity": self.severity, "state": self.state, "message": self.message,
             "raised_ts": self.raised_ts, "updated_ts": self.updated_ts,
+            "isa_state": self.isa_state, "change": self.change, "escalated": self.escalations > 0,
         }
+        if self.sensor_id:
+            wire["sensor_id"] = self.sensor_id
         if math.isfinite(self.value):
             wire["value"] = self.value
         if math.isfinite(self.threshold):
             wire["threshold"] = self.threshold
         if self.recommended_action:
             wire["recommended_action"] = self.recommended_action
+        if self.failure_probability is not None:
+            wire["failure_probability"] = self.failure_probability
+        if self.acked_ts is not None:
+            wire["acknowledged_ts"] = self.acked_ts
+            if self.acked_by:
+                wire["acknowledged_by"] = self.acked_by
+            if self.ack_note:
+                wire["ack_note"] = self.ack_note
+        if self.shelved_until is not None:
+            wire["shelved_until"] = self.shelved_until
+            if self.shelved_by:
+                wire["shelved_by"] = self.shelved_by
+            if self.shelve_reason:
+                wire["shelve_reason"] = self.shelve_reason
         return wire
 
 
 class UnknownAlert(KeyError):
     pass
+
+
+class ShelveError(ValueError):
+    """A shelve request the engine cannot honour (the message says why)."""
+
+
+@dataclass(slots=True)
+class _Shelf:
+    until: float
+    user: str | None
+    reason: str | None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A condition waiting out its on-delay or off-delay."""
+
+    subject: Subject
+    kind: str
+    on_delay_s: float
+    off_delay_s: float
+    on_since: float | None = None
+    on_value: float = math.nan
+    on_threshold: float = math.nan
+    on_severity: str = protocol.SEVERITY_WARNING
+    off_since: float | None = None
+    off_value: float = math.nan
 
 
 AlertListener = Callable[[Alert], None]
@@ -101,42 +212,91 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
+def _rank(severity: str) -> int:
+    return SEVERITY_LEVEL[severity]
+
+
 class AlertEngine:
-    """Owns every alert of one building. ``evaluate`` runs the limit state machine of one
-    sensor over its readings of one batch (in time order); ``listener`` hears every change."""
+    """Owns every alert of one building; ``listener`` hears every published change."""
 
     def __init__(self, model: BuildingModel, listener: AlertListener, recent_cleared: int = 1000,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, settings: AlarmSettings | None = None):
         self.model = model
         self.listener = listener
         self.clock = clock
         self.recent_cleared = recent_cleared
-        self._open: dict[tuple[str, str, str], Alert] = {}
+        self.settings = settings or AlarmSettings()
+        s = self.settings
+        self.rates = AlarmRates(s.flood_threshold, s.flood_window_s, s.chatter_count, s.chatter_window_s)
+        self._alerts: dict[Key, Alert] = {}          # every alert not in normal
         self._by_id: dict[str, Alert] = {}
         self._cleared: OrderedDict[str, Alert] = OrderedDict()
-        # Per sensor: highest open severity level (0 none, 1 warning, 2 critical), for the
-        # vectorised paths of the pipeline and the health engine.
-        self.sensor_level = np.zeros(model.sensor_count, dtype=np.int8)
+        self._pending: dict[Key, _Pending] = {}
+        self._shelves: dict[Key, _Shelf] = {}
         self._ids = itertools.count(1)
         self._id_prefix = f"{int(time.time()):x}{os.getpid():x}"
+        self.dirty_sensors: set[int] = set()         # sensors whose alerts changed (health follows)
+        self.dirty_elements: set[str] = set()        # elements with equipment-level alert changes
+        self._bind(model)
+
+    def _bind(self, model: BuildingModel) -> None:
+        n = model.sensor_count
+        # Per sensor: highest severity level (0 none/info, 1 warning, 2 critical) of its alerts
+        # whose condition is present, for the vectorised paths of the pipeline and health.
+        self.sensor_level = np.zeros(n, dtype=np.int8)
+        # Per kind: sensors whose in-range readings must still be evaluated (an open condition
+        # or a pending delay); everything else is skipped by the vectorised pre-check.
+        self.watch: dict[str, np.ndarray] = {kind: np.zeros(n, dtype=bool) for kind in SENSOR_KINDS}
+        self.element_level: dict[str, int] = {}
+        self._keys_of_sensor: dict[int, set[Key]] = {}
+        self._subjects = [self._sensor_subject(model, s) for s in model.sensors]
+
+    @staticmethod
+    def _sensor_subject(model: BuildingModel, sensor: Sensor) -> Subject:
+        element = model.elements.get(sensor.alert_unique_id)
+        element_id = element.element_id if element is not None else sensor.element_id
+        return Subject(sensor.alert_unique_id, element_id, sensor.sensor_id, sensor.index, sensor.label,
+                       sensor.unit, sensor.quantity)
+
+    def subject(self, index: int) -> Subject:
+        return self._subjects[index]
+
+    def equipment_subject(self, unique_id: str) -> Subject:
+        element = self.model.elements[unique_id]
+        return Subject(unique_id, element.element_id, "", -1, element.label, "", "")
+
+    @property
+    def needs_limit_check(self) -> np.ndarray:
+        return self.watch[KIND_HIGH] | self.watch[KIND_LOW]
 
     # -- queries -------------------------------------------------------------------------
     @property
     def active_count(self) -> int:
-        return len(self._open)
+        """Alerts whose condition is present (unack_active + ack_active)."""
+        return sum(1 for a in self._alerts.values() if a.condition)
+
+    def _filter(self, alerts: Iterable[Alert], unique_ids: Iterable[str] | None) -> list[Alert]:
+        ordered = sorted(alerts, key=lambda a: a.raised_ts)
+        if unique_ids is None:
+            return ordered
+        wanted = set(unique_ids)
+        sensors = self.model.sensors
+        return [a for a in ordered if a.unique_id in wanted or a.sensor_id in wanted
+                or (a.sensor_index >= 0 and sensors[a.sensor_index].unique_id in wanted)]
 
     def open_alerts(self, unique_ids: Iterable[str] | None = None) -> list[Alert]:
-        alerts = sorted(self._open.values(), key=lambda a: a.raised_ts)
-        if unique_ids is None:
-            return alerts
-        wanted = set(unique_ids)
-        return [a for a in alerts if a.unique_id in wanted or a.sensor_id in wanted
-                or self.model.sensors[a.sensor_index].unique_id in wanted]
+        """Alerts whose condition is present."""
+        return self._filter((a for a in self._alerts.values() if a.condition), unique_ids)
+
+    def standing_alerts(self, unique_ids: Iterable[str] | None = None) -> list[Alert]:
+        """What a snapshot shows: every published alert not in normal (unack_rtn included: it
+        waits for an acknowledgement)."""
+        return self._filter((a for a in self._alerts.values() if not a.suppressed), unique_ids)
 
     def alerts_of_sensor(self, index: int) -> list[Alert]:
-        sensor = self.model.sensors[index]
-        return [a for kind in (KIND_HIGH, KIND_LOW)
-                if (a := self._open.get((sensor.alert_unique_id, kind, sensor.sensor_id))) is not None]
+        """The sensor's alerts whose condition is present."""
+        return [a for key in self._keys_of_sensor.get(index, ()) if (a := self._alerts.get(key)) is not None
+                and a.condition]
 
     def get(self, alert_id: str) -> Alert:
         alert = self._by_id.get(alert_id) or self._cleared.get(alert_id)
@@ -144,123 +304,385 @@ class AlertEngine:
             raise UnknownAlert(alert_id)
         return alert
 
-    # -- the limit state machine ---------------------------------------------------------
+    # -- the limit rule (both sides) -----------------------------------------------------
     def evaluate(self, index: int, ts: np.ndarray, values: np.ndarray, hi_level: np.ndarray,
                  hi_clear: np.ndarray, lo_level: np.ndarray, lo_clear: np.ndarray) -> None:
         """Readings of one sensor, in time order, with their per-reading limit levels."""
+        subject = self._subjects[index]
         sensor = self.model.sensors[index]
         sides = [(KIND_HIGH, hi_level, hi_clear), (KIND_LOW, lo_level, lo_clear)]
         # The side with an open alert goes first, so a swing from low to high publishes the
         # low alert's clear before the high alert's raise.
-        open_sides = [(sensor.alert_unique_id, kind, sensor.sensor_id) in self._open for kind, _, _ in sides]
-        if open_sides[1] and not open_sides[0]:
+        is_open = [(a := self._alerts.get((subject.unique_id, kind, subject.sensor_id))) is not None and a.condition
+                   for kind, _, _ in sides]
+        if is_open[1] and not is_open[0]:
             sides.reverse()
-            open_sides.reverse()
-        for (kind, level, clear), is_open in zip(sides, open_sides):
-            if is_open or level.any():
-                self._run_side(sensor, kind, ts, values, level, clear)
+        rule = self.settings.limit
+        for kind, level, clear in sides:
+            if self.watch[kind][index] or level.any():
+                thresholds = {lvl: self._limit_threshold(sensor, kind, lvl) for lvl in (1, 2)}
+                self.evaluate_rule(subject, kind, ts, values, level, clear, thresholds, LEVEL_SEVERITY, rule)
 
-    def _run_side(self, sensor: Sensor, kind: str, ts: np.ndarray, values: np.ndarray,
-                  level: np.ndarray, clear: np.ndarray) -> None:
-        # Within a run of equal (level, clear) only the run's first reading can change the
-        # state, so a long steady excursion costs one step, not one per reading.
-        code = level.astype(np.int16) * 2 + clear
-        starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
-        key = (sensor.alert_unique_id, kind, sensor.sensor_id)
-        for i in starts.tolist():
-            alert = self._open.get(key)
-            current = SEVERITY_LEVEL[alert.severity] if alert else 0
-            lvl = int(level[i])
-            if lvl > current:
-                self._raise_or_escalate(sensor, kind, alert, lvl, float(values[i]), float(ts[i]))
-            elif alert is not None and clear[i]:
-                self._clear(alert, float(values[i]), float(ts[i]), "back within limits")
-
-    def _threshold(self, sensor: Sensor, kind: str, level: int) -> float:
+    @staticmethod
+    def _limit_threshold(sensor: Sensor, kind: str, level: int) -> float:
         limits = sensor.limits
         if kind == KIND_HIGH:
-            return limits.high_critical if level == 2 else limits.high
-        return limits.low_critical if level == 2 else limits.low
+            value = limits.high_critical if level == 2 else limits.high
+            return limits.high_critical if math.isnan(value) else value
+        value = limits.low_critical if level == 2 else limits.low
+        return limits.low_critical if math.isnan(value) else value
 
-    def _raise_or_escalate(self, sensor: Sensor, kind: str, alert: Alert | None, level: int,
-                           value: float, ts: float) -> None:
-        severity = LEVEL_SEVERITY[level]
-        threshold = self._threshold(sensor, kind, level)
-        if math.isnan(threshold):  # only the critical limit exists on this side
-            threshold = self._threshold(sensor, kind, 2)
-        relation = ">" if kind == KIND_HIGH else "<"
-        unit = f" {sensor.unit}" if sensor.unit else ""
-        message = f"{sensor.label} {_fmt(value)}{unit} {relation} {threshold:g}{unit} ({severity})"
-        if alert is None:
-            alert = Alert(alert_id=f"A{self._id_prefix}-{next(self._ids)}", building_id=self.model.building_id,
-                          unique_id=sensor.alert_unique_id,
-                          element_id=self._element_id(sensor.alert_unique_id, sensor.element_id),
-                          sensor_id=sensor.sensor_id, sensor_index=sensor.index, kind=kind,
-                          severity=severity, state=protocol.ALERT_ACTIVE, message=message, value=value,
-                          threshold=threshold, raised_ts=ts, updated_ts=ts,
-                          recommended_action=RECOMMENDED_ACTIONS.get(sensor.quantity))
-            self._open[alert.key] = alert
-            self._by_id[alert.alert_id] = alert
+    # -- the generic rule state machine --------------------------------------------------
+    def evaluate_rule(self, subject: Subject, kind: str, ts: np.ndarray, values: np.ndarray, level: np.ndarray,
+                      clear: np.ndarray, thresholds: Mapping[int, float], severities: Mapping[int, str],
+                      rule: RuleSettings) -> None:
+        """One subject's readings of one rule, in time order: ``level`` > 0 where the condition
+        holds (1, 2: index into ``severities``/``thresholds``), ``clear`` where it is gone beyond
+        the rule's deadband (neither: inside the deadband, nothing changes)."""
+        if not rule.enabled:
+            return
+        key = (subject.unique_id, kind, subject.sensor_id)
+        # Within a run of equal (level, clear) only the run's first reading can change the
+        # state (or, with a delay, the reading that completes it), so a long steady excursion
+        # costs one step, not one per reading.
+        code = level.astype(np.int16) * 2 + clear
+        starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1]))).tolist()
+        bounds = starts + [len(code)]
+        for a, b in itertools.pairwise(bounds):
+            self._step(key, subject, kind, ts, values, a, b, int(level[a]), bool(clear[a]), thresholds,
+                       severities, rule)
+        self._refresh_watch(subject, kind, key)
+
+    def set_condition(self, subject: Subject, kind: str, active: bool, value: float, ts: float,
+                      threshold: float, severity: str, rule: RuleSettings) -> None:
+        """A condition evaluated once (stale, flat line, failure probability)."""
+        self.evaluate_rule(subject, kind, np.array([ts]), np.array([value]), np.array([1 if active else 0]),
+                           np.array([not active]), {1: threshold}, {1: severity}, rule)
+
+    def _step(self, key: Key, subject: Subject, kind: str, ts: np.ndarray, values: np.ndarray, a: int, b: int,
+              lvl: int, clr: bool, thresholds: Mapping[int, float], severities: Mapping[int, str],
+              rule: RuleSettings) -> None:
+        alert = self._alerts.get(key)
+        active = alert is not None and alert.condition
+        pending = self._pending.get(key)
+        if lvl > 0:
+            severity, threshold = severities[lvl], thresholds[lvl]
+            if pending is not None:
+                pending.off_since = None
+            if active:
+                assert alert is not None
+                if _rank(severity) > _rank(alert.severity):
+                    self._severity_up(alert, severity, float(values[a]), float(ts[a]), threshold)
+            else:
+                since = pending.on_since if pending is not None and pending.on_since is not None else float(ts[a])
+                j = a if rule.on_delay_s <= 0 else a + int(np.searchsorted(ts[a:b], since + rule.on_delay_s))
+                if j < b:
+                    self._pending.pop(key, None)
+                    pending = None
+                    self._activate(key, subject, kind, alert, severity, float(values[j]), float(ts[j]), threshold)
+                else:
+                    if pending is None:
+                        pending = self._pending[key] = _Pending(subject, kind, rule.on_delay_s, rule.off_delay_s)
+                    pending.on_since, pending.on_value = since, float(values[b - 1])
+                    pending.on_threshold, pending.on_severity = threshold, severity
         else:
-            alert.severity, alert.message, alert.value, alert.threshold = severity, message, value, threshold
-            alert.state = protocol.ALERT_ACTIVE
+            if pending is not None:
+                pending.on_since = None
+            if active and clr:
+                assert alert is not None
+                since = pending.off_since if pending is not None and pending.off_since is not None else float(ts[a])
+                j = a if rule.off_delay_s <= 0 else a + int(np.searchsorted(ts[a:b], since + rule.off_delay_s))
+                if j < b:
+                    self._pending.pop(key, None)
+                    pending = None
+                    self._return(alert, float(values[j]), float(ts[j]), RETURN_TEXT.get(kind, "back to normal"))
+                else:
+                    if pending is None:
+                        pending = self._pending[key] = _Pending(subject, kind, rule.on_delay_s, rule.off_delay_s)
+                    pending.off_since, pending.off_value = since, float(values[b - 1])
+            elif pending is not None:
+                pending.off_since = None
+        if pending is not None and pending.on_since is None and pending.off_since is None:
+            self._pending.pop(key, None)
+
+    def _refresh_watch(self, subject: Subject, kind: str, key: Key) -> None:
+        if subject.sensor_index >= 0 and kind in self.watch:
+            alert = self._alerts.get(key)
+            self.watch[kind][subject.sensor_index] = key in self._pending or (alert is not None and alert.condition)
+
+    # -- transitions ---------------------------------------------------------------------
+    def _message(self, kind: str, subject: Subject, value: float, threshold: float, severity: str) -> str:
+        unit = f" {subject.unit}" if subject.unit else ""
+        label = subject.label
+        if kind in (KIND_HIGH, KIND_LOW):
+            relation = ">" if kind == KIND_HIGH else "<"
+            return f"{label} {_fmt(value)}{unit} {relation} {threshold:g}{unit} ({severity})"
+        if kind == KIND_RATE:
+            return f"{label} changing {value:+.3g}{unit}/min, limit ±{threshold:g}{unit}/min ({severity})"
+        if kind == KIND_STALE:
+            return f"{label}: no reading for {value:.0f} s (stale after {threshold:.0f} s)"
+        if kind == KIND_FLATLINE:
+            return f"{label} flat at {_fmt(value)}{unit} for more than {threshold / 60:.0f} min"
+        if kind == KIND_ANOMALY:
+            return f"{label} anomalous readings (score {value:.2f} >= {threshold:.2f})"
+        if kind == KIND_FAILURE:
+            return f"{label} failure probability {value:.0%} >= {threshold:.0%} ({severity})"
+        return f"{label} {kind} {_fmt(value)} ({severity})"
+
+    def _activate(self, key: Key, subject: Subject, kind: str, alert: Alert | None, severity: str, value: float,
+                  ts: float, threshold: float) -> None:
+        now = self.clock()
+        message = self._message(kind, subject, value, threshold, severity)
+        if alert is not None:          # unack_rtn -> unack_active: the same alert comes back
+            alert.isa_state, alert.severity, alert.message = isa.UNACK_ACTIVE, severity, message
+            alert.value, alert.threshold, alert.activated_at = value, threshold, now
             alert.updated_ts = max(ts, alert.updated_ts)
-        self._refresh_level(sensor.index)
-        self.listener(alert)
+            alert.escalations = 0
+            change = isa.REACTIVATED
+        else:
+            action = (RECOMMENDED_ACTIONS.get(subject.quantity) if kind in (KIND_HIGH, KIND_LOW)
+                      else KIND_ACTIONS.get(kind))
+            alert = Alert(alert_id=f"A{self._id_prefix}-{next(self._ids)}", building_id=self.model.building_id,
+                          unique_id=subject.unique_id, element_id=subject.element_id, sensor_id=subject.sensor_id,
+                          sensor_index=subject.sensor_index, kind=kind, severity=severity,
+                          isa_state=isa.UNACK_ACTIVE, message=message, value=value, threshold=threshold,
+                          raised_ts=ts, updated_ts=ts, activated_at=now, recommended_action=action)
+            if kind == KIND_FAILURE:
+                alert.failure_probability = min(1.0, max(0.0, value))
+            shelf = self._shelves.get(key)
+            if shelf is not None and shelf.until > now:
+                alert.shelved_until, alert.shelved_by, alert.shelve_reason = shelf.until, shelf.user, shelf.reason
+            self._alerts[key] = alert
+            self._by_id[alert.alert_id] = alert
+            if subject.sensor_index >= 0:
+                self._keys_of_sensor.setdefault(subject.sensor_index, set()).add(key)
+            change = isa.RAISED
+        if alert.shelved_until is None:  # shelved alarms are not annunciated: they do not count
+            self.rates.record(key, now)
+            if self.rates.flood and _rank(severity) < _rank(self.settings.flood_keep_severity):
+                alert.suppressed = True
+        self._changed(alert, change)
 
-    def _element_id(self, unique_id: str, fallback: int) -> int:
-        element = self.model.elements.get(unique_id)
-        return element.element_id if element is not None else fallback
+    def _severity_up(self, alert: Alert, severity: str, value: float, ts: float, threshold: float) -> None:
+        subject = self._subject_of(alert)
+        alert.severity, alert.value, alert.threshold = severity, value, threshold
+        alert.message = self._message(alert.kind, subject, value, threshold, severity)
+        alert.isa_state = isa.UNACK_ACTIVE   # the operator acknowledged something milder
+        alert.acked_by = alert.ack_note = alert.acked_ts = None
+        alert.updated_ts = max(ts, alert.updated_ts)
+        alert.activated_at = self.clock()
+        if alert.suppressed and _rank(severity) >= _rank(self.settings.flood_keep_severity):
+            alert.suppressed = False
+        self._changed(alert, isa.SEVERITY_UP)
 
-    def _clear(self, alert: Alert, value: float, ts: float, why: str) -> None:
-        sensor = self.model.sensors[alert.sensor_index] if alert.sensor_index >= 0 else None
-        alert.state = protocol.ALERT_CLEARED
+    def _subject_of(self, alert: Alert) -> Subject:
+        if alert.sensor_index >= 0:
+            return self._subjects[alert.sensor_index]
+        element = self.model.elements.get(alert.unique_id)
+        label = element.label if element is not None else alert.sensor_id or alert.unique_id
+        return Subject(alert.unique_id, alert.element_id, alert.sensor_id, -1, label, "", "")
+
+    def _return(self, alert: Alert, value: float, ts: float, why: str) -> None:
+        """The condition is gone: ack_active -> normal, unack_active -> unack_rtn (a suppressed
+        alert was never annunciated, so nobody has to acknowledge it: normal)."""
+        subject = self._subject_of(alert)
+        unit = f" {subject.unit}" if subject.unit else ""
         alert.value = value
         alert.updated_ts = max(ts, alert.updated_ts)
-        unit = f" {sensor.unit}" if sensor is not None and sensor.unit else ""
-        label = sensor.label if sensor is not None else alert.sensor_id
-        alert.message = f"{label} {why} ({_fmt(value)}{unit})" if math.isfinite(value) else f"{label} {why}"
-        del self._open[alert.key]
-        del self._by_id[alert.alert_id]
+        shown = value if alert.kind != KIND_STALE else math.nan
+        alert.message = f"{subject.label} {why} ({_fmt(shown)}{unit})" if math.isfinite(shown) else \
+            f"{subject.label} {why}"
+        if alert.isa_state == isa.ACK_ACTIVE or alert.suppressed:
+            self._to_normal(alert)
+        else:
+            alert.isa_state = isa.UNACK_RTN
+            self._changed(alert, isa.RETURNED)
+
+    def _to_normal(self, alert: Alert) -> None:
+        alert.isa_state = isa.NORMAL
+        self._alerts.pop(alert.key, None)
+        self._by_id.pop(alert.alert_id, None)
+        if alert.sensor_index >= 0:
+            keys = self._keys_of_sensor.get(alert.sensor_index)
+            if keys is not None:
+                keys.discard(alert.key)
         self._cleared[alert.alert_id] = alert
         while len(self._cleared) > self.recent_cleared:
             self._cleared.popitem(last=False)
-        if sensor is not None:
-            self._refresh_level(sensor.index)
-        self.listener(alert)
+        self._changed(alert, isa.CLEARED)
 
-    def _refresh_level(self, index: int) -> None:
-        self.sensor_level[index] = max((SEVERITY_LEVEL[a.severity] for a in self.alerts_of_sensor(index)),
-                                       default=0)
+    def _changed(self, alert: Alert, change: str) -> None:
+        alert.change = change
+        if alert.sensor_index >= 0:
+            index = alert.sensor_index
+            self.sensor_level[index] = max((SEVERITY_LEVEL[a.severity] for a in self.alerts_of_sensor(index)),
+                                           default=0)
+            if alert.kind in self.watch:
+                self.watch[alert.kind][index] = alert.key in self._pending or alert.condition
+            self.dirty_sensors.add(index)
+        else:
+            self.element_level[alert.unique_id] = max(
+                (SEVERITY_LEVEL[a.severity] for a in self._alerts.values()
+                 if a.sensor_index < 0 and a.unique_id == alert.unique_id and a.condition), default=0)
+            self.dirty_elements.add(alert.unique_id)
+        if not alert.suppressed:
+            self.listener(alert)
 
     # -- operator actions ----------------------------------------------------------------
     def acknowledge(self, alert_id: str, user: str | None = None, note: str | None = None) -> Alert:
-        """Acknowledge an open alert. Acknowledging twice, or a just-cleared alert, changes
-        nothing and publishes nothing (the operator's click raced the clear)."""
+        """unack_active -> ack_active, unack_rtn -> normal. Acknowledging an acknowledged or
+        normal alert changes nothing and publishes nothing (the operator's click raced it)."""
         alert = self.get(alert_id)
-        if alert.state == protocol.ALERT_ACTIVE:
-            alert.state = protocol.ALERT_ACKNOWLEDGED
-            alert.acked_by, alert.ack_note = user, note
-            alert.acked_ts = alert.updated_ts = max(self.clock(), alert.updated_ts)
-            self.listener(alert)
+        if alert.isa_state not in (isa.UNACK_ACTIVE, isa.UNACK_RTN):
+            return alert
+        alert.acked_by, alert.ack_note = user, note
+        alert.acked_ts = alert.updated_ts = max(self.clock(), alert.updated_ts)
+        if alert.isa_state == isa.UNACK_ACTIVE:
+            alert.isa_state = isa.ACK_ACTIVE
+            self._changed(alert, isa.ACKNOWLEDGED)
+        else:
+            self._to_normal(alert)
         return alert
+
+    def shelve(self, alert_id: str, until_ts: float | None = None, duration_s: float | None = None,
+               user: str | None = None, reason: str | None = None) -> Alert:
+        """Shelve the alert's point (its key) until ``until_ts`` (or for ``duration_s``): it stays
+        tracked and published with ``shelved_until``, but is not notified, escalated or counted,
+        and a new alert of the same key raised before expiry is shelved too."""
+        alert = self.get(alert_id)
+        now = self.clock()
+        if until_ts is None:
+            until_ts = now + (self.settings.shelve_default_s if duration_s is None else duration_s)
+        if not math.isfinite(until_ts) or until_ts <= now:
+            raise ShelveError(f"shelving must end in the future (until_ts {until_ts!r} <= now {now:.3f})")
+        if until_ts - now > self.settings.shelve_max_s + 1e-6:
+            raise ShelveError(f"shelving is limited to {self.settings.shelve_max_s:g} s "
+                              f"(asked for {until_ts - now:.0f} s)")
+        self._shelves[alert.key] = _Shelf(until_ts, user, reason)
+        alert.shelved_until, alert.shelved_by, alert.shelve_reason = until_ts, user, reason
+        alert.updated_ts = max(now, alert.updated_ts)
+        if self._alerts.get(alert.key) is alert:
+            self._changed(alert, isa.SHELVED)
+        return alert
+
+    def unshelve(self, alert_id: str, user: str | None = None) -> Alert:
+        alert = self.get(alert_id)
+        self._shelves.pop(alert.key, None)
+        if alert.shelved_until is not None:
+            self._unshelve(alert)
+        return alert
+
+    def _unshelve(self, alert: Alert) -> None:
+        alert.shelved_until = alert.shelved_by = alert.shelve_reason = None
+        alert.updated_ts = max(self.clock(), alert.updated_ts)
+        if self._alerts.get(alert.key) is alert:
+            self._changed(alert, isa.UNSHELVED)
+
+    # -- the timer -----------------------------------------------------------------------
+    def tick(self) -> None:
+        """Periodic: shelving expiry, delays of quiet sensors, escalation, flood end."""
+        now = self.clock()
+        for key, shelf in list(self._shelves.items()):
+            if shelf.until <= now:
+                del self._shelves[key]
+                alert = self._alerts.get(key)
+                if alert is not None and alert.shelved_until is not None:
+                    self._unshelve(alert)
+        for key, pending in list(self._pending.items()):
+            alert = self._alerts.get(key)
+            if pending.on_since is not None and now - pending.on_since >= pending.on_delay_s:
+                del self._pending[key]
+                self._activate(key, pending.subject, pending.kind, alert, pending.on_severity, pending.on_value,
+                               pending.on_since + pending.on_delay_s, pending.on_threshold)
+            elif pending.off_since is not None and now - pending.off_since >= pending.off_delay_s:
+                del self._pending[key]
+                if alert is not None and alert.condition:
+                    self._return(alert, pending.off_value, pending.off_since + pending.off_delay_s,
+                                 RETURN_TEXT.get(pending.kind, "back to normal"))
+            else:
+                continue
+            self._refresh_watch(pending.subject, pending.kind, key)
+        s = self.settings
+        if s.escalate_after_s > 0:
+            for alert in list(self._alerts.values()):
+                if (alert.isa_state == isa.UNACK_ACTIVE and alert.shelved_until is None and not alert.suppressed
+                        and alert.escalations < s.max_escalations
+                        and now - alert.activated_at >= s.escalate_after_s * (alert.escalations + 1)):
+                    alert.escalations += 1
+                    alert.severity = SEVERITY_UP_ONE[alert.severity]
+                    alert.updated_ts = max(now, alert.updated_ts)
+                    self._changed(alert, isa.ESCALATED)
+        if self.rates.update_flood(now) and not self.rates.flood:
+            for alert in list(self._alerts.values()):
+                if alert.suppressed:
+                    alert.suppressed = False
+                    self._changed(alert, isa.RELEASED)
+
+    # -- metrics -------------------------------------------------------------------------
+    def metrics(self) -> dict[str, Any]:
+        """ISA-18.2 alarm-rate metrics for ``status.alarm_metrics``."""
+        now = self.clock()
+        alerts = list(self._alerts.values())
+        shown = [a for a in alerts if not a.suppressed]
+        body: dict[str, Any] = {
+            "alarms_per_10min": self.rates.count(now, RATE_WINDOW_S),
+            "active": sum(1 for a in shown if a.condition),
+            "unacknowledged": sum(1 for a in shown if a.isa_state in (isa.UNACK_ACTIVE, isa.UNACK_RTN)),
+            "acknowledged": sum(1 for a in shown if a.isa_state == isa.ACK_ACTIVE),
+            "returned_unacknowledged": sum(1 for a in shown if a.isa_state == isa.UNACK_RTN),
+            "chattering": self.rates.chattering(now),
+            "stale_alarms": sum(1 for a in shown if a.condition and now - a.activated_at >= self.settings.standing_after_s),
+            "shelved": sum(1 for s in self._shelves.values() if s.until > now),
+            "escalated": sum(1 for a in shown if a.escalations > 0 and a.condition),
+            "suppressed": len(alerts) - len(shown),
+            "flood": self.rates.flood,
+            "floods": self.rates.floods,
+        }
+        if self.rates.flood_since is not None:
+            body["flood_since_ts"] = self.rates.flood_since
+        return body
+
+    def take_dirty(self) -> tuple[set[int], set[str]]:
+        sensors, elements = self.dirty_sensors, self.dirty_elements
+        self.dirty_sensors, self.dirty_elements = set(), set()
+        return sensors, elements
 
     # -- reconfiguration -----------------------------------------------------------------
     def rebind(self, model: BuildingModel) -> None:
-        """Carry open alerts over to a new configuration of the same building: alerts whose
-        sensor is still there (on the same element) stay open; the others are cleared."""
-        old_open = list(self._open.values())
+        """Carry alerts over to a new configuration of the same building: alerts whose subject
+        is still there (the sensor on the same element, or the equipment) stay; the others
+        return to normal ("removed from the configuration"). Pending delays restart."""
+        old = list(self._alerts.values())
         self.model = model
-        self.sensor_level = np.zeros(model.sensor_count, dtype=np.int8)
+        self._pending.clear()
+        self._bind(model)
         now = self.clock()
-        for alert in old_open:
-            index = model.sensor_index.get(alert.sensor_id, -1)
-            same = (index >= 0 and model.building_id == alert.building_id
-                    and model.sensors[index].alert_unique_id == alert.unique_id)
-            if same:
-                alert.sensor_index = index
+        for alert in old:
+            same = model.building_id == alert.building_id
+            if alert.sensor_index >= 0 or alert.sensor_id:
+                index = model.sensor_index.get(alert.sensor_id, -1)
+                same = same and index >= 0 and model.sensors[index].alert_unique_id == alert.unique_id
+                alert.sensor_index = index if same else -1
             else:
-                alert.sensor_index = -1
-                self._clear(alert, math.nan, now, "removed from the configuration")
-        for index in {a.sensor_index for a in self._open.values()}:
-            self._refresh_level(index)
+                same = same and alert.unique_id in model.elements
+            if same:
+                if alert.sensor_index >= 0:
+                    self._keys_of_sensor.setdefault(alert.sensor_index, set()).add(alert.key)
+                self._changed_quietly(alert)
+            else:
+                label = self._subject_of(alert).label
+                alert.message = f"{label} removed from the configuration"
+                alert.updated_ts = max(now, alert.updated_ts)
+                alert.suppressed = False
+                self._to_normal(alert)
+
+    def _changed_quietly(self, alert: Alert) -> None:
+        if alert.sensor_index >= 0:
+            index = alert.sensor_index
+            self.sensor_level[index] = max((SEVERITY_LEVEL[a.severity] for a in self.alerts_of_sensor(index)),
+                                           default=0)
+            if alert.kind in self.watch:
+                self.watch[alert.kind][index] = alert.condition
+        elif alert.condition:
+            self.element_level[alert.unique_id] = max(self.element_level.get(alert.unique_id, 0),
+                                                      SEVERITY_LEVEL[alert.severity])

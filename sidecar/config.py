@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from shared_schemas import paths, protocol
+from sidecar.alarms.settings import (
+    AlarmSettings,
+    ChannelSettings,
+    SettingsError,
+    parse_alarm_settings,
+    parse_notifications,
+)
 
 FAULT_KINDS = ("spike", "drift", "stuck", "offline", "step")
 
@@ -55,6 +62,9 @@ class SimulatorConfig:
 class AlertsConfig:
     max_future_s: float = 300.0   # ingest readings further ahead than this are rejected
     recent_cleared: int = 1000    # cleared alerts kept for late `ack`s
+    # The rest of [alerts] (rules, delays, escalation, flood, shelving) and [notifications.*].
+    rules: AlarmSettings = field(default_factory=AlarmSettings)
+    notifications: list[ChannelSettings] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -174,6 +184,11 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
         max_future_s=_positive(_get(alerts, "max_future_s", (int, float), 300.0, "alerts"), "alerts.max_future_s"),
         recent_cleared=int(_positive(_get(alerts, "recent_cleared", int, 1000, "alerts"), "alerts.recent_cleared")),
     )
+    try:
+        config.alerts.rules = parse_alarm_settings(alerts)
+        config.alerts.notifications = parse_notifications(data.get("notifications"))
+    except SettingsError as error:
+        raise ConfigError(str(error)) from None
     health = _section(data, "health")
     config.health = HealthConfig(
         stale_after_s=_positive(_get(health, "stale_after_s", (int, float), 60.0, "health"), "health.stale_after_s"),

@@ -12,17 +12,27 @@ data (or it has none); ``ok`` otherwise.
 Score, 0..100: each sensor scores ok 100, watch 75, stale-among-fresh 70, warning 45,
 critical 15; the element takes its worst sensor's score minus 5 for each further sensor that is
 not ok. ``unknown`` scores 0 (no evidence of health).
+
+Alarm management shows in the drivers: an alert's text carries "[acknowledged by ...]" or
+"[shelved until ...]" (unacknowledged alerts show their plain message); a sensor with an open ``stale`` alarm counts as
+stale. Equipment-level alerts (failure risk) count like a sensor of their severity, and
+analytics evidence (``set_evidence``: failure probability, time to failure, anomaly score)
+fills ``failure_probability``/``ttf_hours`` and can only make the status worse: p >= 0.7
+critical, >= 0.4 warning, >= 0.2 watch; an anomaly score >= 0.7 watch. The score is capped at
+``100 * (1 - p / 2)``.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from shared_schemas import protocol
-from sidecar.alerts import AlertEngine
+from sidecar.alarms import states as isa
+from sidecar.alerts import Alert, AlertEngine
 from sidecar.model import BuildingModel
 
 # Sensor state codes.
@@ -33,6 +43,29 @@ CODE_STATUS = {OK: protocol.STATUS_OK, WATCH: protocol.STATUS_WATCH, WARNING: pr
 CODE_SCORE = {OK: 100.0, WATCH: 75.0, WARNING: 45.0, CRITICAL: 15.0, NO_DATA: 70.0, STALE: 70.0}
 DRIVER_ORDER = {CRITICAL: 0, WARNING: 1, WATCH: 2, STALE: 3, NO_DATA: 4, OK: 5}
 MAX_DRIVERS = 8
+FAILURE_CODES = ((0.7, CRITICAL), (0.4, WARNING), (0.2, WATCH))
+ANOMALY_WATCH = 0.7
+COMPARED = ("status", "health_score", "drivers", "failure_probability", "ttf_hours")
+
+
+@dataclass(slots=True)
+class Evidence:
+    """What analytics knows about one element (``HealthEngine.set_evidence``)."""
+
+    failure_probability: float | None = None
+    ttf_hours: float | None = None
+    anomaly_score: float | None = None
+    drivers: list[str] = field(default_factory=list)
+
+
+def alert_text(alert: Alert) -> str:
+    """An alert's message with its alarm-management state, for health drivers."""
+    if alert.shelved_until is not None:
+        until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(alert.shelved_until))
+        return f"{alert.message} [shelved until {until}]"
+    if alert.isa_state == isa.ACK_ACTIVE:
+        return f"{alert.message} [acknowledged{' by ' + alert.acked_by if alert.acked_by else ''}]"
+    return alert.message
 
 
 class HealthEngine:
@@ -46,6 +79,14 @@ class HealthEngine:
         # Set by the pipeline: the sensor's latest value and the limit it is near (watch).
         self.near_limit = np.full(model.sensor_count, np.nan)
         self.records: dict[str, dict[str, Any]] = {}
+        self.evidence: dict[str, Evidence] = {}
+
+    def set_evidence(self, unique_id: str, failure_probability: float | None = None,
+                     ttf_hours: float | None = None, anomaly_score: float | None = None,
+                     drivers: list[str] | None = None) -> list[dict[str, Any]]:
+        """Analytics evidence for one element (replaces the previous); returns changed records."""
+        self.evidence[unique_id] = Evidence(failure_probability, ttf_hours, anomaly_score, list(drivers or []))
+        return self.refresh([unique_id])
 
     def initialise(self) -> list[dict[str, Any]]:
         """Every subject's first record (all ``unknown`` until data arrives)."""
@@ -76,7 +117,7 @@ class HealthEngine:
                 continue
             record = self._compute(unique_id, now)
             previous = self.records.get(unique_id)
-            if previous is not None and all(previous[k] == record[k] for k in ("status", "health_score", "drivers")):
+            if previous is not None and all(previous[k] == record[k] for k in COMPARED):
                 continue
             self.records[unique_id] = record
             changed.append(record)
@@ -91,9 +132,24 @@ class HealthEngine:
         element = self.model.elements[unique_id]
         indices = self.model.sensors_of(unique_id)
         codes = [int(self.sensor_state[i]) for i in indices]
-        fresh = [c for c in codes if c in FRESH_CODES]
         drivers: list[tuple[int, str]] = []
-        if not indices:
+        # Equipment-level alerts and analytics evidence count like one more sensor each.
+        extra: list[int] = []
+        level = self.alerts.element_level.get(unique_id, 0)
+        if level:
+            extra.append(CRITICAL if level == 2 else WARNING)
+            drivers.extend((DRIVER_ORDER[extra[-1]], alert_text(a)) for a in self.alerts.open_alerts([unique_id])
+                           if a.sensor_index < 0)
+        evidence = self.evidence.get(unique_id)
+        if evidence is not None:
+            p = evidence.failure_probability
+            code = next((c for floor, c in FAILURE_CODES if p is not None and p >= floor), OK)
+            if evidence.anomaly_score is not None and evidence.anomaly_score >= ANOMALY_WATCH:
+                code = max(code, WATCH)
+            extra.append(code)
+            drivers.extend((DRIVER_ORDER[code], text) for text in evidence.drivers)
+        fresh = [c for c in codes + extra if c in FRESH_CODES]
+        if not indices and not extra:
             status, score = protocol.STATUS_UNKNOWN, 0.0
             drivers.append((0, "no sensors bound to it"))
         else:
@@ -103,22 +159,27 @@ class HealthEngine:
             if not fresh:
                 status, score = protocol.STATUS_UNKNOWN, 0.0
             else:
-                status = protocol.worst_status(CODE_STATUS[c] for c in codes)
-                ranked = sorted(CODE_SCORE[c] for c in codes)
-                not_ok = sum(1 for c in codes if c != OK)
+                everything = codes + extra
+                status = protocol.worst_status(CODE_STATUS[c] for c in everything)
+                ranked = sorted(CODE_SCORE[c] for c in everything)
+                not_ok = sum(1 for c in everything if c != OK)
                 score = max(0.0, ranked[0] - 5.0 * max(0, not_ok - 1))
+                if evidence is not None and evidence.failure_probability is not None:
+                    score = min(score, round(100.0 * (1.0 - evidence.failure_probability / 2.0), 1))
         drivers.sort(key=lambda d: d[0])
         texts = [text for _, text in drivers[:MAX_DRIVERS]]
         if len(drivers) > MAX_DRIVERS:
             texts.append(f"and {len(drivers) - MAX_DRIVERS} more")
         return {"unique_id": unique_id, "element_id": element.element_id, "health_score": score,
-                "status": status, "failure_probability": None, "ttf_hours": None,
+                "status": status,
+                "failure_probability": evidence.failure_probability if evidence is not None else None,
+                "ttf_hours": evidence.ttf_hours if evidence is not None else None,
                 "drivers": texts, "updated_ts": now}
 
     def _describe(self, index: int, code: int) -> list[str]:
         sensor = self.model.sensors[index]
         if code in (WARNING, CRITICAL):
-            return [a.message for a in self.alerts.alerts_of_sensor(index)]
+            return [alert_text(a) for a in self.alerts.alerts_of_sensor(index)]
         if code == WATCH:
             limit = float(self.near_limit[index])
             unit = f" {sensor.unit}" if sensor.unit else ""

@@ -16,10 +16,13 @@ from typing import Any
 import numpy as np
 
 from shared_schemas import protocol
-from sidecar.alerts import Alert, AlertEngine
+from sidecar.alarms.sensor_rules import SensorRules, score_levels, score_severities
+from sidecar.alarms.settings import AlarmSettings
+from sidecar.alerts import KIND_FAILURE, KIND_STALE, Alert, AlertEngine
 from sidecar.health import CRITICAL, NO_DATA, OK, STALE, WARNING, WATCH, HealthEngine
 from sidecar.model import BuildingModel
 from sidecar.readings import ReadingBatch
+from sidecar.store.ring import DEFAULT_CAPACITY, SensorRing
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,12 @@ class Pipeline:
 
     def __init__(self, model: BuildingModel, emit: Emit, on_readings: Callable[[ReadingBatch], None],
                  stale_after_s: float = 60.0, recent_cleared: int = 1000,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, ring_points: int = DEFAULT_CAPACITY,
+                 alarm_settings: AlarmSettings | None = None):
         self.model = model
+        self.ring_points = ring_points
+        self.ring = SensorRing(model.sensor_count, ring_points)  # recent readings, fixed memory
+        self.ring_model = model
         self.emit = emit
         self.on_readings = on_readings
         self.clock = clock
@@ -69,7 +76,9 @@ class Pipeline:
         # Wire forms captured at each change: an alert raised and cleared within one batch
         # publishes both states.
         self._pending_alerts: list[dict[str, Any]] = []
-        self.alerts = AlertEngine(model, self._alert_changed, recent_cleared, clock)
+        self.alarm_settings = alarm_settings or AlarmSettings()
+        self.alerts = AlertEngine(model, self._alert_changed, recent_cleared, clock, self.alarm_settings)
+        self.rules = SensorRules(model, self.alerts, self.alarm_settings)
         self.health = HealthEngine(model, self.alerts, stale_after_s, clock)
         self.rate = RateMeter()
         self.readings_total = 0
@@ -85,6 +94,12 @@ class Pipeline:
         self.low_any = np.fmax(model.low, model.low_critical)      # highest low limit
         self.watch_high = self.high_any - WATCH_DEADBANDS * model.deadband
         self.watch_low = self.low_any + WATCH_DEADBANDS * model.deadband
+        if model is not self.ring_model:  # a new configuration keeps its sensors' recent readings
+            ring = SensorRing(n, self.ring_points)
+            ring.carry_over(self.ring, [s.sensor_id for s in self.ring_model.sensors],
+                            [s.sensor_id for s in model.sensors])
+            self.ring = ring
+        self.ring_model = model
 
     def _alert_changed(self, alert: Alert) -> None:
         self._pending_alerts.append(alert.to_wire())
@@ -98,6 +113,7 @@ class Pipeline:
         self.model = model
         self._allocate(model)
         self.alerts.rebind(model)
+        self.rules.allocate(model)
         self.health = HealthEngine(model, self.alerts, self.stale_after_s, self.clock)
         self._flush_alerts()
         self.initialise()
@@ -119,6 +135,7 @@ class Pipeline:
 
         # Each sensor's newest reading of the batch: sort by (sensor, ts), take each group's last.
         order = np.lexsort((ts, sensor))
+        self.ring.append(sensor, ts, value, order)
         s_sorted = sensor[order]
         group_end = np.empty(n, dtype=bool)
         group_end[:-1] = s_sorted[1:] != s_sorted[:-1]
@@ -137,7 +154,7 @@ class Pipeline:
             hi_level = np.where(value > model.high_critical[sensor], 2, (value > model.high[sensor]).astype(np.int8))
             lo_level = np.where(value < model.low_critical[sensor], 2, (value < model.low[sensor]).astype(np.int8))
             attention = (hi_level > 0) | (lo_level > 0)
-            attention |= self.alerts.sensor_level[sensor] > 0
+            attention |= self.alerts.needs_limit_check[sensor]
             if attention.any():
                 deadband = model.deadband[sensor]
                 hi_clear = value <= self.high_any[sensor] - deadband
@@ -148,8 +165,10 @@ class Pipeline:
                     group = order[starts[k]:ends[k]]
                     self.alerts.evaluate(int(touched[k]), ts[group], value[group], hi_level[group],
                                          hi_clear[group], lo_level[group], lo_clear[group])
+        self.rules.on_batch(sensor, ts, value, order, s_sorted, last, touched)
         self._flush_alerts()
         self._update_health(touched)
+        self._refresh_dirty()
 
     def _sensor_codes(self, indices: np.ndarray, now: float) -> np.ndarray:
         level = self.alerts.sensor_level[indices]
@@ -162,6 +181,7 @@ class Pipeline:
         codes[level == 1] = WARNING
         codes[level == 2] = CRITICAL
         codes[now - seen > self.stale_after_s] = STALE
+        codes[self.alerts.watch[KIND_STALE][indices]] = STALE   # an open stale alarm
         codes[np.isneginf(seen)] = NO_DATA
         if near.any():
             # Remember which limit the value is near, for the health driver's text.
@@ -184,6 +204,76 @@ class Pipeline:
         indices = np.flatnonzero(quiet)
         if len(indices):
             self._publish_health(self.health.update(indices, np.full(len(indices), STALE, dtype=np.uint8)))
+        # The alarm timers: stale sensors, delays of quiet sensors, shelving, escalation, floods.
+        self.rules.tick(now, self.last_seen)
+        self.alerts.tick()
+        self._flush_alerts()
+        self._refresh_dirty()
+
+    # -- alarm management ----------------------------------------------------------------
+    def _refresh_dirty(self) -> None:
+        """Health of the elements whose alerts changed (severity, acknowledgement, shelving)."""
+        sensors, elements = self.alerts.take_dirty()
+        if not sensors and not elements:
+            return
+        subjects: dict[str, None] = dict.fromkeys(elements)
+        if sensors:
+            indices = np.array(sorted(sensors), dtype=np.int64)
+            self.health.sensor_state[indices] = self._sensor_codes(indices, self.clock())
+            for index in indices.tolist():
+                subjects.update(dict.fromkeys(self.model.subjects_of_sensor(index)))
+        self._publish_health(self.health.refresh(subjects))
+
+    def set_limits(self, sensor_id: str, limits: dict[str, Any]) -> Any:
+        """Replace some of one sensor's limits live (``set_limits`` request) and re-evaluate its
+        latest value against them. Raises KeyError (unknown sensor) or ValueError (bad limits)."""
+        from sidecar.alarms.limits_update import apply_limits
+        index = self.model.sensor_index[sensor_id]
+        new = apply_limits(self.model, index, limits)
+        self.high_any = np.fmin(self.model.high, self.model.high_critical)
+        self.low_any = np.fmax(self.model.low, self.model.low_critical)
+        self.watch_high = self.high_any - WATCH_DEADBANDS * self.model.deadband
+        self.watch_low = self.low_any + WATCH_DEADBANDS * self.model.deadband
+        value, ts = float(self.latest_value[index]), float(self.latest_ts[index])
+        if np.isfinite(value):
+            model = self.model
+            v = np.array([value])
+            with np.errstate(invalid="ignore"):
+                hi = np.where(v > model.high_critical[index], 2, (v > model.high[index]).astype(np.int8))
+                lo = np.where(v < model.low_critical[index], 2, (v < model.low[index]).astype(np.int8))
+                hi_clear = v <= self.high_any[index] - model.deadband[index]
+                lo_clear = v >= self.low_any[index] + model.deadband[index]
+            self.alerts.evaluate(index, np.array([ts]), v, hi, hi_clear, lo, lo_clear)
+            self.alerts.dirty_sensors.add(index)
+        self.flush()
+        return new
+
+    def feed_scores(self, sensor_ids: list[str], ts: np.ndarray | list[float], scores: np.ndarray | list[float]) -> None:
+        """Analytics hook: anomaly scores (0..1) of readings, evaluated by the ``anomaly`` rule."""
+        index = self.model.sensor_index
+        sensor = np.array([index[s] for s in sensor_ids], dtype=np.int64)
+        self.rules.on_scores(sensor, np.asarray(ts, dtype=np.float64), np.asarray(scores, dtype=np.float64))
+        self.flush()
+
+    def feed_failure(self, unique_id: str, probability: float, ts: float | None = None,
+                     ttf_hours: float | None = None, drivers: list[str] | None = None,
+                     anomaly_score: float | None = None) -> None:
+        """Analytics hook: an equipment's failure probability (``failure_risk`` rule) and the
+        evidence its health record shows (``failure_probability``, ``ttf_hours``, drivers)."""
+        if unique_id not in self.model.elements:
+            raise KeyError(unique_id)
+        settings = self.alarm_settings.failure
+        when = self.clock() if ts is None else ts
+        level, clear = score_levels(np.array([probability]), settings)
+        self.alerts.evaluate_rule(self.alerts.equipment_subject(unique_id), KIND_FAILURE, np.array([when]),
+                                  np.array([probability]), level, clear,
+                                  {1: settings.threshold, 2: settings.critical_threshold},
+                                  score_severities(settings), settings.rule)
+        self._publish_health(self.health.set_evidence(unique_id, probability, ttf_hours, anomaly_score, drivers))
+        self.flush()
+
+    def alarm_metrics(self) -> dict[str, Any]:
+        return self.alerts.metrics()
 
     # -- publishing ----------------------------------------------------------------------
     def _flush_alerts(self) -> None:
@@ -195,8 +285,9 @@ class Pipeline:
             self.emit(protocol.TOPIC_ALERT, wire)
 
     def flush(self) -> None:
-        """Publish what an operator action (``ack``) changed."""
+        """Publish what an operator action (``ack``, ``shelve``...) changed."""
         self._flush_alerts()
+        self._refresh_dirty()
 
     def _publish_health(self, records: list[dict[str, Any]]) -> None:
         if records:

@@ -15,7 +15,9 @@ import zmq
 import zmq.asyncio
 
 from shared_schemas import protocol
-from sidecar.alerts import UnknownAlert
+from sidecar.alarms.limits_update import limits_to_wire
+from sidecar.alarms.notify import Notifier
+from sidecar.alerts import Alert, ShelveError, UnknownAlert
 from sidecar.bus import CommandServer, EventPublisher
 from sidecar.config import SidecarConfig
 from sidecar.errors import RequestError
@@ -25,6 +27,10 @@ from sidecar.pipeline import Pipeline
 from sidecar.readings import ReadingBatch, parse_ingest
 from sidecar.security import redact
 from sidecar.sources.base import SourceRunner, source_type
+from sidecar.store import create_historian
+from sidecar.store.historian import Historian
+from sidecar.store.history import answer_history
+from sidecar.store.settings import historian_settings
 from sidecar.validation import validate_request
 
 log = logging.getLogger(__name__)
@@ -46,11 +52,20 @@ class Sidecar:
         self.context: zmq.asyncio.Context | None = None
         self.server: CommandServer | None = None
         self.publisher: EventPublisher | None = None
+        self.historian: Historian | None = None
+        self.ring_points = historian_settings(config.extra, config.data_dir).ring_points
         self.handlers: dict[str, Handler] = {
             protocol.HELLO: self.hello, protocol.CONFIGURE: self.configure, protocol.START: self.start,
             protocol.STOP: self.stop, protocol.STATUS: self.status, protocol.SNAPSHOT: self.snapshot,
             protocol.ACK: self.ack, protocol.INGEST: self.ingest,
         }
+        self.handlers[protocol.HISTORY] = self.history
+        # Alarm management (additive requests) and notifications.
+        self.handlers.update({protocol.SHELVE: self.shelve, protocol.UNSHELVE: self.unshelve,
+                              protocol.SET_LIMITS: self.set_limits})
+        self.notifier = Notifier(config.alerts.notifications)
+        if self.notifier.channels:
+            self.hub.subscribe(protocol.TOPIC_ALERT, self.notifier.on_alert, name="notifications", inline=True)
 
     # -- life cycle ----------------------------------------------------------------------
     def open(self) -> None:
@@ -60,6 +75,20 @@ class Sidecar:
                                     validate_request, self.config.max_payload_bytes, self.config.command_hwm)
         sync_context: zmq.Context[Any] = zmq.Context.shadow(self.context.underlying)
         self.publisher = EventPublisher(sync_context, self.config.event_endpoint, self.config.event_sndhwm)
+        self._open_historian()
+
+    def _open_historian(self) -> None:
+        """Open the historian (replaying what a killed run left in its journal) and subscribe it
+        to every readings batch, inline: it must see each one, before ``ingest`` replies."""
+        try:
+            self.historian = create_historian(self.config)
+            if self.historian is not None:
+                self.historian.open()
+        except Exception as error:  # noqa: BLE001 - any cause stops start-up with a clear message
+            log.error("cannot open the historian: %s", redact(str(error)))
+            raise SystemExit(2) from None
+        if self.historian is not None:
+            self.hub.subscribe(TOPIC_READINGS, self.historian.on_readings, name="historian", inline=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then shut down cleanly."""
@@ -87,6 +116,9 @@ class Sidecar:
             self._set_state(protocol.STATE_STOPPING)
             await self._stop_sources()
         self.hub.close()
+        await self.notifier.close()
+        if self.historian is not None:
+            await asyncio.to_thread(self.historian.close)
         if self.server is not None:
             self.server.close()
         if self.publisher is not None:
@@ -138,6 +170,12 @@ class Sidecar:
         }
         if self.model is not None:
             body["building_id"] = self.model.building_id
+        if self.pipeline is not None:
+            body["alarm_metrics"] = self.pipeline.alarm_metrics()
+        if self.notifier.channels:
+            body["notifications"] = self.notifier.status()
+        if self.historian is not None:
+            body["historian"] = self.historian.status()
         return body
 
     # -- sources -------------------------------------------------------------------------
@@ -206,7 +244,8 @@ class Sidecar:
             self.model = model
             if self.pipeline is None:
                 self.pipeline = Pipeline(model, self.emit, self._on_readings, self.config.health.stale_after_s,
-                                         self.config.alerts.recent_cleared)
+                                         self.config.alerts.recent_cleared, ring_points=self.ring_points,
+                                         alarm_settings=self.config.alerts.rules)
                 self.pipeline.initialise()
             else:
                 self.pipeline.rebind(model)
@@ -251,23 +290,68 @@ class Sidecar:
             return {"health": [], "alerts": []}
         unique_ids = message["body"].get("unique_ids")
         return {"health": self.pipeline.health.snapshot(unique_ids),
-                "alerts": [a.to_wire() for a in self.pipeline.alerts.open_alerts(unique_ids)]}
+                "alerts": [a.to_wire() for a in self.pipeline.alerts.standing_alerts(unique_ids)]}
 
-    async def ack(self, message: dict[str, Any]) -> dict[str, Any]:
-        body = message["body"]
-        alert_id = body["alert_id"]
+    def _known_alert(self, alert_id: str) -> Alert:
         if self.pipeline is None:
             raise RequestError(protocol.E_BAD_REQUEST, f"unknown alert_id {alert_id!r}: no configuration",
                                {"field": "body.alert_id", "alert_id": alert_id})
         try:
-            alert = self.pipeline.alerts.acknowledge(alert_id, body.get("user"), body.get("note"))
+            return self.pipeline.alerts.get(alert_id)
         except UnknownAlert:
             raise RequestError(protocol.E_BAD_REQUEST, f"unknown alert_id {alert_id!r}",
                                {"field": "body.alert_id", "alert_id": alert_id}) from None
+
+    async def ack(self, message: dict[str, Any]) -> dict[str, Any]:
+        body = message["body"]
+        alert_id = body["alert_id"]
+        self._known_alert(alert_id)
+        assert self.pipeline is not None
+        alert = self.pipeline.alerts.acknowledge(alert_id, body.get("user"), body.get("note"))
         self.pipeline.flush()
         log.info("alert %s acknowledged by %s%s", alert_id, body.get("user") or "an unnamed user",
                  f": {redact(body['note'])}" if body.get("note") else "")
         return {"alert": alert.to_wire()}
+
+    async def shelve(self, message: dict[str, Any]) -> dict[str, Any]:
+        body = message["body"]
+        alert_id = body["alert_id"]
+        self._known_alert(alert_id)
+        assert self.pipeline is not None
+        try:
+            alert = self.pipeline.alerts.shelve(alert_id, body.get("until_ts"), body.get("duration_s"),
+                                                body.get("user"), body.get("reason"))
+        except ShelveError as error:
+            field = "body.until_ts" if "until_ts" in body else "body.duration_s"
+            raise RequestError(protocol.E_BAD_REQUEST, str(error), {"field": field}) from None
+        self.pipeline.flush()
+        log.info("alert %s shelved until %s by %s%s", alert_id, alert.shelved_until, body.get("user") or "an unnamed user",
+                 f": {redact(body['reason'])}" if body.get("reason") else "")
+        return {"alert": alert.to_wire()}
+
+    async def unshelve(self, message: dict[str, Any]) -> dict[str, Any]:
+        body = message["body"]
+        alert_id = body["alert_id"]
+        self._known_alert(alert_id)
+        assert self.pipeline is not None
+        alert = self.pipeline.alerts.unshelve(alert_id, body.get("user"))
+        self.pipeline.flush()
+        log.info("alert %s unshelved by %s", alert_id, body.get("user") or "an unnamed user")
+        return {"alert": alert.to_wire()}
+
+    async def set_limits(self, message: dict[str, Any]) -> dict[str, Any]:
+        body = message["body"]
+        sensor_id = body["sensor_id"]
+        if self.pipeline is None or self.model is None or sensor_id not in self.model.sensor_index:
+            raise RequestError(protocol.E_BAD_REQUEST, f"unknown sensor_id {sensor_id!r}",
+                               {"field": "body.sensor_id", "sensor_id": sensor_id})
+        try:
+            limits = self.pipeline.set_limits(sensor_id, body["limits"])
+        except ValueError as error:
+            text = str(error)
+            raise RequestError(protocol.E_BAD_REQUEST, text, {"field": "body." + text.split(":")[0]}) from None
+        log.info("limits of %s set to %s", sensor_id, limits_to_wire(limits))
+        return {"sensor_id": sensor_id, "limits": limits_to_wire(limits)}
 
     async def ingest(self, message: dict[str, Any]) -> dict[str, Any]:
         if self.state != protocol.STATE_MONITORING or self.pipeline is None or self.model is None:
@@ -276,4 +360,10 @@ class Sidecar:
         batch, rejected = parse_ingest(message["body"]["readings"], self.model, time.time(),
                                        self.config.alerts.max_future_s)
         self.pipeline.submit(batch)
+        if self.historian is not None and len(batch):
+            await self.historian.durable()  # `accepted` means on disk
         return {"accepted": len(batch), "rejected": [r.to_wire() for r in rejected]}
+
+    async def history(self, message: dict[str, Any]) -> dict[str, Any]:
+        return await answer_history(message["body"], self.historian, self.pipeline.ring if self.pipeline else None,
+                                    self.model.sensor_index if self.model else {}, time.time())

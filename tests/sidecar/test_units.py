@@ -99,7 +99,9 @@ def test_alert_state_machine() -> None:
     _feed(engine, "ahu1.sf_vib", [4.1], t0=4000.0)               # <= 4.5 - 0.3: cleared
     assert changes[-1]["state"] == "cleared" and engine.active_count == 0
     assert engine.get(alert_id).state == "cleared"               # still known for a late ack
-    assert engine.acknowledge(alert_id).state == "cleared" and len(changes) == 4
+    # ISA-18.2: it returned unacknowledged (unack_rtn); the late ack takes it to normal.
+    assert engine.acknowledge(alert_id).state == "cleared" and len(changes) == 5
+    assert (changes[-2]["isa_state"], changes[-1]["isa_state"]) == ("unack_rtn", "normal")
     _feed(engine, "ahu1.sf_vib", [6.0], t0=5000.0)
     assert changes[-1]["alert_id"] != alert_id                   # a new excursion, a new alert
     with pytest.raises(UnknownAlert):
