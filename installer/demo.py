@@ -38,6 +38,7 @@ from shared_schemas import protocol
 DEMO_CONFIG = ROOT / "sidecar" / "data" / "demo.toml"
 ACK_AFTER_S = 6.0
 STATUS_EVERY_S = 5.0
+DASHBOARD_PORT = 8765
 
 ANSI = {
     protocol.STATUS_OK: "\033[32m",
@@ -51,6 +52,17 @@ RESET = "\033[0m"
 
 def colour(text: str, status: str, enabled: bool) -> str:
     return f"{ANSI.get(status, '')}{text}{RESET}" if enabled else text
+
+
+def port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def free_port() -> int:
@@ -70,7 +82,8 @@ class SidecarProcess:
         command = [sys.executable, "-m", "sidecar", "serve",
                    "--command-endpoint", self.command_endpoint,
                    "--event-endpoint", self.event_endpoint,
-                   "--data-dir", str(data_dir)]
+                   "--data-dir", str(data_dir),
+                   "--dashboard-port", str(DASHBOARD_PORT if port_is_free(DASHBOARD_PORT) else 0)]
         if config is not None and config.exists():
             command += ["--config", str(config)]
         self.log_path = data_dir / "sidecar.log"
@@ -208,6 +221,9 @@ def run_demo(duration: float | None, use_colour: bool) -> int:
             live = LiveSync(client, apply_batch=view.apply_batch, request_apply=wake.set)
             live.start()  # subscribes to alert/health and takes a snapshot, as the Live Sync button does
             client.request(protocol.START, {})
+            dashboard_url = client.request(protocol.STATUS, {}).get("dashboard_url")
+            if dashboard_url:
+                view.print(f"live dashboard: {dashboard_url}  (open it in a browser)")
             view.print("monitoring started; Ctrl-C stops the demo" if duration is None
                        else f"monitoring started for {duration:.0f} s")
             summary = loop(client, live, view, wake, duration)

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "the user's application-data folder)")
     serve.add_argument("--config", help="TOML settings file (see sidecar/sidecar.example.toml)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    serve.add_argument("--dashboard-port", type=int, help="dashboard port (default 8765; 0 picks a free port)")
+    serve.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
     for name in ANALYTICS_COMMANDS:
         commands.add_parser(name, help=f"analytics: {name} (see its --help)", add_help=False)
     commands.add_parser("tray", help="tray icon to start and stop the sidecar", add_help=False)
@@ -66,6 +68,11 @@ def serve(args: argparse.Namespace) -> int:
         config.data_dir = Path(args.data_dir).expanduser()
     if args.log_level:
         config.log_level = args.log_level.upper()
+    dashboard = config.extra.setdefault("dashboard", {})
+    if args.dashboard_port is not None:
+        dashboard["port"] = args.dashboard_port
+    if args.no_dashboard:
+        dashboard["enabled"] = False
     logging.basicConfig(level=getattr(logging, config.log_level, logging.INFO), format=LOG_FORMAT, stream=sys.stderr)
     if sys.platform == "win32":
         # zmq.asyncio needs a selector loop; the Windows default (Proactor) has none.

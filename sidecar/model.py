@@ -197,8 +197,9 @@ def build_model(config: Any) -> BuildingModel:
                             f"(first defined on {sensors[sensor_index[sensor_id]].unique_id})")
             continue
         quantity = _text(raw, "quantity", where) or "unknown"
-        if quantity not in protocol.QUANTITY_UNITS:
-            warnings.append(f"sensor {sensor_id}: unknown quantity {quantity!r}, using defaults (no default limits)")
+        if quantity not in protocol.QUANTITY_UNITS and not raw.get("limits"):
+            warnings.append(f"sensor {sensor_id}: quantity {quantity!r} has no default limits and the sensor "
+                            "none of its own: it is recorded but raises no limit alerts")
         unit = _text(raw, "unit", where) or protocol.QUANTITY_UNITS.get(quantity, "")
         source = _text(raw, "source", where) or DEFAULT_SOURCE
         scheme = source_scheme(source)
@@ -209,7 +210,9 @@ def build_model(config: Any) -> BuildingModel:
             raise ModelError(f"{where}.host", f"must be a string, got {type(host).__name__}")
         if not host:
             host = None
-            warnings.append(f"sensor {sensor_id}: no host; its alerts and health land on the sensor element")
+            if not element.space:  # a room sensor measures its space; one with neither is likely unbound
+                warnings.append(f"sensor {sensor_id}: no host equipment and no room/space; its alerts and "
+                                "health land on the sensor element")
         elif host not in elements:
             warnings.append(f"sensor {sensor_id}: host {host} is not in the configuration; "
                             "its alerts land on the sensor element")

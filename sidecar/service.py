@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from sidecar.errors import RequestError
 from sidecar.hub import TOPIC_READINGS, EventHub
 from sidecar.model import INGEST_ONLY_SCHEMES, BuildingModel, ModelError, build_model
 from sidecar.pipeline import Pipeline
+from sidecar.plugins import Plugins
 from sidecar.readings import ReadingBatch, parse_ingest
 from sidecar.security import redact
 from sidecar.sources.base import SourceRunner, source_type
@@ -63,6 +65,9 @@ class Sidecar:
         # Alarm management (additive requests) and notifications.
         self.handlers.update({protocol.SHELVE: self.shelve, protocol.UNSHELVE: self.unshelve,
                               protocol.SET_LIMITS: self.set_limits})
+        self.building_config: dict[str, Any] | None = None   # the accepted BuildingConfig, as sent
+        self.plugins = Plugins(config.extra, config.data_dir, token, self.hub, self.request,
+                               lambda: self.building_config)
         self.notifier = Notifier(config.alerts.notifications)
         if self.notifier.channels:
             self.hub.subscribe(protocol.TOPIC_ALERT, self.notifier.on_alert, name="notifications", inline=True)
@@ -97,6 +102,7 @@ class Sidecar:
                  asyncio.create_task(self._every(self.config.status_interval_s, self._heartbeat), name="heartbeat"),
                  asyncio.create_task(self._every(self.config.health.check_interval_s, self._check_stale),
                                      name="staleness")]
+        await self.plugins.start()
         self.publish_status()
         try:
             waiter = asyncio.create_task(stop.wait())
@@ -115,6 +121,7 @@ class Sidecar:
         if self.state == protocol.STATE_MONITORING:
             self._set_state(protocol.STATE_STOPPING)
             await self._stop_sources()
+        await self.plugins.stop()
         self.hub.close()
         await self.notifier.close()
         if self.historian is not None:
@@ -176,12 +183,15 @@ class Sidecar:
             body["notifications"] = self.notifier.status()
         if self.historian is not None:
             body["historian"] = self.historian.status()
+        body.update(self.plugins.status_fields())
         return body
 
     # -- sources -------------------------------------------------------------------------
     def _source_settings(self, scheme: str) -> Any:
         if scheme == "sim":
             return self.config.simulator
+        if scheme == "https":  # one [http] section serves both schemes unless [https] is given
+            return self.config.extra.get("https") or self.config.extra.get("http", {})
         return self.config.extra.get(scheme, {})
 
     def _source_warnings(self, model: BuildingModel) -> list[str]:
@@ -216,6 +226,18 @@ class Sidecar:
     async def _stop_sources(self) -> None:
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
 
+    async def request(self, type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run a request for an in-process client (dashboard, cloud commands) through the same
+        validation and handler as the ZeroMQ endpoint; errors raise ``RequestError``."""
+        handler = self.handlers.get(type)
+        if handler is None:
+            raise RequestError(protocol.E_UNKNOWN_TYPE, f"unknown request type {type!r}",
+                               {"known": sorted(self.handlers)})
+        message = {"v": protocol.PROTOCOL_VERSION, "type": type, "id": f"local-{uuid.uuid4().hex}",
+                   "ts": time.time(), "token": self.token, "body": body}
+        validate_request(message)  # raises RequestError(bad_request) naming the field
+        return await handler(message)
+
     # -- request handlers ----------------------------------------------------------------
     async def hello(self, message: dict[str, Any]) -> dict[str, Any]:
         body = message["body"]
@@ -242,6 +264,7 @@ class Sidecar:
             if monitoring:
                 await self._stop_sources()
             self.model = model
+            self.building_config = message["body"]
             if self.pipeline is None:
                 self.pipeline = Pipeline(model, self.emit, self._on_readings, self.config.health.stale_after_s,
                                          self.config.alerts.recent_cleared, ring_points=self.ring_points,
@@ -261,6 +284,7 @@ class Sidecar:
                 self._set_state(protocol.STATE_CONFIGURED)
             else:
                 self.publish_status()
+        self.plugins.on_config(message["body"])
         return {"building_id": model.building_id, "elements": len(model.elements), "sensors": model.sensor_count,
                 "warnings": model.warnings}
 

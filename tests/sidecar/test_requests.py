@@ -72,7 +72,7 @@ def test_configure_warnings(client: CommandClient) -> None:
     assert reply["sensors"] == 6 and reply["elements"] == 9
     warnings = "\n".join(reply["warnings"])
     assert "duplicate sensor_id" in warnings and "ahu1.sf_vib" in warnings
-    assert "unknown quantity 'lux'" in warnings
+    assert "quantity 'lux' has no default limits" in warnings
     assert "zone.co2: no host" in warnings
     assert "host no-such-element is not in the configuration" in warnings
     assert "'opc.tcp://plc/ns=2;s=T' has an unknown scheme" in warnings and "ingest only" in warnings

@@ -69,6 +69,8 @@ def running_sidecar(config_text: str | None = None, extra_args: list[str] | None
             config_path.write_text(config_text, encoding="utf-8")
             command += ["--config", str(config_path)]
         command += list(extra_args or [])
+        if "--dashboard-port" not in command:
+            command.append("--no-dashboard")  # only the dashboard's own tests serve it (on a free port)
         env = dict(os.environ, REVITPYIOT_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         log_path = Path(temp) / "sidecar.log"
