@@ -1,7 +1,8 @@
 """How much of the NAB figure comes from choosing parameters on the same files?
 
 Leave-one-category-out: for each NAB category (artificialWithAnomaly, realAWSCloudwatch,
-realKnownCause), choose the detector's parameters from a small grid by the standard score of the
+realKnownCause), choose the detector's components and parameters from a small grid (daily
+profile on/off, local-context mean on/off, refractory damping) by the standard score of the
 *other* categories, and score that category's files with them. The corpus is then scored as usual
 (one threshold per profile, as NAB does) from these held-out scores. Prints the in-sample score of
 every grid point too.
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nab_scoring
 from common import DATA, REPO, emit
 
-GRID = {"refractory_damping": (0.1, 0.3), "refractory_decay": (0.99, 0.995), "horizon": (400, 1000)}
+GRID = {"season_bins": (0, 48), "fast_horizon": (0, 7), "refractory_damping": (0.1, 0.3)}
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     frames = {f: pd.read_csv(nab / f) for f in files}
     keys = np.concatenate([[i] * len(frames[f]) for i, f in enumerate(files)])
     x = np.concatenate([frames[f]["value"].to_numpy(float) for f in files])
-    t = np.concatenate([pd.to_datetime(frames[f]["timestamp"]).astype("int64").to_numpy() / 1e9 for f in files])
+    t = np.concatenate([(pd.to_datetime(frames[f]["timestamp"]) - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=float) for f in files])
     bounds = np.cumsum([0] + [len(frames[f]) for f in files])
     runs: dict[tuple, dict[str, pd.DataFrame]] = {}
     for values in itertools.product(*GRID.values()):

@@ -96,7 +96,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         frames.append(frame)
         keys.extend([i] * len(frame))
         values.append(value)
-        times.append(stamp.astype("int64").to_numpy() / 1e9)
+        # Epoch seconds whatever the datetime resolution (pandas 3 parses to microseconds).
+        times.append((stamp - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=float))
     x = np.concatenate(values)
     t = np.concatenate(times)
     finite = np.isfinite(x)

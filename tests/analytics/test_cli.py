@@ -129,3 +129,23 @@ def test_rul_cli_long_csv(tmp_path: Path) -> None:
     got = pd.read_csv(out)
     assert list(got.columns) == ["unit", "rul"] and got["unit"].tolist() == [1, 2, 3]
     assert got["rul"].between(0, 125).all()
+
+
+def test_detect_uses_epoch_seconds_whatever_the_datetime_resolution(tmp_path: Path) -> None:
+    # 50 h of 5-minute readings with a new extreme after 33 h: the spatial check (which waits for
+    # a day of history) must see real seconds, as score_many given true epoch seconds does.
+    from sidecar.analytics.streaming import StreamingAnomalyDetector
+
+    rng = np.random.default_rng(3)
+    stamps = pd.date_range("2014-01-01", periods=600, freq="5min")
+    values = np.round(rng.normal(10, 1, 600), 3)
+    values[400] = 18.0
+    src = tmp_path / "in" / "x.csv"
+    src.parent.mkdir()
+    pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%d %H:%M:%S"), "value": values}).to_csv(src, index=False)
+    assert cli.main(["detect", str(src), "--output-dir", str(tmp_path / "out")]) == 0
+    got = pd.read_csv(tmp_path / "out" / "x.csv")["anomaly_score"].to_numpy()
+    epoch = np.array([ts.timestamp() for ts in stamps.tz_localize("UTC")])
+    want = StreamingAnomalyDetector().score_many([0] * 600, values, epoch)
+    assert np.allclose(got, np.round(want, 6))
+    assert got[400] == 1.0

@@ -65,3 +65,26 @@ def test_score_one_does_not_learn() -> None:
         det.learn_one(float(v % 5), key="k")
     first = det.score_one(100.0, key="k")
     assert det.score_one(100.0, key="k") == first
+
+
+def test_cumulative_counter_is_judged_by_its_steps() -> None:
+    # An energy meter sets a new high with every reading; that is how a counter works. A change
+    # in its rate (a step of another size) is what stands out.
+    rng = np.random.default_rng(5)
+    steps = rng.uniform(0.9, 1.1, 3000)
+    steps[2500] = 6.0
+    t = 1.6e9 + 60.0 * np.arange(3000)
+    scores = StreamingAnomalyDetector().score_series(np.cumsum(steps), t)
+    assert scores[200:2500].max() < 0.5
+    assert scores[2500] > 0.5
+
+
+def test_spatial_check_waits_for_a_day_of_history() -> None:
+    det = StreamingAnomalyDetector()
+    t = 1.6e9 + 60.0 * np.arange(1500)  # 25 h of minutes
+    rng = np.random.default_rng(6)
+    x = rng.normal(0.0, 1.0, 1500)
+    early = det.score_series(x[:1200], t[:1200], key="a")  # a daily swing widening the range
+    assert early[100:].max() < 1.0
+    det.score_series(x[1200:1499], t[1200:1499], key="a")
+    assert det.score_one(50.0, t[1499] + 60.0, key="a") == 1.0
