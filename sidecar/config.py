@@ -1,6 +1,7 @@
 """The sidecar's settings, read from one TOML file (stdlib ``tomllib``).
 
-Sections this module understands: ``[sidecar]``, ``[simulator]`` (with ``[[simulator.faults]]``),
+Sections this module understands: ``[sidecar]``, ``[simulator]`` (with ``[[simulator.faults]]``
+and ``[[simulator.scenarios]]``),
 ``[alerts]`` and ``[health]``. Every other top-level section is kept verbatim in
 ``SidecarConfig.extra`` so later parts (``[mqtt]``, ``[modbus]``, ``[historian]``, ``[cloud.*]``,
 ``[dashboard]``, ``[analytics]``) read their own settings without this module knowing them.
@@ -23,8 +24,10 @@ from sidecar.alarms.settings import (
     parse_alarm_settings,
     parse_notifications,
 )
+from sidecar.maintenance.settings import AnalyticsSettings, AnalyticsSettingsError, parse_analytics
 
 FAULT_KINDS = ("spike", "drift", "stuck", "offline", "step")
+SCENARIO_NAMES = ("bearing_wear", "stuck_damper", "sensor_drift", "flatline", "meter_offline", "failing_chiller")
 
 
 class ConfigError(ValueError):
@@ -50,12 +53,35 @@ class FaultSpec:
 
 
 @dataclass(slots=True)
+class ScenarioSpec:
+    """A scripted fault scenario with ground truth (``sidecar/simulation/scenarios.py``).
+
+    ``target``: an equipment's unique_id, mark or name, or a sensor_id (``None``: the first
+    suitable one). Times are simulated seconds since the simulator started: the scenario begins
+    at ``start_s``, fails at ``failure_s`` (default ``start_s + ramp_s``; bearing wear, failing
+    chiller, and the end of a drift's ramp) and ends at ``start_s + duration_s`` (``None``: never).
+    """
+
+    name: str
+    target: str | None = None
+    start_s: float = 60.0
+    ramp_s: float = 600.0
+    failure_s: float | None = None
+    duration_s: float | None = None
+    severity: float = 1.0
+
+
+@dataclass(slots=True)
 class SimulatorConfig:
     rate_hz: float = 1.0          # readings per second per simulated sensor
     interval_s: float = 1.0       # how often the simulator emits one batch
-    demo_faults: bool = True      # inject the demo faults when no faults are configured
+    demo_faults: bool = True      # inject the demo faults when no faults or scenarios are configured
     seed: int | None = None
     faults: list[FaultSpec] = field(default_factory=list)
+    scenarios: list[ScenarioSpec] = field(default_factory=list)
+    time_scale: float = 1.0       # simulated seconds per real second
+    # Where simulator_ground_truth.json is written (the sidecar's data dir; None: log only).
+    data_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +115,7 @@ class SidecarConfig:
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)   # [analytics]: live maintenance
     extra: dict[str, Any] = field(default_factory=dict)
     source_file: Path | None = None
 
@@ -147,6 +174,36 @@ def _fault(raw: Any, index: int) -> FaultSpec:
     )
 
 
+def _scenario(raw: Any, index: int) -> ScenarioSpec:
+    where = f"simulator.scenarios[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    known = {"name", "target", "start_s", "ramp_s", "failure_s", "duration_s", "severity"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    name = _get(raw, "name", str, None, where)
+    if name not in SCENARIO_NAMES:
+        raise ConfigError(f"{where}.name: must be one of {', '.join(SCENARIO_NAMES)}, got {name!r}")
+    target = _get(raw, "target", str, None, where)
+    number = (int, float)
+    start = float(_get(raw, "start_s", number, 60.0, where))
+    if not (math.isfinite(start) and start >= 0):
+        raise ConfigError(f"{where}.start_s: must be a number >= 0, got {start!r}")
+    ramp = _positive(_get(raw, "ramp_s", number, 600.0, where), f"{where}.ramp_s")
+    failure = _get(raw, "failure_s", number, None, where)
+    if failure is not None and not (math.isfinite(failure) and failure > start):
+        raise ConfigError(f"{where}.failure_s: must be after start_s ({start:g}), got {failure!r}")
+    duration = _get(raw, "duration_s", number, None, where)
+    severity = _get(raw, "severity", number, 1.0, where)
+    if not (math.isfinite(severity) and 0 < severity <= 10):
+        raise ConfigError(f"{where}.severity: must be a number in (0, 10], got {severity!r}")
+    return ScenarioSpec(name=name, target=target or None, start_s=start, ramp_s=ramp,
+                        failure_s=None if failure is None else float(failure),
+                        duration_s=None if duration is None else _positive(duration, f"{where}.duration_s"),
+                        severity=float(severity))
+
+
 KNOWN_SECTIONS = ("sidecar", "simulator", "alerts", "health")
 
 
@@ -171,6 +228,7 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
 
     sim = _section(data, "simulator")
     faults = _get(sim, "faults", list, [], "simulator")
+    scenarios = _get(sim, "scenarios", list, [], "simulator")
     seed = _get(sim, "seed", int, None, "simulator")
     config.simulator = SimulatorConfig(
         rate_hz=_positive(_get(sim, "rate_hz", (int, float), 1.0, "simulator"), "simulator.rate_hz"),
@@ -178,6 +236,8 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
         demo_faults=_get(sim, "demo_faults", bool, True, "simulator"),
         seed=seed,
         faults=[_fault(raw, i) for i, raw in enumerate(faults)],
+        scenarios=[_scenario(raw, i) for i, raw in enumerate(scenarios)],
+        time_scale=_positive(_get(sim, "time_scale", (int, float), 1.0, "simulator"), "simulator.time_scale"),
     )
     alerts = _section(data, "alerts")
     config.alerts = AlertsConfig(
@@ -195,6 +255,10 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
         check_interval_s=_positive(_get(health, "check_interval_s", (int, float), 1.0, "health"),
                                    "health.check_interval_s"),
     )
+    try:
+        config.analytics = parse_analytics(data.get("analytics"))
+    except AnalyticsSettingsError as error:
+        raise ConfigError(str(error)) from None
     config.extra = {key: value for key, value in data.items() if key not in KNOWN_SECTIONS}
     return config
 

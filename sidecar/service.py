@@ -23,6 +23,7 @@ from sidecar.bus import CommandServer, EventPublisher
 from sidecar.config import SidecarConfig
 from sidecar.errors import RequestError
 from sidecar.hub import TOPIC_READINGS, EventHub
+from sidecar.maintenance.engine import MaintenanceEngine, answer_workorders
 from sidecar.model import INGEST_ONLY_SCHEMES, BuildingModel, ModelError, build_model
 from sidecar.pipeline import Pipeline
 from sidecar.plugins import Plugins
@@ -65,6 +66,8 @@ class Sidecar:
         # Alarm management (additive requests) and notifications.
         self.handlers.update({protocol.SHELVE: self.shelve, protocol.UNSHELVE: self.unshelve,
                               protocol.SET_LIMITS: self.set_limits})
+        self.handlers[protocol.WORKORDERS] = self.workorders
+        self.maintenance: MaintenanceEngine | None = None   # live predictive maintenance ([analytics])
         self.building_config: dict[str, Any] | None = None   # the accepted BuildingConfig, as sent
         self.plugins = Plugins(config.extra, config.data_dir, token, self.hub, self.request,
                                lambda: self.building_config)
@@ -103,6 +106,10 @@ class Sidecar:
                  asyncio.create_task(self._every(self.config.health.check_interval_s, self._check_stale),
                                      name="staleness")]
         await self.plugins.start()
+        if self.config.analytics.enabled:
+            self.maintenance = MaintenanceEngine(self.config.analytics, self.config.data_dir, lambda: self.pipeline,
+                                                 self.historian, self.config.health.stale_after_s)
+            self.maintenance.start()
         self.publish_status()
         try:
             waiter = asyncio.create_task(stop.wait())
@@ -121,6 +128,8 @@ class Sidecar:
         if self.state == protocol.STATE_MONITORING:
             self._set_state(protocol.STATE_STOPPING)
             await self._stop_sources()
+        if self.maintenance is not None:
+            await self.maintenance.stop()
         await self.plugins.stop()
         self.hub.close()
         await self.notifier.close()
@@ -183,12 +192,16 @@ class Sidecar:
             body["notifications"] = self.notifier.status()
         if self.historian is not None:
             body["historian"] = self.historian.status()
+        if self.maintenance is not None:
+            body["maintenance"] = self.maintenance.status()
+            body["work_orders"] = self.maintenance.work_orders_status(self.model)
         body.update(self.plugins.status_fields())
         return body
 
     # -- sources -------------------------------------------------------------------------
     def _source_settings(self, scheme: str) -> Any:
         if scheme == "sim":
+            self.config.simulator.data_dir = self.config.data_dir  # --data-dir is applied after the file
             return self.config.simulator
         if scheme == "https":  # one [http] section serves both schemes unless [https] is given
             return self.config.extra.get("https") or self.config.extra.get("http", {})
@@ -387,6 +400,9 @@ class Sidecar:
         if self.historian is not None and len(batch):
             await self.historian.durable()  # `accepted` means on disk
         return {"accepted": len(batch), "rejected": [r.to_wire() for r in rejected]}
+
+    async def workorders(self, message: dict[str, Any]) -> dict[str, Any]:
+        return await answer_workorders(message["body"], self.config.data_dir, self.model)
 
     async def history(self, message: dict[str, Any]) -> dict[str, Any]:
         return await answer_history(message["body"], self.historian, self.pipeline.ring if self.pipeline else None,
