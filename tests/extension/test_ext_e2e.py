@@ -190,7 +190,7 @@ def test_full_walkthrough(env):
 
         # Alerts: list, select/zoom, acknowledge with the user's (non-ASCII) name ---------------
         host.uiapp.ActiveUIDocument.ActiveView = b.plan
-        host.answer(lambda labels: next(l for l in labels if "Raumfühler-Ü1" in l), True)
+        host.answer(lambda labels: next(l for l in labels if "Raumfühler-Ü1" in l), "Acknowledge")
         out = host.run_button("Alerts")
         text = out.text()
         assert "Active alerts" in text and "Raumfühler-Ü1" in text

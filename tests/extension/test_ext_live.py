@@ -143,3 +143,57 @@ def test_live_core_does_not_import_revit():
     assert "Autodesk" not in sys.modules or not hasattr(live, "DB")
     source = pathlib.Path(live.__file__).read_text(encoding="utf-8")
     assert "Autodesk" not in source and "pyrevit" not in source
+
+
+def _alert(alert_id, ts, isa="unack_active", state="active", uid="e1"):
+    return {"alert_id": alert_id, "unique_id": uid, "state": state, "isa_state": isa, "severity": "warning",
+            "raised_ts": ts, "updated_ts": ts}
+
+
+class GatedClient(RecordingClient):
+    """Its snapshot request waits until the test opens the gate (events go on meanwhile)."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def request(self, type, body=None, timeout_s=None):
+        self.entered.set()
+        assert self.gate.wait(10)
+        return super().request(type, body, timeout_s)
+
+
+def test_a_snapshot_drops_alerts_it_no_longer_lists_but_not_newer_ones():
+    client = GatedClient()
+    sync = live.LiveSync(client, lambda batch: None)
+    sync.start(snapshot=False)
+    client.callback("alert", _event("alert", _alert("old", 1.0)))
+    client.callback("alert", _event("alert", _alert("gone", 1.0, uid="e2"), seq=2))
+    sync.drain()
+    assert set(sync.alerts) == {"old", "gone"}
+    # Reconnect: the snapshot is asked for; while it is on its way a new alert is applied.
+    client.on_gap("alert", "reconnect")
+    assert client.entered.wait(10)
+    client.callback("alert", _event("alert", _alert("raised-meanwhile", 5.0), seq=3))
+    sync.drain()
+    client.callback("alert", _event("alert", _alert("queued-meanwhile", 6.0), seq=4))
+    # The restarted sidecar's snapshot lists only "old" (at a newer version).
+    client.snapshot = {"health": [], "alerts": [_alert("old", 7.0, isa="ack_active", state="acknowledged")]}
+    client.gate.set()
+    _wait(lambda: sync.stats["snapshots"] == 1)
+    batch = sync.drain()
+    assert batch.snapshot and [a["alert_id"] for a in batch.dropped_alerts] == ["gone"]
+    assert set(sync.alerts) == {"old", "raised-meanwhile", "queued-meanwhile"}
+    assert sync.alerts["old"]["state"] == "acknowledged"
+    assert sync.stats["dropped_alerts"] == 1
+    # An alert that returned to normal is forgotten; one waiting for acknowledgement stays.
+    client.callback("alert", _event("alert", _alert("old", 8.0, isa="normal", state="cleared"), seq=5))
+    client.callback("alert", _event("alert", _alert("raised-meanwhile", 8.0, isa="unack_rtn", state="cleared"),
+                                    seq=6))
+    sync.drain()
+    assert set(sync.alerts) == {"raised-meanwhile", "queued-meanwhile"}
+    groups = sync.alert_groups()
+    assert [a["alert_id"] for a in groups["returned"]] == ["raised-meanwhile"]
+    assert [a["alert_id"] for a in sync.active_alerts()] == ["queued-meanwhile"]
+    sync.stop()

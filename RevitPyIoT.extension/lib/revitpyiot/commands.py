@@ -10,6 +10,7 @@ import os
 import time
 
 from revitpyiot import protocol as P
+from revitpyiot import alert_states
 from revitpyiot import alerts_view
 from revitpyiot import extract
 from revitpyiot import overlay
@@ -79,17 +80,12 @@ def _hello(ctx, client):
 # -- Connect / Status ------------------------------------------------------------------
 def connect_status(ctx):
     from revitpyiot.client import SidecarUnavailable
-    client = ctx.client()
     try:
-        try:
-            hello = _hello(ctx, client)
-        except SidecarUnavailable:
-            if not _offer_to_start(ctx):
-                raise
-            hello = _hello(ctx, client)
-        status = client.request(P.STATUS, {})
-    finally:
-        client.close()
+        hello, status = _hello_and_status(ctx)
+    except SidecarUnavailable:
+        if not _offer_to_start(ctx):
+            raise
+        hello, status = _hello_and_status(ctx)
     out = ctx.output
     out.print_md(u"## RevitPyIoT sidecar {0} (protocol {1})".format(hello.get("sidecar_version"),
                                                                      hello.get("protocol")))
@@ -97,8 +93,14 @@ def connect_status(ctx):
             [u"building", status.get("building_id") or u"-"],
             [u"sensors", status.get("sensors")],
             [u"readings per second", status.get("readings_per_s")],
-            [u"active alerts", status.get("active_alerts")],
-            [u"uptime", ui.age_text(status.get("uptime_s") or 0)]]
+            [u"active alerts", status.get("active_alerts")]]
+    metrics = status.get("alarm_metrics") or {}
+    for key, label in ((u"unacknowledged", u"unacknowledged alerts"),
+                       (u"returned_unacknowledged", u"returned to normal, unacknowledged"),
+                       (u"shelved", u"shelved alerts")):
+        if metrics.get(key) is not None:
+            rows.append([label, metrics.get(key)])
+    rows.append([u"uptime", ui.age_text(status.get("uptime_s") or 0)])
     for name, state in sorted((status.get("sources") or {}).items()):
         rows.append([u"source " + rc.text(name), state])
     out.print_table(rows, columns=[u"", u"value"])
@@ -107,28 +109,70 @@ def connect_status(ctx):
     return status
 
 
-def _offer_to_start(ctx, wait_s=15.0):
+def _hello_and_status(ctx):
+    # A fresh client each time: it reads the token file, which a sidecar started just now wrote.
+    client = ctx.client()
+    try:
+        return _hello(ctx, client), client.request(P.STATUS, {})
+    finally:
+        client.close()
+
+
+def sidecar_start_args(settings):
+    """Endpoints for a sidecar the extension starts: it must listen where the extension looks."""
+    return ["--command-endpoint", settings.command_endpoint, "--event-endpoint", settings.event_endpoint]
+
+
+def _offer_to_start(ctx, wait_s=30.0):
     """When the installer registered a sidecar for this user, offer to start it (detached, so
-    closing Revit does not stop it) and wait until it answers. False when not installed or the
-    user declines."""
+    closing Revit does not stop it) and wait until it answers. False when not installed, the
+    user declines, or it does not come up (the output window then says why)."""
     from revitpyiot import launcher
-    from revitpyiot.client import SidecarError
-    if launcher.find_sidecar_command() is None:
+    from revitpyiot.client import SidecarError, SidecarTimeout, SidecarUnavailable
+    try:
+        command = launcher.find_sidecar_command()
+        if command is None:
+            return False
+    except launcher.LauncherError as error:
+        ctx.output.print_md(u"The RevitPyIoT install record cannot be read ({0}): run the installer again."
+                            .format(rc.text(error)))
         return False
     if not ctx.forms.alert(u"The RevitPyIoT sidecar is not running. Start it now?", yes=True, no=True):
         return False
-    launcher.start_sidecar(tray=True)
+    try:
+        process = launcher.start_sidecar(tray=ctx.settings.start_with_tray,
+                                         extra_args=sidecar_start_args(ctx.settings))
+    except (launcher.LauncherError, OSError) as error:
+        ctx.output.print_md(u"Could not start the sidecar: {0}".format(rc.text(error)))
+        return False
     deadline = time.time() + wait_s
     while time.time() < deadline:
-        probe = ctx.client(timeout_s=1.0)
+        if process.poll() is not None:
+            ctx.output.print_md(u"The sidecar stopped right after starting (exit code {0}): see its log in "
+                                u"`{1}`.".format(process.returncode, _sidecar_data_dir(command)))
+            return False
+        try:
+            probe = ctx.client(timeout_s=1.0)
+        except SidecarError:       # no token file yet: the sidecar writes it when it starts
+            time.sleep(0.5)
+            continue
         try:
             _hello(ctx, probe)
             return True
-        except SidecarError:
+        except (SidecarUnavailable, SidecarTimeout):
             time.sleep(0.5)
+        except SidecarError:       # it answers, but refuses: the caller reports the refusal
+            return True
         finally:
             probe.close()
+    ctx.output.print_md(u"Started the sidecar, but it did not answer on `{0}` within {1:.0f} s: see its log "
+                        u"in `{2}`.".format(ctx.settings.command_endpoint, wait_s, _sidecar_data_dir(command)))
     return False
+
+
+def _sidecar_data_dir(command):
+    """The data folder the started sidecar logs into (``logs/launcher.log``, ``sidecar.log``)."""
+    return command[command.index("--data-dir") + 1]
 
 
 # -- Export Sensors --------------------------------------------------------------------
@@ -331,37 +375,88 @@ def write_health_tags(ctx):
 
 
 # -- Alerts ----------------------------------------------------------------------------
+def _user_name(ctx):
+    try:
+        return rc.text(ctx.doc.Application.Username) or u"revit user"
+    except Exception:
+        return u"revit user"
+
+
 def show_alerts(ctx):
+    """List the standing alerts by group, then act on one: select and zoom to its element,
+    acknowledge it, shelve it for a chosen time or unshelve it (with the Revit user's name)."""
     client = ctx.client()
     try:
         snapshot = client.request(P.SNAPSHOT, {})
-        alerts = alerts_view.active_alerts(snapshot.get("alerts") or [])
-        out = ctx.output
         now = time.time()
-        if not alerts:
+        groups = alert_states.grouped(snapshot.get("alerts") or [], now)
+        active = groups[alert_states.GROUP_ACTIVE]
+        returned = groups[alert_states.GROUP_RETURNED]
+        shelved = groups[alert_states.GROUP_SHELVED]
+        out = ctx.output
+        if active:
+            out.print_table(alerts_view.alert_rows(out, active, now), columns=alerts_view.TABLE_COLUMNS,
+                            title=u"Active alerts ({0})".format(len(active)))
+        else:
             out.print_md(u"No active alerts.")
+        if returned:
+            out.print_table(alerts_view.alert_rows(out, returned, now), columns=alerts_view.TABLE_COLUMNS,
+                            title=u"Returned to normal, waiting for acknowledgement ({0})".format(len(returned)))
+        if shelved:
+            out.print_table(alerts_view.alert_rows(out, shelved, now), columns=alerts_view.TABLE_COLUMNS,
+                            title=u"Shelved alerts ({0}, not counted as active)".format(len(shelved)))
+        listed = active + returned + shelved
+        if not listed:
             return None
-        out.print_table(alerts_view.alert_rows(out, alerts, now),
-                        columns=[u"Severity", u"Element", u"Sensor", u"Message", u"Age", u"Recommended action"],
-                        title=u"Active alerts ({0})".format(len(alerts)))
-        labels = dict((alerts_view.alert_label(a, now), a) for a in alerts)
-        picked = ctx.forms.SelectFromList.show(sorted(labels.keys(), key=lambda k: alerts.index(labels[k])),
-                                               title=u"Active alerts", button_name=u"Show and acknowledge")
+        labels = [alerts_view.alert_label(a, now) for a in listed]
+        by_label = dict(zip(labels, listed))
+        picked = ctx.forms.SelectFromList.show(labels, title=u"Alerts", button_name=u"Show and act")
         if not picked:
             return None
-        alert = labels[picked]
+        alert = by_label[picked]
         if not alerts_view.show_element(ctx.uidoc, alert):
             out.print_md(u"The element of this alert is in a linked model or was deleted: it cannot be "
                          u"selected here.")
-        if ctx.forms.alert(u"Acknowledge this alert?", sub_msg=rc.text(alert.get("message", u"")),
-                           yes=True, no=True):
-            user = rc.text(ctx.doc.Application.Username) or u"revit user"
-            acked = alerts_view.acknowledge(client, alert, user)
-            out.print_md(u"Acknowledged by {0}: {1}".format(user, rc.text(acked.get("message", u""))))
-            return acked
+        action = ctx.forms.CommandSwitchWindow.show(alerts_view.actions_for(alert, now),
+                                                    message=rc.text(alert.get("message", u"")))
+        if action == alerts_view.ACTION_ACK:
+            return _acknowledge(ctx, client, alert)
+        if action == alerts_view.ACTION_SHELVE:
+            return _shelve(ctx, client, alert)
+        if action == alerts_view.ACTION_UNSHELVE:
+            user = _user_name(ctx)
+            unshelved = alerts_view.unshelve(client, alert, user)
+            out.print_md(u"Unshelved by {0}: {1}".format(user, rc.text(unshelved.get("message", u""))))
+            return unshelved
         return alert
     finally:
         client.close()
+
+
+def _acknowledge(ctx, client, alert):
+    user = _user_name(ctx)
+    acked = alerts_view.acknowledge(client, alert, user)
+    ctx.output.print_md(u"Acknowledged by {0}: {1}".format(user, rc.text(acked.get("message", u""))))
+    return acked
+
+
+def _shelve(ctx, client, alert):
+    labels = [label for label, _ in alerts_view.SHELVE_DURATIONS]
+    picked = ctx.forms.CommandSwitchWindow.show(labels, message=u"Shelve this alert for how long?")
+    if not picked:
+        return alert
+    duration_s = dict(alerts_view.SHELVE_DURATIONS)[picked]
+    reason = ctx.forms.ask_for_string(default=u"", prompt=u"Why is it shelved? (kept with the alert)",
+                                      title=u"Shelve alert")
+    if reason is None:     # cancelled
+        return alert
+    user = _user_name(ctx)
+    shelved = alerts_view.shelve(client, alert, user, duration_s, reason.strip() or None)
+    ctx.output.print_md(u"Shelved by {0} until {1}: {2}. It stays listed under *Shelved alerts* and is not "
+                        u"counted as active until then.".format(user, rc.utc_text(shelved.get("shelved_until")
+                                                                                  or 0.0),
+                                                                 rc.text(shelved.get("message", u""))))
+    return shelved
 
 
 # -- Settings / Dashboard --------------------------------------------------------------
@@ -377,6 +472,7 @@ EDITABLE = (
     ("template_mode", u"Views with a template: filters or message"),
     ("live_write_tags", u"Live sync writes health tags (true/false)"),
     ("live_colour_view", u"Live sync colours the view (true/false)"),
+    ("start_with_tray", u"Connect starts the sidecar with its tray icon (true/false)"),
 )
 
 

@@ -6,7 +6,9 @@ that calls ``drain()`` (in Revit: the main thread, through an ExternalEvent; see
 
 Nothing shown may silently go stale: a ``seq`` gap or a reconnect (reported by the client's
 ``on_gap``) and the start itself trigger a ``snapshot`` request, made on a worker thread so
-neither the subscriber nor Revit's main thread waits on the network.
+neither the subscriber nor Revit's main thread waits on the network. A snapshot is
+authoritative for alerts: an alert applied before it was asked for that it no longer lists
+(it returned to normal while events were lost, or the sidecar restarted) is dropped.
 """
 from __future__ import absolute_import
 
@@ -14,20 +16,23 @@ import threading
 import time
 from collections import OrderedDict
 
+from revitpyiot import alert_states
 from revitpyiot import protocol as P
 
 
 class LiveBatch(object):
     """What one ``apply_batch`` call receives."""
 
-    def __init__(self, health, alerts, snapshot, seq):
+    def __init__(self, health, alerts, snapshot, seq, dropped_alerts=None):
         self.health = health            # [HealthRecord], newest per unique_id
         self.alerts = alerts            # [Alert], newest per alert_id
         self.snapshot = snapshot        # True when a snapshot is part of this batch
         self.seq = seq                  # number of this batch, from 1
+        # [Alert] (as last applied) that a snapshot no longer lists: forget them, refresh their elements
+        self.dropped_alerts = dropped_alerts or []
 
     def __len__(self):
-        return len(self.health) + len(self.alerts)
+        return len(self.health) + len(self.alerts) + len(self.dropped_alerts)
 
 
 class LiveSync(object):
@@ -52,7 +57,10 @@ class LiveSync(object):
         self._pending_health = OrderedDict()
         self._pending_alerts = OrderedDict()
         self._pending_snapshot = False
+        self._pending_dropped = OrderedDict()
         self._applied_ts = {}           # unique_id / alert_id -> updated_ts last applied
+        self._alert_batch = {}          # alert_id -> number of the batch that applied it
+        self._remembered = 0            # batches applied so far
         self._subscription = None
         self._snapshot_wanted = threading.Event()
         self._stopping = threading.Event()
@@ -62,7 +70,7 @@ class LiveSync(object):
         self.health = {}                # unique_id -> latest HealthRecord applied
         self.alerts = {}                # alert_id -> latest Alert applied
         self.stats = {"events": 0, "batches": 0, "snapshots": 0, "gaps": 0, "reconnects": 0,
-                      "errors": 0, "applied_items": 0}
+                      "errors": 0, "applied_items": 0, "dropped_alerts": 0}
         self.last_error = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -98,6 +106,7 @@ class LiveSync(object):
         with self._lock:
             self._pending_health.clear()
             self._pending_alerts.clear()
+            self._pending_dropped.clear()
             self._pending_snapshot = False
 
     # -- background side ---------------------------------------------------------------
@@ -129,6 +138,8 @@ class LiveSync(object):
             if not self._snapshot_wanted.is_set():
                 continue
             self._snapshot_wanted.clear()
+            with self._lock:
+                applied_before = self._remembered
             try:
                 body = self.client.request(P.SNAPSHOT, {})
             except Exception as error:  # sidecar down: retry on the next gap/reconnect
@@ -144,9 +155,21 @@ class LiveSync(object):
                 self._pending_snapshot = True
                 for record in body.get("health") or []:
                     self._queue_health(record)
+                listed = set()
                 for alert in body.get("alerts") or []:
+                    listed.add(alert.get("alert_id"))
                     self._queue_alert(alert)
+                self._drop_unlisted(listed, applied_before)
             self._signal()
+
+    def _drop_unlisted(self, listed, applied_before):
+        """Queue the drop of applied alerts the snapshot no longer lists. Only those applied
+        before the snapshot was asked for: a newer one may postdate the snapshot. (Lock held.)"""
+        for alert_id, alert in list(self.alerts.items()):
+            if alert_id in listed or alert_id in self._pending_alerts:
+                continue
+            if self._alert_batch.get(alert_id, 0) <= applied_before:
+                self._pending_dropped[alert_id] = alert
 
     def _queue_health(self, record):
         key = record.get("unique_id")
@@ -173,10 +196,12 @@ class LiveSync(object):
             return
         self._pending_alerts.pop(key, None)
         self._pending_alerts[key] = alert
+        self._pending_dropped.pop(key, None)   # alive after all
 
     def _signal(self):
         with self._lock:
-            if self._raised or not (self._pending_health or self._pending_alerts or self._pending_snapshot):
+            if self._raised or not (self._pending_health or self._pending_alerts or self._pending_snapshot
+                                    or self._pending_dropped):
                 return
             self._raised = True
         try:
@@ -197,7 +222,8 @@ class LiveSync(object):
         """Up to ``batch_items`` queued changes, oldest first (None when nothing is queued)."""
         with self._lock:
             self._raised = False
-            if not (self._pending_health or self._pending_alerts or self._pending_snapshot):
+            if not (self._pending_health or self._pending_alerts or self._pending_snapshot
+                    or self._pending_dropped):
                 return None
             budget = self.batch_items
             alerts = []
@@ -208,10 +234,12 @@ class LiveSync(object):
             while self._pending_health and budget > 0:
                 health.append(self._pending_health.popitem(last=False)[1])
                 budget -= 1
+            dropped = list(self._pending_dropped.values())
+            self._pending_dropped.clear()
             snapshot = self._pending_snapshot
             self._pending_snapshot = False
             self.stats["batches"] += 1
-            return LiveBatch(health, alerts, snapshot, self.stats["batches"])
+            return LiveBatch(health, alerts, snapshot, self.stats["batches"], dropped)
 
     def drain(self):
         """Apply one batch (call on the thread that may touch the model). Returns the batch
@@ -238,12 +266,27 @@ class LiveSync(object):
 
     def _remember(self, batch):
         with self._lock:
+            self._remembered += 1
             for record in batch.health:
                 self.health[record["unique_id"]] = record
                 self._applied_ts[("h", record["unique_id"])] = record.get("updated_ts") or 0.0
             for alert in batch.alerts:
-                self.alerts[alert["alert_id"]] = alert
-                self._applied_ts[("a", alert["alert_id"])] = alert.get("updated_ts") or 0.0
+                key = alert["alert_id"]
+                self._applied_ts[("a", key)] = alert.get("updated_ts") or 0.0
+                if alert_states.is_finished(alert):
+                    # Nothing left to show or do (normal, or cleared by an older sidecar).
+                    self.alerts.pop(key, None)
+                    self._alert_batch.pop(key, None)
+                else:
+                    self.alerts[key] = alert
+                    self._alert_batch[key] = self._remembered
+            for alert in batch.dropped_alerts:
+                key = alert["alert_id"]
+                if self._alert_batch.get(key) is not None and self.alerts.get(key) is alert:
+                    del self.alerts[key]
+                    del self._alert_batch[key]
+                    self._applied_ts.pop(("a", key), None)
+                    self.stats["dropped_alerts"] += 1
             self.stats["applied_items"] += len(batch)
 
     def _adapt(self, elapsed, size):
@@ -255,9 +298,15 @@ class LiveSync(object):
         elif elapsed < self.max_batch_seconds / 4 and self.batch_items < self.max_batch_items:
             self.batch_items = min(self.max_batch_items, int(self.batch_items * 1.5) + 1)
 
-    def active_alerts(self):
+    def active_alerts(self, now=None):
+        """Alerts whose condition is present and that are not shelved, most severe first."""
+        return self.alert_groups(now)[alert_states.GROUP_ACTIVE]
+
+    def alert_groups(self, now=None):
+        """{"active" | "returned" | "shelved": [Alert]} of the applied alerts (alert_states)."""
         with self._lock:
-            return [a for a in self.alerts.values() if a.get("state") == P.ALERT_ACTIVE]
+            alerts = list(self.alerts.values())
+        return alert_states.grouped(alerts, now)
 
     def _log(self, message):
         if self.logger is not None:

@@ -100,22 +100,25 @@ class RevitLiveSession(object):
 
     def _apply_batch(self, batch):
         view = self.doc.GetElement(self.view_id) if self.view_id is not None else None
-        if not batch.health and not batch.alerts:
+        if not len(batch):
             return
         txn = DB.Transaction(self.doc, TXN_LIVE)
         txn.Start()
         try:
-            if self.settings.live_write_tags and (batch.health or batch.alerts):
+            if self.settings.live_write_tags:
                 records = list(batch.health)
                 keys = set(r["unique_id"] for r in records)
-                # An alert change alone updates the element's "last alert" tag too.
-                for alert in batch.alerts:
+                # An alert change (or drop) alone updates the element's "last alert" tag too.
+                for alert in list(batch.alerts) + list(batch.dropped_alerts):
                     record = self.sync.health.get(alert.get("unique_id"))
                     if record is not None and record["unique_id"] not in keys:
                         records.append(record)
                         keys.add(record["unique_id"])
-                all_alerts = list(self.sync.alerts.values()) + list(batch.alerts)
-                tags.write_tags(self.doc, records, all_alerts, self.tag_result)
+                dropped = set(a["alert_id"] for a in batch.dropped_alerts)
+                all_alerts = [a for a in self.sync.alerts.values() if a["alert_id"] not in dropped]
+                all_alerts.extend(batch.alerts)
+                if records:
+                    tags.write_tags(self.doc, records, all_alerts, self.tag_result)
             if self.settings.live_colour_view and view is not None and batch.health:
                 self.overlay_results.append(overlay.colour_view(self.doc, view, batch.health, self.settings))
                 del self.overlay_results[:-5]

@@ -52,6 +52,7 @@ DEFAULTS = {
     "live_write_tags": True,
     "live_batch_seconds": 0.25,     # time cap of one live-sync transaction
     "live_batch_items": 500,
+    "start_with_tray": True,        # Connect starts the installed sidecar through its tray icon
 }
 LIST_KEYS = ("equipment_categories", "sensor_categories", "exported_parameters")
 

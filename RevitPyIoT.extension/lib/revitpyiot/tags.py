@@ -11,6 +11,7 @@ from __future__ import absolute_import
 import os
 
 from revitpyiot import protocol as P
+from revitpyiot import alert_states
 from revitpyiot import revit_compat as rc
 from revitpyiot import extract
 
@@ -106,8 +107,10 @@ def ensure_parameters(doc, category_names, data_dir, result=None):
     return result
 
 
-def tag_values(record, alert=None):
-    """{parameter name: value} for one HealthRecord and its latest alert."""
+def tag_values(record, alert=None, alerts_known=False):
+    """{parameter name: value} for one HealthRecord and its newest active alert. With
+    ``alerts_known`` and no active alert, "last alert" is emptied (a cleared or shelved alert
+    must not linger there); otherwise it is left as it is."""
     values = {
         P.PARAM_HEALTH_SCORE: float(record.get("health_score", 0.0)),
         P.PARAM_HEALTH_STATUS: record.get("status") or P.STATUS_UNKNOWN,
@@ -119,6 +122,8 @@ def tag_values(record, alert=None):
         values[P.PARAM_TTF_HOURS] = float(record["ttf_hours"])
     if alert is not None:
         values[P.PARAM_LAST_ALERT] = alert_text(alert)
+    elif alerts_known:
+        values[P.PARAM_LAST_ALERT] = u""
     return values
 
 
@@ -127,17 +132,6 @@ def alert_text(alert):
     return u"{0} {1}: {2}{3} ({4})".format(alert.get("severity", u""), alert.get("state", u""),
                                          (sensor + u": ") if sensor else u"", alert.get("message", u""),
                                          rc.utc_text(alert.get("updated_ts") or alert.get("raised_ts") or 0))
-
-
-def latest_alerts_by_key(alerts):
-    latest = {}
-    for alert in alerts:
-        key = alert.get("unique_id")
-        if not key:
-            continue
-        if key not in latest or (alert.get("updated_ts") or 0) >= (latest[key].get("updated_ts") or 0):
-            latest[key] = alert
-    return latest
 
 
 def _skip_reason(doc, element):
@@ -155,10 +149,12 @@ def _skip_reason(doc, element):
     return None
 
 
-def write_tags(doc, health_records, alerts=None, result=None):
-    """Write the health tags of every record; one transaction (or the caller's)."""
+def write_tags(doc, health_records, alerts=None, result=None, now=None):
+    """Write the health tags of every record; one transaction (or the caller's). ``alerts``
+    (every alert known, any state; None: unknown) give each element's "last alert": its
+    newest active, unshelved one."""
     result = result or TagResult()
-    by_key = latest_alerts_by_key(alerts or [])
+    by_key = alert_states.newest_active_by_element(alerts or [], now)
     with rc.transaction(doc, TXN_WRITE):
         for record in health_records:
             key = record["unique_id"]
@@ -173,7 +169,7 @@ def write_tags(doc, health_records, alerts=None, result=None):
             element_id = rc.element_id_value(element.Id)
             reason = _skip_reason(doc, element)
             if reason is None:
-                reason = _write_element(element, tag_values(record, by_key.get(key)))
+                reason = _write_element(element, tag_values(record, by_key.get(key), alerts is not None))
             if reason is None:
                 result.written.append(element_id)
             else:
