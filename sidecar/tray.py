@@ -3,7 +3,10 @@
 ``python -m sidecar tray`` starts the sidecar as a child process (``python -m sidecar
 serve ...``) and stays a separate, small process: it talks to the sidecar over ZeroMQ
 like any other client (PROTOCOL.md requests with the token from the data folder) and
-watches the event stream for the icon's colour and for new critical alerts.
+watches the event stream for the icon's colour and for new critical alerts. With
+``--config FILE`` it reads the endpoints and data folder from the same file it hands to
+the child, so both always agree; the dashboard's address comes from the sidecar's
+``status`` (``dashboard_url``), never from a guess.
 
 The menu actions are plain methods of ``TrayController`` so they can be tested with
 ``PYSTRAY_BACKEND=dummy``; pystray itself is imported only when an icon is built,
@@ -22,6 +25,7 @@ import time
 import uuid
 import webbrowser
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +33,10 @@ import msgpack
 import zmq
 from PIL import Image, ImageDraw
 
-from shared_schemas import paths, protocol
+from shared_schemas import protocol
 
 log = logging.getLogger("sidecar.tray")
 
-DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8765/"
 ICON_SIZE = 64
 NOTIFY_SEVERITY = protocol.SEVERITY_CRITICAL
 
@@ -229,7 +232,7 @@ def open_path(path: Path) -> None:
 class TrayController:
     """The tray's behaviour, independent of pystray: each menu item calls one method."""
 
-    def __init__(self, client: CommandClient, *, dashboard_url: str = DEFAULT_DASHBOARD_URL,
+    def __init__(self, client: CommandClient, *, dashboard_url: str | None = None,
                  log_path: Path | None = None, open_url: Callable[[str], Any] = webbrowser.open,
                  open_file: Callable[[Path], Any] = open_path, on_quit: Callable[[], Any] | None = None) -> None:
         self.client = client
@@ -252,8 +255,22 @@ class TrayController:
     def stop_monitoring(self) -> dict[str, Any]:
         return self._command(protocol.STOP)
 
-    def open_dashboard(self) -> str:
+    def open_dashboard(self) -> str | None:
+        """Open the URL the sidecar's status names (asking it again when none is known yet:
+        the dashboard starts a moment after the command endpoint answers)."""
+        if self.dashboard_url is None:
+            try:
+                status = self.client.request(protocol.STATUS)
+            except (TrayRequestError, TimeoutError) as error:
+                self._notify("RevitPyIoT", f"the sidecar did not answer: {error}")
+                return None
+            with self._lock:
+                self._apply_status(status)
         url = self.dashboard_url
+        if url is None:
+            self._notify("No dashboard", "The sidecar serves no dashboard ([dashboard] enabled = false, "
+                         "or its port was taken: see the log).")
+            return None
         self.open_url(url)
         return url
 
@@ -383,17 +400,61 @@ def _menu_check(enabled: Callable[[], bool]) -> Callable[[Any], bool]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revitpyiot-sidecar tray",
                                      description="Tray icon: starts the sidecar and controls it")
-    parser.add_argument("--command-endpoint", default=protocol.DEFAULT_COMMAND_ENDPOINT)
-    parser.add_argument("--event-endpoint", default=protocol.DEFAULT_EVENT_ENDPOINT)
-    parser.add_argument("--data-dir", help="the sidecar's data folder (token, logs)")
-    parser.add_argument("--config", help="the sidecar's TOML settings, passed on to it")
-    parser.add_argument("--dashboard-url", default=DEFAULT_DASHBOARD_URL,
-                        help="used unless the sidecar's status names its dashboard_url")
+    parser.add_argument("--command-endpoint", help="default: [sidecar] command_endpoint of --config, "
+                        f"else {protocol.DEFAULT_COMMAND_ENDPOINT}")
+    parser.add_argument("--event-endpoint", help="default: [sidecar] event_endpoint of --config, "
+                        f"else {protocol.DEFAULT_EVENT_ENDPOINT}")
+    parser.add_argument("--data-dir", help="the sidecar's data folder (token, logs); default: [sidecar] data_dir "
+                        "of --config, else the user's application-data folder")
+    parser.add_argument("--config", help="the sidecar's TOML settings: passed on to it, and where the tray "
+                        "reads the endpoints from")
     parser.add_argument("--attach", action="store_true",
                         help="control an already running sidecar instead of starting one")
     parser.add_argument("--start", action="store_true", help="start monitoring once the sidecar is up")
     parser.add_argument("--startup-timeout", type=float, default=30.0)
     return parser
+
+
+@dataclass(frozen=True)
+class TraySettings:
+    """Where the sidecar listens and keeps its files, as the tray and its child agree on them."""
+
+    command_endpoint: str
+    event_endpoint: str
+    data_dir: Path
+    config_path: Path | None
+    endpoints_from_cli: bool
+
+    @property
+    def token_path(self) -> Path:
+        return self.data_dir / protocol.TOKEN_FILE_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "sidecar.log"
+
+    def serve_arguments(self) -> list[str]:
+        """``serve`` arguments for the child: the same settings file, so it binds what the tray
+        connects to; command-line values win over the file for both."""
+        args = ["--data-dir", str(self.data_dir)]
+        if self.config_path is not None:
+            args += ["--config", str(self.config_path)]
+        if self.endpoints_from_cli or self.config_path is None:
+            args += ["--command-endpoint", self.command_endpoint, "--event-endpoint", self.event_endpoint]
+        return args
+
+
+def tray_settings(args: argparse.Namespace) -> TraySettings:
+    """Command line first, then the ``--config`` file's ``[sidecar]`` section, then the defaults
+    (raises ``sidecar.config.ConfigError`` for an unreadable or invalid file)."""
+    from sidecar.config import load_config
+
+    config = load_config(args.config)
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else config.data_dir
+    return TraySettings(command_endpoint=args.command_endpoint or config.command_endpoint,
+                        event_endpoint=args.event_endpoint or config.event_endpoint, data_dir=data_dir,
+                        config_path=Path(args.config).resolve() if args.config else None,
+                        endpoints_from_cli=bool(args.command_endpoint or args.event_endpoint))
 
 
 def wait_for_sidecar(client: CommandClient, token_path: Path, process: SidecarProcess | None,
@@ -419,17 +480,19 @@ def wait_for_sidecar(client: CommandClient, token_path: Path, process: SidecarPr
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    data_dir = Path(args.data_dir).expanduser() if args.data_dir else Path(paths.default_data_dir())
-    token_path = data_dir / protocol.TOKEN_FILE_NAME
-    log_path = data_dir / "sidecar.log"
+    from sidecar.config import ConfigError
+
+    try:
+        settings = tray_settings(args)
+    except ConfigError as error:
+        print(f"revitpyiot-sidecar tray: {error}", file=sys.stderr)
+        return 2
+    token_path, log_path = settings.token_path, settings.log_path
     process: SidecarProcess | None = None
     if not args.attach:
-        child_args = ["--command-endpoint", args.command_endpoint, "--event-endpoint", args.event_endpoint,
-                      "--data-dir", str(data_dir)]
-        if args.config:
-            child_args += ["--config", args.config]
-        process = SidecarProcess(child_args, log_path)
-    client = CommandClient(args.command_endpoint, "", timeout_s=5.0)
+        process = SidecarProcess(settings.serve_arguments(), log_path)
+    log.info("sidecar at %s (events %s)", settings.command_endpoint, settings.event_endpoint)
+    client = CommandClient(settings.command_endpoint, "", timeout_s=5.0)
     watcher: EventWatcher | None = None
     try:
         try:
@@ -437,15 +500,14 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, TimeoutError) as error:
             print(f"revitpyiot-sidecar tray: {error}", file=sys.stderr)
             return 2
-        controller = TrayController(client, dashboard_url=args.dashboard_url,
-                                    log_path=log_path if process is not None else None)
+        controller = TrayController(client, log_path=log_path if process is not None else None)
         controller.refresh()
         if args.start and controller.state != protocol.STATE_MONITORING:
             try:
                 controller.start_monitoring()
             except (TrayRequestError, TimeoutError) as error:
                 log.warning("tray: could not start monitoring: %s", error)
-        watcher = EventWatcher(args.event_endpoint, controller.on_event)
+        watcher = EventWatcher(settings.event_endpoint, controller.on_event)
         watcher.start()
         icon = controller.build_icon()
         stopped = threading.Event()
@@ -509,7 +571,7 @@ def _nudge_xorg_loop(icon: Any, stopped: threading.Event) -> None:
             event = Xlib.protocol.event.ClientMessage(window=window.id, client_type=atom, data=(32, [0] * 5))
             display.send_event(window.id, event, event_mask=Xlib.X.NoEventMask)
             display.flush()
-    except Exception:  # noqa: BLE001 - the window is gone: the loop has ended
+    except Exception:
         log.debug("tray: wake-up message not sent", exc_info=True)
     finally:
         display.close()

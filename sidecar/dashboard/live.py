@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any

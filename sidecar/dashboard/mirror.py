@@ -17,6 +17,8 @@ from sidecar.dashboard.batches import newest_per_sensor
 log = logging.getLogger(__name__)
 
 RECENT_CLEARED_ALERTS = 500
+# Minute roll-ups read for one chart at most (two weeks): beyond that hourly points fill it anyway.
+MAX_MINUTE_BUCKETS = 14 * 1440
 
 
 class SidecarMirror:
@@ -56,9 +58,18 @@ class SidecarMirror:
         return self._latest
 
     async def history(self, sensor_id: str, start_ts: float, end_ts: float, max_points: int) -> JSON:
+        """The ``history`` request's reply (``ts``, ``value``, and ``min``/``max`` when merged or
+        rolled up). ``auto`` serves the finest resolution whose points fit ``max_points`` without
+        merging: for a week of minutes (10,080) that is hours (168), too coarse for a chart that
+        holds 2,000. Then minutes are asked for, which the handler merges in equal groups to
+        ``max_points`` with exact min/max, so a one-minute spike still shows in the band."""
+        body: JSON = {"sensor_id": sensor_id, "start_ts": start_ts, "end_ts": end_ts, "max_points": max_points}
         try:
-            return await self._handle("history", {"sensor_id": sensor_id, "start_ts": start_ts,
-                                                  "end_ts": end_ts, "max_points": max_points})
+            reply = await self._handle("history", body)
+            if (reply.get("resolution") == "1h" and len(reply.get("ts") or ()) < max_points // 4
+                    and (end_ts - start_ts) / 60.0 <= MAX_MINUTE_BUCKETS):
+                reply = await self._handle("history", {**body, "resolution": "1m"})
+            return reply
         except Exception as exc:
             if getattr(exc, "code", None) == "unknown_type":  # no historian yet: live points only
                 return {"ts": [], "value": [], "min": [], "max": []}

@@ -92,8 +92,17 @@ class DemoBackend:
         return {"state": self.state, "building_id": self.config["building_id"], "sensors": len(self.sensors),
                 "readings_per_s": 238.0, "active_alerts": sum(a["state"] != "cleared" for a in self.alerts.values()),
                 "uptime_s": 5400.0, "sources": {"sim": "running", "mqtt://broker/site/#": "connected"},
-                "cloud": {"azure": "connected", "aws": "disabled"},
-                "alarm_metrics": {"alarms_per_10min": 1.2, "chattering": 0, "stale": 1},
+                # the shapes the real sidecar sends (sidecar/plugins.py, sidecar/cloud/base.py)
+                "cloud": {"azure": {"name": "azure", "kind": "azure", "state": "connected", "backlog": 12,
+                                    "backlog_bytes": 2048, "oldest_backlog_s": 3.5, "last_error": "",
+                                    "last_error_ts": None, "messages_per_s": 4.2, "delivered": 1234},
+                          "aws": {"state": "error", "last_error": "aws: endpoint is required"}},
+                "alarm_metrics": {"alarms_per_10min": 2, "active": 1, "unacknowledged": 1, "acknowledged": 0,
+                                  "returned_unacknowledged": 0, "chattering": 0, "stale_alarms": 1, "shelved": 0,
+                                  "escalated": 0, "suppressed": 0, "flood": False, "floods": 0},
+                "historian": {"backend": "sqlite", "rows": 4_000_000, "backlog": 0, "rows_written": 4_000_000,
+                              "too_old": 0, "replayed": 0, "last_flush_ts": self.now, "last_flush_ms": 3.1,
+                              "journal_unsynced_bytes": 0, "errors": 0, "last_error": ""},
                 "work_orders": [{"unique_id": self.equipment[0]["unique_id"], "id": "WO-1042",
                                  "title": "Inspect supply fan bearings", "state": "open"}]}
 

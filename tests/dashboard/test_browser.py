@@ -2,56 +2,17 @@
 alerts and acknowledging them through the command handler."""
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
-from shared_schemas.protocol import STATUS_COLOURS
+from .pages import open_page, wait_fill
+from .pages import shot as save_shot
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-
-
-def rgb(status: str) -> str:
-    r, g, b = STATUS_COLOURS[status]
-    return f"rgb({r}, {g}, {b})"
-
-
-async def open_page(browser, url: str, theme: str = "dark"):
-    context = await browser.new_context(viewport={"width": 1600, "height": 900}, color_scheme=theme)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(url)
-    await page.wait_for_selector("body[data-ready='1']")
-    await page.wait_for_selector("#conn.up")
-    return page, errors
-
-
-async def wait_fill(page, selector: str, status: str) -> None:
-    """Wait for the computed fill to settle on the status colour (the plan fades colours in)."""
-    await page.wait_for_function(
-        "([sel, want]) => { const n = document.querySelector(sel); return n && getComputedStyle(n).fill === want; }",
-        arg=[selector, rgb(status)], timeout=5000)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 
 async def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def publish_docs_images() -> None:
-    """The best views go into the docs when asked (REVITPYIOT_UPDATE_DOCS_IMAGES=1): a normal test
-    run leaves the checkout as it found it, with the screenshots under test-artifacts/."""
-    if os.environ.get("REVITPYIOT_UPDATE_DOCS_IMAGES") != "1":
-        return
-    docs = ROOT / "docs" / "img"
-    docs.mkdir(parents=True, exist_ok=True)
-    for name in ("overview", "alerts", "trends", "maintenance"):
-        source = ARTIFACTS / f"{name}.png"
-        if source.exists():
-            shutil.copyfile(source, docs / f"dashboard-{name}.png")
+    await save_shot(page, ARTIFACTS, name)
 
 
 async def test_floor_plan_goes_critical_live_and_alert_is_acknowledged(served, browser):
@@ -169,7 +130,16 @@ async def test_system_view_and_light_theme(served, browser):
     await page.click(".tab[data-view='system']")
     await page.wait_for_selector("#sys-sources tbody tr")
     assert "mqtt://broker/site/#" in await page.inner_text("#sys-sources")
-    assert "azure" in await page.inner_text("#sys-cloud")
+    # cloud connectors as the real sidecar reports them: state, backlog, messages/s, last error
+    azure = "#sys-cloud tr[data-connector='azure']"
+    assert await page.text_content(f"{azure} .chip.ok") == "connected"
+    assert (await page.inner_text(f"{azure} .backlog")).startswith("12")
+    assert await page.inner_text(f"{azure} .rate") == "4.2"
+    assert await page.text_content("#sys-cloud tr[data-connector='aws'] .chip.critical") == "error"
+    assert "endpoint is required" in await page.inner_text("#sys-cloud tr[data-connector='aws'] .error-text")
+    assert await page.is_hidden("#sys-cloud-empty")
+    assert "sqlite" in await page.inner_text("#sys-historian")
+    assert "Standing (stale)" in await page.inner_text("#sys-alarms")
     await page.click("#btn-stop")
     await page.wait_for_selector("#state-pill.configured")
     assert served.backend.requests[-1] == ("stop", {})
@@ -178,4 +148,3 @@ async def test_system_view_and_light_theme(served, browser):
     await page.wait_for_selector("#floorplan .el[data-status='ok']")
     await shot(page, "overview-light")
     assert errors == []
-    publish_docs_images()

@@ -29,7 +29,7 @@ class RealSidecar:
         self.log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sidecar", "serve", "--command-endpoint", self.command,
-             "--event-endpoint", self.events, "--data-dir", str(data_dir)],
+             "--event-endpoint", self.events, "--data-dir", str(data_dir), "--dashboard-port", "0"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
@@ -62,7 +62,7 @@ def controller(sidecar, tmp_path, monkeypatch):
 
     client.request(protocol.CONFIGURE, build_demo_building())
     opened: dict[str, list] = {"urls": [], "files": [], "quit": []}
-    ctl = TrayController(client, dashboard_url="http://127.0.0.1:8765/", log_path=tmp_path / "sidecar.log",
+    ctl = TrayController(client, log_path=tmp_path / "sidecar.log",
                          open_url=opened["urls"].append, open_file=opened["files"].append,
                          on_quit=lambda: opened["quit"].append(True))
     ctl.opened = opened  # type: ignore[attr-defined]
@@ -89,12 +89,106 @@ def test_each_menu_action_through_the_dummy_backend(controller, sidecar):
     assert controller.client.request(protocol.STATUS)["state"] != protocol.STATE_MONITORING
     assert controller.state == controller.client.request(protocol.STATUS)["state"]
 
-    items["Open dashboard"](icon)
-    assert controller.opened["urls"] == ["http://127.0.0.1:8765/"]
+    items["Open dashboard"](icon)  # the address the sidecar names in its status, never a guess
+    url = wait_for_dashboard_url(controller.client)
+    assert controller.opened["urls"] == [url] and not url.endswith(":8765/")
     items["Open logs"](icon)
     assert controller.opened["files"] == [controller.log_path] and controller.log_path.exists()
     items["Quit"](icon)
     assert controller.opened["quit"] == [True]
+
+
+def wait_for_dashboard_url(client, timeout_s: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while not (url := client.request(protocol.STATUS).get("dashboard_url")):
+        assert time.monotonic() < deadline, "the sidecar never named its dashboard_url"
+        time.sleep(0.1)
+    return url
+
+
+def write_config(path: Path, command: str, events: str, data_dir: Path) -> Path:
+    path.write_text(f"""[sidecar]
+command_endpoint = "{command}"
+event_endpoint = "{events}"
+data_dir = '{data_dir}'
+
+[dashboard]
+port = 0
+""", encoding="utf-8")
+    return path
+
+
+def test_tray_follows_the_config_file_and_the_status_dashboard_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    import urllib.request
+
+    from sidecar.tray import (
+        CommandClient,
+        EventWatcher,
+        SidecarProcess,
+        TrayController,
+        build_parser,
+        tray_settings,
+        wait_for_sidecar,
+    )
+
+    command, events = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "sidecar.toml", command, events, tmp_path / "data")
+    settings = tray_settings(build_parser().parse_args(["--config", str(config)]))
+    assert (settings.command_endpoint, settings.event_endpoint) == (command, events)
+    assert settings.data_dir == tmp_path / "data" and settings.token_path.parent == tmp_path / "data"
+    child = settings.serve_arguments()
+    assert child[child.index("--config") + 1] == str(config.resolve())
+    assert "--command-endpoint" not in child, "the child reads the same file: one source of truth"
+
+    process = SidecarProcess(child, settings.log_path)
+    client = CommandClient(settings.command_endpoint, "")
+    watcher = None
+    try:
+        wait_for_sidecar(client, settings.token_path, process, 30.0)
+        opened: list[str] = []
+        controller = TrayController(client, log_path=settings.log_path, open_url=opened.append)
+        controller.refresh()
+        icon = controller.build_icon()
+        url = wait_for_dashboard_url(client)
+        {item.text: item for item in icon.menu.items}["Open dashboard"](icon)
+        assert opened == [url]
+        with urllib.request.urlopen(url, timeout=10) as response:  # the dashboard really is there
+            assert response.status == 200 and b"RevitPyIoT" in response.read()
+        # and the configured event endpoint is the one the sidecar publishes on
+        seen: list[str] = []
+        watcher = EventWatcher(settings.event_endpoint, lambda topic, body: seen.append(topic))
+        watcher.start()
+        deadline = time.monotonic() + 15
+        while protocol.TOPIC_STATUS not in seen:
+            assert time.monotonic() < deadline, "no status event on the configured event endpoint"
+            time.sleep(0.1)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+            watcher.join(3)
+        client.close()
+        process.stop()
+    assert "dashboard at http://127.0.0.1:" in settings.log_path.read_text(encoding="utf-8")
+
+
+def test_command_line_overrides_the_config_file_and_a_bad_file_is_refused(tmp_path):
+    from sidecar.tray import build_parser, main, tray_settings
+
+    config = write_config(tmp_path / "sidecar.toml", "tcp://127.0.0.1:5999", "tcp://127.0.0.1:5998", tmp_path)
+    settings = tray_settings(build_parser().parse_args(["--config", str(config), "--command-endpoint",
+                                                        "tcp://127.0.0.1:6001", "--data-dir", str(tmp_path / "x")]))
+    assert settings.command_endpoint == "tcp://127.0.0.1:6001" and settings.event_endpoint == "tcp://127.0.0.1:5998"
+    assert settings.data_dir == tmp_path / "x"
+    child = settings.serve_arguments()
+    assert child[child.index("--command-endpoint") + 1] == "tcp://127.0.0.1:6001"
+    assert child[child.index("--data-dir") + 1] == str(tmp_path / "x")
+    defaults = tray_settings(build_parser().parse_args([]))
+    assert defaults.command_endpoint == protocol.DEFAULT_COMMAND_ENDPOINT and defaults.config_path is None
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sidecar]\ncommand_endpoint = 5\n", encoding="utf-8")
+    assert main(["--config", str(bad)]) == 2  # refused before anything starts
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
 
 
 def test_menu_errors_are_reported_not_raised(controller, sidecar):
@@ -164,9 +258,9 @@ def _start_xvfb() -> tuple[subprocess.Popen, str, int]:
 def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
     xvfb, display, display_fd = _start_xvfb()
     command, events = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "sidecar.toml", command, events, tmp_path)  # endpoints from the file only
     env = dict(os.environ, DISPLAY=display, PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1")
-    tray = subprocess.Popen([sys.executable, "-m", "sidecar", "tray", "--command-endpoint", command,
-                             "--event-endpoint", events, "--data-dir", str(tmp_path)],
+    tray = subprocess.Popen([sys.executable, "-m", "sidecar", "tray", "--config", str(config)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     # a reader thread: select() on a buffered text pipe misses lines already read ahead

@@ -6,6 +6,13 @@ const COLOURS = { ok: "rgb(46, 160, 67)", watch: "rgb(242, 201, 76)", warning: "
 const RANK = { ok: 0, unknown: 1, watch: 2, warning: 3, critical: 4 };
 const SEVERITY_STATUS = { critical: "critical", warning: "warning", info: "watch" };
 const STALE_AFTER_S = 900;
+/* status.alarm_metrics keys (docs/sidecar.md): the alert console shows the rate ones, System all. */
+const ALARM_RATE_METRICS = [["alarms_per_10min", "Alarms per 10 min"], ["chattering", "Chattering"],
+  ["stale_alarms", "Standing (stale)"], ["shelved", "Shelved"]];
+const ALARM_METRICS = [["alarms_per_10min", "Alarms per 10 min"], ["active", "Active"], ["unacknowledged", "Unacknowledged"],
+  ["acknowledged", "Acknowledged"], ["returned_unacknowledged", "Returned, unacknowledged"], ["chattering", "Chattering"],
+  ["stale_alarms", "Standing (stale)"], ["shelved", "Shelved"], ["escalated", "Escalated"], ["suppressed", "Suppressed (flood)"],
+  ["floods", "Floods"]];
 
 const S = {
   building: null, elements: new Map(), sensors: new Map(), levels: [], level: null,
@@ -419,18 +426,21 @@ function renderAlertMetrics() {
     ["Standing > 24 h", open.filter((a) => a.raised_ts < now - 86400).length],
   ];
   // Alarm-rate metrics from the sidecar (ISA-18.2: alarms per 10 min, chattering, stale), when it has them.
-  const m = S.status.alarm_metrics || S.status.alarms || {};
-  for (const [k, v] of Object.entries(m)) if (typeof v === "number") metrics.push([k.replace(/_/g, " "), fmtNum(v, Number.isInteger(v) ? 0 : 1)]);
+  const m = S.status.alarm_metrics || {};
+  for (const [k, label] of ALARM_RATE_METRICS) if (typeof m[k] === "number") metrics.push([label, fmtNum(m[k], Number.isInteger(m[k]) ? 0 : 1)]);
+  if (m.flood) metrics.push(["Alarm flood since", fmtTime(m.flood_since_ts)]);
   $("#alert-metrics").innerHTML = metrics.map(([k, v]) => `<div class="metric"><b>${v}</b><span>${esc(k)}</span></div>`).join("");
   const unacked = open.filter((a) => stateOf(a) === "active").length;
   const badge = $("#alert-badge"); badge.hidden = unacked === 0; badge.textContent = unacked;
 }
 
+function ackUser() { return ($("#ack-user").value || "").trim() || localStorage.getItem("revitpyiot.user") || "dashboard"; }
+
 async function onAlertAction(ev) {
   const t = ev.target;
   if (t.dataset.goto) { ev.preventDefault(); showView("overview"); const el = S.elements.get(t.dataset.goto);
     if (el) { S.level = el._level; renderLevels(); renderPlan(); select(el.unique_id); } return; }
-  const user = localStorage.getItem("revitpyiot.user") || "dashboard";
+  const user = ackUser();
   try {
     if (t.dataset.ack) { t.disabled = true; await command("ack", { alert_id: t.dataset.ack, user }); toast("Acknowledged"); }
     else if (t.dataset.shelve) { t.disabled = true;
@@ -458,21 +468,59 @@ function renderMaintenance() {
 
 /* ---------- system ---------- */
 function stateText(v) { return typeof v === "object" && v ? (v.state || JSON.stringify(v)) : String(v); }
+function stateChip(s) {
+  const chip = /^(running|connected|ok|up|monitoring)$/.test(s) ? "ok" : /error|fail|down|disconnected/.test(s) ? "critical"
+    : /connect|retry|backoff|start/.test(s) ? "warning" : "unknown";
+  return `<span class="chip ${chip}">${esc(s)}</span>`;
+}
+const kv = (pairs) => pairs.filter((p) => p[1] != null && p[1] !== "").map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+function fmtBytes(n) { return n == null ? null : n < 1024 ? n + " B" : n < 1048576 ? fmtNum(n / 1024, 1) + " KiB" : fmtNum(n / 1048576, 1) + " MiB"; }
+
+/* status.cloud: {name: {state, backlog, messages_per_s, delivered, last_error, ...}} (or a bare state string) */
+function renderCloud(cloud) {
+  const rows = Object.entries(cloud || {}).map(([name, v]) => {
+    const c = typeof v === "object" && v ? v : { state: String(v) };
+    const backlog = c.backlog != null ? fmtNum(c.backlog, 0) + (c.oldest_backlog_s ? ` <span class="muted">(oldest ${fmtDuration(c.oldest_backlog_s / 3600)})</span>` : "") : "–";
+    const when = c.last_error_ts ? ` <span class="muted">${fmtTime(c.last_error_ts)}</span>` : "";
+    return `<tr data-connector="${esc(name)}"><td>${esc(name)}${c.kind && c.kind !== name ? ` <span class="muted">${esc(c.kind)}</span>` : ""}</td>
+      <td>${stateChip(stateText(c))}</td><td class="num backlog">${backlog}</td>
+      <td class="num rate">${c.messages_per_s != null ? fmtNum(c.messages_per_s, 1) : "–"}</td>
+      <td class="num">${c.delivered != null ? fmtNum(c.delivered, 0) : "–"}</td>
+      <td class="error-text">${c.last_error ? esc(c.last_error) + when : '<span class="muted">–</span>'}</td></tr>`;
+  });
+  $("#sys-cloud tbody").innerHTML = rows.join("");
+  $("#sys-cloud").hidden = rows.length === 0;
+  $("#sys-cloud-empty").hidden = rows.length > 0;
+}
+
 function renderSystem() {
   const st = S.status; const pill = $("#state-pill");
   pill.textContent = st.state || "unknown"; pill.className = "pill " + (st.state || "");
   $("#kpi-rate").textContent = st.readings_per_s != null ? fmtNum(st.readings_per_s, 0) : "–";
   // alert events are live, the status only every few seconds: count what this page holds
   $("#kpi-alerts").textContent = S.alerts.size ? [...S.alerts.values()].filter((a) => a.state !== "cleared").length : (st.active_alerts ?? "–");
-  const kv = (pairs) => pairs.filter((p) => p[1] != null).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
   $("#sys-sidecar").innerHTML = kv([["State", st.state], ["Building", st.building_id], ["Sensors", st.sensors],
     ["Readings/s", st.readings_per_s != null ? fmtNum(st.readings_per_s, 1) : null], ["Active alerts", st.active_alerts],
     ["Uptime", st.uptime_s != null ? fmtDuration(st.uptime_s / 3600) : null]]);
-  const table = (map) => Object.entries(map || {}).map(([name, v]) => { const s = stateText(v);
-    const chip = /^(running|connected|ok|up|monitoring)$/.test(s) ? "ok" : /error|fail|down|disconnected/.test(s) ? "critical" : /connect|retry|backoff|start/.test(s) ? "warning" : "unknown";
-    return `<tr><td>${esc(name)}</td><td><span class="chip ${chip}">${esc(s)}</span></td></tr>`; }).join("");
-  $("#sys-sources tbody").innerHTML = table(st.sources) || '<tr><td class="muted">No sources reported.</td></tr>';
-  $("#sys-cloud tbody").innerHTML = table(st.cloud || st.connectors) || '<tr><td class="muted">No cloud connectors configured.</td></tr>';
+  $("#sys-sources tbody").innerHTML = Object.entries(st.sources || {}).map(([name, v]) =>
+    `<tr><td>${esc(name)}</td><td>${stateChip(stateText(v))}</td></tr>`).join("")
+    || '<tr><td class="muted">No polling sources: readings arrive by ingest only.</td></tr>';
+  const h = st.historian;
+  $("#sys-historian").innerHTML = h ? kv([["Backend", h.backend], ["Rows stored", h.rows != null ? fmtNum(h.rows, 0) : null],
+    ["Backlog", h.backlog != null ? fmtNum(h.backlog, 0) : null], ["Rows written", h.rows_written],
+    ["Last flush", h.last_flush_ts ? fmtTime(h.last_flush_ts) + (h.last_flush_ms != null ? ` (${fmtNum(h.last_flush_ms, 1)} ms)` : "") : null],
+    ["Journal not yet synced", fmtBytes(h.journal_unsynced_bytes)], ["Too old to store", h.too_old || null],
+    ["Replayed at start", h.replayed || null], ["Errors", h.errors], ["Last error", h.last_error || null]])
+    : '<dt>Historian</dt><dd class="muted">off: history comes from memory only</dd>';
+  const m = st.alarm_metrics;
+  $("#sys-alarms").innerHTML = m ? kv(ALARM_METRICS.filter(([k]) => m[k] != null).map(([k, label]) => [label, m[k]])
+    .concat([["Flood", m.flood ? "yes, since " + fmtTime(m.flood_since_ts) : "no"]]))
+    : '<dt>Alarms</dt><dd class="muted">no building configured yet</dd>';
+  renderCloud(st.cloud);
+  $("#sys-notifications tbody").innerHTML = Object.entries(st.notifications || {}).map(([name, n]) =>
+    `<tr><td>${esc(name)} <span class="muted">${esc(n.type || "")}</span></td><td class="num">${esc(n.sent ?? 0)} sent, ${esc(n.failed ?? 0)} failed, ${esc(n.queued ?? 0)} queued</td>
+      <td class="error-text">${esc(n.last_error || "")}</td></tr>`).join("")
+    || '<tr><td class="muted">No notification channels configured.</td></tr>';
   const d = S.dashboard || {};
   $("#sys-dashboard").innerHTML = kv([["Live clients", d.clients], ["Snapshots sent", d.snapshots], ["Resyncs (slow clients)", d.resyncs],
     ["Messages pushed", d.messages]]);
@@ -564,6 +612,9 @@ async function init() {
     S.alertFilter.state = b.dataset.state; renderAlerts(); };
   $("#alert-severity").onchange = (e) => { S.alertFilter.severity = e.target.value; renderAlerts(); };
   $("#alert-search").oninput = (e) => { S.alertFilter.text = e.target.value; renderAlerts(); };
+  $("#ack-user").value = localStorage.getItem("revitpyiot.user") || "";
+  $("#ack-user").onchange = (e) => { const v = e.target.value.trim();
+    if (v) localStorage.setItem("revitpyiot.user", v); else localStorage.removeItem("revitpyiot.user"); };
   $("#alert-table").addEventListener("click", onAlertAction);
   $("#pm-table").addEventListener("click", onAlertAction);
   $("#btn-start").onclick = () => command("start").then(() => toast("Monitoring started")).catch((e) => toast(e.message));
