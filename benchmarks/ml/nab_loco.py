@@ -2,7 +2,7 @@
 
 Leave-one-category-out: for each NAB category (artificialWithAnomaly, realAWSCloudwatch,
 realKnownCause), choose the detector's components and parameters from a small grid (daily
-profile on/off, local-context mean on/off, refractory damping) by the standard score of the
+profile on/off, local-context mean on/off, refractory damping, kNN window matching on/off) by the standard score of the
 *other* categories, and score that category's files with them. The corpus is then scored as usual
 (one threshold per profile, as NAB does) from these held-out scores. Prints the in-sample score of
 every grid point too.
@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nab_scoring
 from common import DATA, REPO, emit
 
-GRID = {"season_bins": (0, 48), "fast_horizon": (0, 7), "refractory_damping": (0.1, 0.3)}
+GRID = {"season_bins": (0, 48), "fast_horizon": (0, 7), "refractory_damping": (0.1, 0.3),
+        "knn_window": (0, 8)}
 
 
 def main() -> None:

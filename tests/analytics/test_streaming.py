@@ -88,3 +88,45 @@ def test_spatial_check_waits_for_a_day_of_history() -> None:
     assert early[100:].max() < 1.0
     det.score_series(x[1200:1499], t[1200:1499], key="a")
     assert det.score_one(50.0, t[1499] + 60.0, key="a") == 1.0
+
+
+def _knn() -> StreamingAnomalyDetector:
+    return StreamingAnomalyDetector(warmup=5, knn_window=6, knn_size=32, knn_k=3)
+
+
+def test_window_matching_batch_equals_one_by_one_and_memory_is_bounded() -> None:
+    rng = np.random.default_rng(7)
+    keys = [f"s{i % 5}" for i in range(1500)]
+    rng.shuffle(keys)
+    x = rng.normal(0, 1, 1500)
+    t = 1.5e9 + np.arange(1500) * 60.0
+    det = _knn()
+    batch = det.score_many(keys[:100], x[:100], t[:100])
+    size = det.state_nbytes()
+    batch = np.r_[batch, det.score_many(keys[100:], x[100:], t[100:])]
+    assert det.state_nbytes() == size  # 5 sensors: the bank never grows with readings
+    single = _knn()
+    one = np.array([single.score_learn_one(v, ts, k) for k, v, ts in zip(keys, x, t)])
+    np.testing.assert_allclose(batch, one)
+    assert np.all((batch >= 0) & (batch <= 1))
+
+
+def test_window_matching_flags_a_broken_shape_the_level_statistics_accept() -> None:
+    # A repeating triangle wave; half a period becomes 9, 0, 9, 0, ...: every value is inside the
+    # usual range, but that shape has never been seen (the window bank knows only the triangle).
+    period = np.tile(np.r_[np.arange(10.0), np.arange(10.0)[::-1]], 60)
+    x = period + np.random.default_rng(8).normal(0, 0.05, len(period))
+    x[1000:1010] = np.r_[9.0, 0.0, 9.0, 0.0, 9.0, 0.0, 9.0, 0.0, 9.0, 0.0]
+    t = 1.6e9 + 60.0 * np.arange(len(x))
+    kw = {"warmup": 50, "spatial_tolerance": 0.0, "fast_horizon": 0.0}
+    with_knn = StreamingAnomalyDetector(knn_window=8, knn_size=64, knn_mode="only", **kw).score_series(x, t)
+    assert with_knn[1000:1012].max() > 0.5 > with_knn[200:1000].max()
+
+
+def test_bad_window_matching_settings_are_rejected() -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        StreamingAnomalyDetector(knn_window=4, knn_size=3, knn_k=3)
+    with pytest.raises(ValueError):
+        StreamingAnomalyDetector(knn_mode="mean")
