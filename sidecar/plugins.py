@@ -5,10 +5,18 @@ subscriptions and act through ``request(type, body)``, the same handlers (and th
 validation) the ZeroMQ command endpoint uses. Each is optional and configured by its own
 TOML section (``[dashboard]``, ``[cloud.azure]``, ``[cloud.aws]``); one that fails to start
 is reported in ``status`` and logged, and the sidecar keeps monitoring without it.
+
+Cloud data loss (a connector's outbox over its bound during a long outage) is never silent:
+it is logged at ERROR, counted in ``status.cloud.<name>`` (``dropped``, ``data_loss_events``,
+``last_data_loss``) and, once the service hands over its pipeline (``pipeline=``), raised as a
+building-level ``cloud_data_loss`` alert that an operator acknowledges.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,9 @@ log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 DEFAULT_DASHBOARD_PORT = 8765
+KIND_CLOUD_DATA_LOSS = "cloud_data_loss"
+LOSS_RECOVERY_CHECK_S = 1.0
+LOSS_LOG_INTERVAL_S = 60.0
 
 
 def readings_as_tuples(batch: Any) -> list[tuple[str, float, float]]:
@@ -30,28 +41,64 @@ def readings_as_tuples(batch: Any) -> list[tuple[str, float, float]]:
     return list(batch)
 
 
+def set_data_loss_alert(pipeline: Any, active: bool, info: dict[str, Any] | None = None,
+                        now: float | None = None) -> Any:
+    """Set or clear the building-level ``cloud_data_loss`` alert (warning) through the
+    pipeline's alert engine; returns the alert (None once back to normal).
+
+    The subject is the building itself (``unique_id`` = building id, ``element_id`` -1, no
+    sensor): one alert per building, whichever connector lost data. The condition holds from a
+    loss until the connectors that lost data are connected again; as with every alarm, the
+    alert then waits for an acknowledgement (``unack_rtn``) unless one came before, and a
+    further loss re-activates the same alert."""
+    from sidecar.alarms.settings import RuleSettings
+    from sidecar.alerts import Subject
+
+    engine = pipeline.alerts
+    when = time.time() if now is None else now
+    building = engine.model.building_id
+    info = info or {}
+    readings = int(info.get("readings") or 0)
+    label = (f"Cloud connector {info.get('connector', '?')}: outbox full during an outage, "
+             f"{readings} readings / {int(info.get('messages') or 0)} messages dropped:")
+    subject = Subject(building, -1, "", -1, label, "", "")
+    rule = RuleSettings(severity="warning")
+    engine.set_condition(subject, KIND_CLOUD_DATA_LOSS, active, float(readings), when, math.nan, "warning", rule)
+    pipeline.flush()
+    return next((a for a in engine.standing_alerts([building]) if a.kind == KIND_CLOUD_DATA_LOSS), None)
+
+
 class Plugins:
     """Starts, feeds and stops the dashboard and the cloud connectors of one sidecar."""
 
     def __init__(self, extra: dict[str, Any], data_dir: Path, token: str, hub: EventHub,
-                 request: CommandHandler, building: Callable[[], dict[str, Any] | None]):
+                 request: CommandHandler, building: Callable[[], dict[str, Any] | None],
+                 pipeline: Callable[[], Any] | None = None):
         self.extra = extra
         self.data_dir = data_dir
         self.token = token
         self.hub = hub
         self.request = request
         self.building = building
+        self.pipeline = pipeline  # the service's current Pipeline (or None): for the data-loss alert
         self.dashboard_url: str | None = None
         self.dashboard_error: str | None = None
         self._dashboard_runner: Any = None
         self.connectors: list[Any] = []
         self.connector_errors: dict[str, str] = {}
+        self.data_loss: dict[str, dict[str, Any]] = {}  # connector name -> {events, last}
+        self._losing: set[str] = set()  # connectors that lost data and are not connected again yet
+        self._recovery_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._start_dashboard()
         await self._start_cloud()
 
     async def stop(self) -> None:
+        if self._recovery_task is not None:
+            self._recovery_task.cancel()
+            await asyncio.gather(self._recovery_task, return_exceptions=True)
+            self._recovery_task = None
         for connector in self.connectors:
             try:
                 await connector.stop()
@@ -69,12 +116,19 @@ class Plugins:
         fields: dict[str, Any] = {}
         if self.dashboard_url:
             fields["dashboard_url"] = self.dashboard_url
-        cloud = {c.name: c.status() for c in self.connectors}
+        cloud = {c.name: self._connector_status(c) for c in self.connectors}
         for name, error in self.connector_errors.items():
             cloud[name] = {"state": "error", "last_error": error}
         if cloud:
             fields["cloud"] = cloud
         return fields
+
+    def _connector_status(self, connector: Any) -> dict[str, Any]:
+        status: dict[str, Any] = connector.status()
+        loss = self.data_loss.get(connector.name)
+        status["data_loss_events"] = loss["events"] if loss else 0
+        status["last_data_loss"] = loss["last"] if loss else None
+        return status
 
     # -- dashboard -----------------------------------------------------------------------
     async def _start_dashboard(self) -> None:
@@ -105,6 +159,45 @@ class Plugins:
         log.info("dashboard at %s", url)
 
     # -- cloud ---------------------------------------------------------------------------
+    def _on_data_loss(self, info: dict[str, Any]) -> None:
+        """A connector dropped data (its loss listener, on the loop thread): never silent."""
+        name = str(info.get("connector", "?"))
+        entry = self.data_loss.setdefault(name, {"events": 0, "last": None})
+        entry["events"] += 1
+        entry["last"] = {"ts": time.time(), "reason": str(info.get("reason", "")),
+                         "readings": int(info.get("readings") or 0), "messages": int(info.get("messages") or 0),
+                         "first_ts": info.get("first_ts"), "last_ts": info.get("last_ts")}
+        entry["readings"] = entry.get("readings", 0) + entry["last"]["readings"]
+        # every loss is counted; the ERROR line repeats at most once a minute per connector
+        # (a long outage drops on every batch), with the running total
+        if name not in self._losing or time.monotonic() - entry.get("logged", 0.0) >= LOSS_LOG_INTERVAL_S:
+            entry["logged"] = time.monotonic()
+            log.error("cloud connector %s lost data: %s readings in %s messages dropped (%s; %s readings "
+                      "in %d losses since start); the cloud has a gap for this period", name,
+                      entry["last"]["readings"], entry["last"]["messages"], entry["last"]["reason"],
+                      entry["readings"], entry["events"])
+        self._losing.add(name)
+        self._set_loss_alert(True, info)
+
+    def _set_loss_alert(self, active: bool, info: dict[str, Any] | None = None) -> None:
+        pipeline = self.pipeline() if self.pipeline is not None else None
+        if pipeline is None:
+            return
+        try:
+            set_data_loss_alert(pipeline, active, info)
+        except Exception:  # the alert comes on top of the ERROR log and the counts
+            log.exception("could not set the cloud_data_loss alert")
+
+    async def _watch_recovery(self) -> None:
+        """Clear the data-loss condition once every connector that lost data is connected again."""
+        while True:
+            await asyncio.sleep(LOSS_RECOVERY_CHECK_S)
+            if self._losing and all(c.status().get("state") == "connected"
+                                    for c in self.connectors if c.name in self._losing):
+                self._losing.clear()
+                log.info("cloud connectors connected again after data loss")
+                self._set_loss_alert(False)
+
     def _feed(self, connector: Any, name: str) -> None:
         def on_readings(batch: Any) -> None:
             connector.on_readings(readings_as_tuples(batch))
@@ -128,6 +221,7 @@ class Plugins:
                 continue
             try:
                 connector = create_connector(kind, settings, self.data_dir, self.request)
+                connector.add_loss_listener(self._on_data_loss)
                 await connector.start()
             except Exception as error:
                 self.connector_errors[kind] = redact(str(error))
@@ -139,3 +233,5 @@ class Plugins:
             if config is not None:
                 connector.on_config(config)
             log.info("cloud connector %s started", kind)
+        if self.connectors:
+            self._recovery_task = asyncio.create_task(self._watch_recovery(), name="cloud-loss-recovery")

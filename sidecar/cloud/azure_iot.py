@@ -51,11 +51,19 @@ _HTTP_STATUS = {"bad_request": 400, "unauthorized": 403, "unknown_type": 404, "c
                 "unsupported_version": 400, "too_large": 413, "internal": 500}
 
 
+def _quiet_sdk_log() -> None:
+    """The SDK logs four INFO lines per message sent: keep them for ``--log-level DEBUG``."""
+    sdk = logging.getLogger("azure.iot.device")
+    if sdk.level == logging.NOTSET and logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        sdk.setLevel(logging.WARNING)
+
+
 class AzureIoTConnector(CloudConnector):
     kind = "azure"
 
     def __init__(self, name: str, settings: Mapping[str, Any], data_dir: Path, commands: CommandHandler) -> None:
         super().__init__(name, settings, data_dir, commands)
+        _quiet_sdk_log()
         s = self.settings
         # The SDK runs each send_message on a worker thread, so concurrent sends can overtake
         # each other on the wire: one message in flight keeps delivery in order.

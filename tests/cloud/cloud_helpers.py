@@ -44,7 +44,8 @@ class Observer:
     async def connect(self, subscribe: bool = True) -> None:
         client = GmqttClient(self.client_id, clean_session=False, session_expiry_interval=3600)
         client.on_message = self._on_message
-        await client.connect(self.host, self.port, keepalive=30)
+        # bounded: a broker that never answers fails the test here instead of hanging it
+        await asyncio.wait_for(client.connect(self.host, self.port, keepalive=30), 15)
         if subscribe:
             for topic in self.topics:
                 client.subscribe(topic, qos=1)
