@@ -116,6 +116,8 @@ class Plugins:
         fields: dict[str, Any] = {}
         if self.dashboard_url:
             fields["dashboard_url"] = self.dashboard_url
+        elif self.dashboard_error:
+            fields["dashboard_error"] = self.dashboard_error
         cloud = {c.name: self._connector_status(c) for c in self.connectors}
         for name, error in self.connector_errors.items():
             cloud[name] = {"state": "error", "last_error": error}
