@@ -233,6 +233,17 @@ def golden_messages() -> dict[str, dict[str, Any]]:
         "reply.set_limits": _reply("set_limits", 18, {
             "sensor_id": "ahu-01.supply_fan_vibration",
             "limits": {"high": 5.0, "high_critical": 8.0, "deadband": 0.3}}),
+        "request.workorders": _request("workorders", 19, {"status": "all", "limit": 20}),
+        "reply.workorders": _reply("workorders", 19, {"workorders": [{
+            "work_order_id": "9b1f0c2d7e4a4f0e8d6c5b4a39281706", "unique_id": AHU_UID, "element_id": AHU_ID,
+            "title": "Lüftungsgerät 01: Inspect the air handling unit bearings, tooling and drive train; "
+                     "replace worn parts.",
+            "status": "closed", "priority": "medium", "failure_probability": 0.74, "ttf_hours": 9.5,
+            "recommended_action": "Inspect the air handling unit bearings, tooling and drive train; "
+                                  "replace worn parts.",
+            "evidence": [("Zuluftventilator vibration (vibration) rising 0.31 mm/s/h toward its critical limit "
+                          "7.1 mm/s: ~9.5 h to failure (± 2.1 h), 74% within 24 h"), "failure probability 74%"],
+            "created_ts": TS - 3600.0, "due_ts": TS - 3600.0 + 4.75 * 3600.0, "closed_ts": TS - 60.0}]}),
         "reply.error.bad_request": _error("configure", 9, "bad_request",
                                           "body.elements.3.location: expected at least 3 items, got 2",
                                           {"field": "body.elements.3.location"}),

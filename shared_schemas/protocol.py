@@ -32,8 +32,9 @@ HISTORY = "history"  # additive to v1: a sensor's stored series (docs/protocol.m
 SHELVE = "shelve"
 UNSHELVE = "unshelve"
 SET_LIMITS = "set_limits"
+WORKORDERS = "workorders"  # additive to v1: maintenance work orders (docs/protocol.md, "Additive requests")
 REQUEST_TYPES = (HELLO, CONFIGURE, START, STOP, STATUS, SNAPSHOT, ACK, INGEST, HISTORY, SHELVE, UNSHELVE,
-                 SET_LIMITS)
+                 SET_LIMITS, WORKORDERS)
 HISTORY_RESOLUTIONS = ("raw", "1m", "1h", "auto")
 
 # Event topics (event endpoint).

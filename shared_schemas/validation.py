@@ -42,7 +42,7 @@ from shared_schemas.protocol import EVENT_TOPICS, REQUEST_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 BASE_URI = "https://revitpyiot.invalid/schemas/v1/"
-RECORD_NAMES = ("BuildingConfig", "HealthRecord", "Alert")
+RECORD_NAMES = ("BuildingConfig", "HealthRecord", "Alert", "WorkOrder")
 
 _ARRAY_TYPES = (list, tuple)
 _REPR_LIMIT = 80
@@ -284,7 +284,7 @@ def validate_event(topic: str, message: dict[str, Any]) -> None:
 
 
 def validate_record(name: str, obj: Any) -> None:
-    """Check a record: ``"BuildingConfig"``, ``"HealthRecord"`` or ``"Alert"``."""
+    """Check a record: ``"BuildingConfig"``, ``"HealthRecord"``, ``"Alert"`` or ``"WorkOrder"``."""
     if name not in RECORD_NAMES:
         raise ValueError(f"unknown record {name!r}; expected one of {list(RECORD_NAMES)}")
     _check(f"{name}.json", obj)

@@ -70,7 +70,7 @@ class Sidecar:
         self.maintenance: MaintenanceEngine | None = None   # live predictive maintenance ([analytics])
         self.building_config: dict[str, Any] | None = None   # the accepted BuildingConfig, as sent
         self.plugins = Plugins(config.extra, config.data_dir, token, self.hub, self.request,
-                               lambda: self.building_config)
+                               lambda: self.building_config, pipeline=lambda: self.pipeline)
         self.notifier = Notifier(config.alerts.notifications)
         if self.notifier.channels:
             self.hub.subscribe(protocol.TOPIC_ALERT, self.notifier.on_alert, name="notifications", inline=True)

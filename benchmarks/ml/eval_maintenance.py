@@ -20,6 +20,7 @@ Usage: python benchmarks/ml/eval_maintenance.py [--quick]
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -115,7 +116,7 @@ def fit_isotonic(z: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], tuple
 def reliability(p: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
     bins = np.array([0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001])
     out = []
-    for lo, hi in zip(bins[:-1], bins[1:]):
+    for lo, hi in itertools.pairwise(bins):
         sel = (p >= lo) & (p < hi)
         if sel.any():
             out.append({"bin": f"{lo:.2f}-{min(hi, 1.0):.2f}", "n": int(sel.sum()),

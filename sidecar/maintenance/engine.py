@@ -1,0 +1,510 @@
+"""``MaintenanceEngine``: the analytics models on the live pipeline.
+
+Every ``interval_s`` (an asyncio task of the service):
+
+1. on the loop (fast copies): each equipment sensor's readings that arrived since the last run,
+   from the pipeline's ring buffers;
+2. in a one-thread executor (the CPU work; the loop keeps serving): one-minute means, the
+   streaming anomaly detector (``analytics.streaming``, when ``[analytics] anomaly``), each
+   sensor's robust trend toward its critical limit -> time to failure and failure probability
+   (calibrated trend estimator, or the learned model when one is loaded);
+3. on the loop: per equipment, the health score and drivers (``analytics.health_score``) from
+   that evidence plus its open alerts and stale data, then ``pipeline.feed_failure`` (so health
+   records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk`` rule can
+   fire); at p >= ``workorder_threshold`` a work order (``analytics.workorders.WorkOrderLog``) and
+   a ``maintenance`` alert through the alert engine (acknowledgeable, shelvable, notified by the
+   notification channels like any alert); below ``close_below`` the order is closed and the alert
+   returns to normal.
+
+The learned model (``learned.py``) trains in the executor from the historian's history when it
+holds enough failure episodes, is saved under ``<data dir>/models/`` and reloaded at start.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared_schemas import protocol
+from sidecar.alarms.settings import RuleSettings
+from sidecar.alerts import KIND_ANOMALY, KIND_FAILURE, Alert
+from sidecar.analytics.health_score import EquipmentEvidence, HealthScoreConfig, health_score
+from sidecar.analytics.workorders import WorkOrder, WorkOrderLog
+from sidecar.maintenance import learned
+from sidecar.maintenance.orders import select_orders
+from sidecar.maintenance.settings import AnalyticsSettings
+from sidecar.maintenance.trend import (
+    SKIP_QUANTITIES,
+    MinuteBins,
+    Risk,
+    Trend,
+    calibrate,
+    combine,
+    crossing_risk,
+    robust_trend,
+)
+
+log = logging.getLogger(__name__)
+
+KIND_MAINTENANCE = "maintenance"
+WORKORDER_FILE = "workorders.jsonl"
+P_DRIVER = 0.05          # a sensor's trend becomes a driver from this probability
+STATUS_ORDERS = 50       # open orders listed in status.work_orders (for the dashboard)
+EQUIPMENT_KINDS = (("air handling", "air handling unit"), ("ahu", "air handling unit"), ("chiller", "chiller"),
+                   ("cooling tower", "cooling tower"), ("boiler", "boiler"), ("pump", "pump"),
+                   ("vav", "VAV box"), ("fan", "fan"), ("compressor", "compressor"), ("heat pump", "heat pump"),
+                   ("panel", "electrical panel"), ("transformer", "transformer"), ("valve", "valve"))
+
+
+def equipment_kind(element: Any) -> str:
+    text = f"{element.family} {element.type} {element.name}".lower()
+    return next((kind for word, kind in EQUIPMENT_KINDS if word in text), "equipment")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorPlan:
+    sensor_id: str
+    quantity: str
+    label: str
+    unit: str
+    equipment_kind: str
+    low_critical: float
+    high_critical: float
+
+
+@dataclass(slots=True)
+class SensorResult:
+    p: float = 0.0
+    risk: Risk | None = None
+    trend: Trend | None = None
+    anomaly: float | None = None   # max score over the anomaly window (None: detector off)
+
+
+@dataclass(slots=True)
+class EquipmentState:
+    p: float = 0.0
+    ttf_hours: float | None = None
+    score: float = 100.0
+    status: str = protocol.STATUS_UNKNOWN
+    drivers: list[str] = field(default_factory=list)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+class Analysis:
+    """The executor side: state touched only by the engine's single worker thread."""
+
+    def __init__(self, settings: AnalyticsSettings) -> None:
+        self.settings = settings
+        self.bins = MinuteBins(max(settings.window_hours, settings.long_window_hours) * 3600.0)
+        self.detector: Any = None
+        if settings.anomaly:
+            from sidecar.analytics.streaming import StreamingAnomalyDetector
+            self.detector = StreamingAnomalyDetector()
+        self.score_log: dict[str, list[tuple[float, float]]] = {}   # sensor -> (ts, max score) per run
+        self.model: learned.LearnedModel | None = None
+
+    def run(self, collected: list[tuple[str, np.ndarray, np.ndarray]], plans: dict[str, SensorPlan],
+            now: float) -> dict[str, SensorResult]:
+        s = self.settings
+        for sid, ts, value in collected:
+            self.bins.add(sid, ts, value)
+        if self.detector is not None and collected:
+            keys = [sid for sid, ts, _ in collected for _ in range(len(ts))]
+            ts_all = np.concatenate([ts for _, ts, _ in collected])
+            values = np.concatenate([v for _, _, v in collected])
+            order = np.argsort(ts_all, kind="stable")
+            scores = self.detector.score_many([keys[i] for i in order.tolist()], values[order], ts_all[order])
+            for k, score in zip(order.tolist(), scores.tolist()):
+                entries = self.score_log.setdefault(keys[k], [])
+                if entries and entries[-1][0] == now:
+                    entries[-1] = (now, max(entries[-1][1], score))
+                else:
+                    entries.append((now, score))
+        results: dict[str, SensorResult] = {}
+        rows: list[dict[str, Any]] = []
+        row_of: list[str] = []
+        for sid, plan in plans.items():
+            result = SensorResult()
+            if self.detector is not None:
+                entries = [e for e in self.score_log.get(sid, []) if e[0] > now - s.anomaly_window_s]
+                self.score_log[sid] = entries
+                result.anomaly = max((e[1] for e in entries), default=0.0)
+            t, x = self.bins.series(sid)
+            trend = self.trend_of(t, x, now) if plan.quantity not in SKIP_QUANTITIES else None
+            if trend is not None and trend.span_h * 60.0 >= s.min_span_minutes:
+                risk = crossing_risk(trend, plan.low_critical, plan.high_critical, s.horizon_hours)
+                result.trend, result.risk, result.p = trend, risk, calibrate(risk.z)
+                if self.model is not None and not risk.beyond:
+                    row = learned.feature_row(trend, risk, plan.quantity, plan.equipment_kind, s.horizon_hours)
+                    if self.model.knows(row):
+                        rows.append(row)
+                        row_of.append(sid)
+            results[sid] = result
+        if self.model is not None and rows:
+            for sid, p in zip(row_of, self.model.predict(rows).tolist()):
+                results[sid].p = float(p)
+        return results
+
+    def trend_of(self, t: np.ndarray, x: np.ndarray, now: float) -> Trend | None:
+        s = self.settings
+        short = t >= now - s.window_hours * 3600.0
+        trend = robust_trend(t[short], x[short], now)
+        if trend is None:
+            return None
+        long = t >= now - s.long_window_hours * 3600.0
+        return combine(trend, robust_trend(t[long], x[long], now) if long.sum() > short.sum() else None)
+
+    def forget_missing(self, keep: set[str]) -> None:
+        for sid in [k for k in self.bins.buckets if k not in keep]:
+            self.bins.forget(sid)
+        for sid in [k for k in self.score_log if k not in keep]:
+            del self.score_log[sid]
+
+
+class MaintenanceEngine:
+    def __init__(self, settings: AnalyticsSettings, data_dir: Path, pipeline: Callable[[], Any],
+                 historian: Any = None, stale_after_s: float = 60.0, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.data_dir = Path(data_dir)
+        self.get_pipeline = pipeline
+        self.historian = historian
+        self.stale_after_s = stale_after_s
+        self.clock = clock
+        self.health_config = HealthScoreConfig.from_mapping(dict(settings.health))
+        self.orders = WorkOrderLog(self.data_dir / WORKORDER_FILE, settings.workorder_threshold)
+        self.analysis = Analysis(settings)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maintenance")
+        self.last_ts: dict[str, float] = {}
+        self.states: dict[str, EquipmentState] = {}
+        self.equipment_evaluated = 0
+        self.last_run_ts: float | None = None
+        self.last_run_ms: float | None = None
+        self.model_note = "trend"
+        self.training = False
+        self._alert_orders: dict[str, WorkOrder] = {}   # unique_id -> order its maintenance alert is about
+        self._wrapped: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._train_task: asyncio.Task[None] | None = None
+        self.rule = RuleSettings(severity=protocol.SEVERITY_WARNING)
+
+    @property
+    def model_path(self) -> Path:
+        return self.data_dir / "models" / learned.MODEL_FILE
+
+    # -- life cycle ----------------------------------------------------------------------
+    def load_model(self) -> None:
+        """Reload a persisted learned model (``[analytics] model = "auto"``); else the trend estimator."""
+        if self.settings.model != "auto" or not self.model_path.is_file():
+            return
+        from sidecar.analytics.models import ModelFileError
+        try:
+            self.analysis.model = learned.LearnedModel.load(self.model_path)
+            self.model_note = "trend"
+            log.info("maintenance: learned model %s loaded from %s", self.analysis.model.version, self.model_path)
+        except ModelFileError as error:
+            self.model_note = f"trend (learned model not loaded: {error})"
+            log.warning("maintenance: %s", error)
+
+    def start(self) -> None:
+        self.load_model()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="maintenance")
+
+    async def stop(self) -> None:
+        for task in (self._task, self._train_task):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._task, self._train_task) if t is not None), return_exceptions=True)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    async def _loop(self) -> None:
+        next_training = 0.0
+        while True:
+            await asyncio.sleep(self.settings.interval_s)
+            try:
+                await self.run_once()
+            except Exception:  # one bad run must not end predictive maintenance
+                log.exception("maintenance run failed")
+            now = self.clock()
+            if (self.settings.model == "auto" and self.historian is not None and now >= next_training
+                    and self._train_task is None):
+                next_training = now + self.settings.train_interval_hours * 3600.0
+                self._train_task = asyncio.get_running_loop().create_task(self._train_guarded(), name="maintenance-train")
+
+    # -- one run -------------------------------------------------------------------------
+    def _plans(self, model: Any) -> tuple[dict[str, list[int]], dict[str, SensorPlan]]:
+        equipment: dict[str, list[int]] = {}
+        plans: dict[str, SensorPlan] = {}
+        for uid, element in model.elements.items():
+            if element.kind != protocol.KIND_EQUIPMENT:
+                continue
+            indices = model.sensors_of(uid)
+            equipment[uid] = indices
+            kind = equipment_kind(element)
+            for index in indices:
+                sensor = model.sensors[index]
+                plans[sensor.sensor_id] = SensorPlan(sensor.sensor_id, sensor.quantity, sensor.label, sensor.unit,
+                                                     kind, float(sensor.limits.low_critical),
+                                                     float(sensor.limits.high_critical))
+        return equipment, plans
+
+    def _collect(self, pipeline: Any, model: Any, plans: dict[str, SensorPlan]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        collected = []
+        ring = pipeline.ring
+        for sid in plans:
+            index = model.sensor_index[sid]
+            since = self.last_ts.get(sid, -math.inf)
+            ts, value = ring.between(index, np.nextafter(since, math.inf), math.inf)
+            if len(ts):
+                collected.append((sid, ts.copy(), value.copy()))
+                self.last_ts[sid] = float(ts[-1])
+        return collected
+
+    async def run_once(self) -> None:
+        pipeline = self.get_pipeline()
+        if pipeline is None:
+            return
+        tic = time.perf_counter()
+        now = self.clock()
+        model = pipeline.model
+        self._hook_alerts(pipeline)
+        equipment, plans = self._plans(model)
+        collected = self._collect(pipeline, model, plans)
+        loop = asyncio.get_running_loop()
+        analysis = self.analysis
+        analysis_keep = set(plans)
+        results = await loop.run_in_executor(self.executor, analysis.run, collected, plans, now)
+        await loop.run_in_executor(self.executor, analysis.forget_missing, analysis_keep)
+        if pipeline is not self.get_pipeline() or pipeline.model is not model:
+            return   # reconfigured while the executor worked: the next run uses the new model
+        evaluated = 0
+        for uid, indices in equipment.items():
+            if self._apply(pipeline, model, uid, indices, plans, results, now):
+                evaluated += 1
+        self.equipment_evaluated = evaluated
+        self.last_run_ts = now
+        self.last_run_ms = round((time.perf_counter() - tic) * 1000.0, 1)
+
+    def _apply(self, pipeline: Any, model: Any, uid: str, indices: list[int], plans: dict[str, SensorPlan],
+               results: dict[str, SensorResult], now: float) -> bool:
+        if not indices:
+            return False
+        seen = pipeline.last_seen[indices]
+        fresh = bool(np.any(now - seen <= self.stale_after_s))
+        if not fresh:
+            return False
+        sensors = [model.sensors[i] for i in indices]
+        own = (KIND_FAILURE, KIND_MAINTENANCE)
+        alerts = [a for a in pipeline.alerts.open_alerts([uid]) if a.kind not in own]
+        warnings = [a.message for a in alerts if a.severity == protocol.SEVERITY_WARNING]
+        criticals = [a.message for a in alerts if a.severity == protocol.SEVERITY_CRITICAL]
+        anomaly_scores: dict[str, float] = {}
+        for sensor in sensors:
+            r = results.get(sensor.sensor_id)
+            if r is not None and r.anomaly is not None:
+                anomaly_scores[sensor.label] = r.anomaly
+        if self.analysis.detector is None:
+            # The alert rule's detector (``[alerts.anomaly] detector``) is on instead: its open
+            # anomaly alerts carry the score.
+            for a in alerts:
+                if a.kind == KIND_ANOMALY and a.sensor_index >= 0:
+                    label = model.sensors[a.sensor_index].label
+                    anomaly_scores[label] = max(anomaly_scores.get(label, 0.0), float(a.value))
+        # The equipment's failure probability: its most threatened sensor's (max, not a product of
+        # complements: sensors of one machine degrade together, and max stays calibrated).
+        ranked = sorted(((results[s.sensor_id].p, s.sensor_id) for s in sensors if s.sensor_id in results),
+                        reverse=True)
+        p = ranked[0][0] if ranked else 0.0
+        trend_drivers: list[str] = []
+        ttf: float | None = None
+        for sp, sid in ranked:
+            r, plan = results[sid], plans[sid]
+            if sp < P_DRIVER or r.risk is None or r.trend is None:
+                continue
+            unit = f" {plan.unit}" if plan.unit else ""
+            if r.risk.beyond:
+                trend_drivers.append(f"{plan.label} ({plan.quantity}) beyond its critical limit "
+                                     f"{_fmt(r.risk.limit)}{unit}")
+                ttf = 0.0 if ttf is None else ttf
+                continue
+            text = (f"{plan.label} ({plan.quantity}) {'rising' if r.trend.slope_h >= 0 else 'falling'} "
+                    f"{_fmt(abs(r.trend.slope_h))}{unit}/h toward its critical limit {_fmt(r.risk.limit)}{unit}")
+            if r.risk.ttf_hours is not None:
+                text += f": ~{r.risk.ttf_hours:.1f} h to failure"
+                if r.risk.ttf_sd_hours is not None:
+                    text += f" (± {r.risk.ttf_sd_hours:.1f} h)"
+                if sid == ranked[0][1]:
+                    ttf = r.risk.ttf_hours
+            trend_drivers.append(text + f", {sp:.0%} within {self.settings.horizon_hours:g} h")
+        p = round(min(1.0, max(0.0, p)), 2)
+        evidence = EquipmentEvidence(True, anomaly_scores, warnings, criticals, failure_probability=p)
+        score = health_score(evidence, self.health_config)
+        # Alerts already show in the health record; the analytics drivers add what they do not.
+        own_ev = EquipmentEvidence(True, anomaly_scores, [], [], failure_probability=p if p >= P_DRIVER else None)
+        drivers = trend_drivers + [d for d in health_score(own_ev, self.health_config).drivers
+                                   if not d.startswith("failure probability")]
+        ttf_out = None if ttf is None else round(ttf, 1)
+        anomaly = max(anomaly_scores.values(), default=None) if anomaly_scores else None
+        pipeline.feed_failure(uid, p, now, ttf_out, drivers, None if anomaly is None else round(anomaly, 2))
+        self.states[uid] = EquipmentState(p, ttf_out, score.score, score.status, drivers)
+        self._work_orders(pipeline, model, uid, p, ttf_out, drivers, now)
+        return True
+
+    # -- work orders and the maintenance alert ---------------------------------------------
+    def _work_orders(self, pipeline: Any, model: Any, uid: str, p: float, ttf: float | None, drivers: list[str],
+                     now: float) -> None:
+        element = model.elements[uid]
+        if p >= self.settings.workorder_threshold:
+            order = self.orders.consider(uid, p, drivers, ttf, equipment_kind(element), now)
+            if order is not None:
+                log.info("work order %s raised for %s (p %.2f): %s", order.work_order_id, element.label, p,
+                         order.recommended_action)
+                self._alert_orders[uid] = order
+                severity = protocol.SEVERITY_CRITICAL if order.priority == "high" else protocol.SEVERITY_WARNING
+                pipeline.alerts.set_condition(pipeline.alerts.equipment_subject(uid), KIND_MAINTENANCE, True, p, now,
+                                              self.settings.workorder_threshold, severity, self.rule)
+                pipeline.flush()
+        elif p < self.settings.close_below and uid in self.orders.open_:
+            closed = self.orders.close(uid, now)
+            if closed is not None:
+                log.info("work order %s closed: %s recovered (p %.2f)", closed.work_order_id, element.label, p)
+                self._alert_orders[uid] = closed
+                pipeline.alerts.set_condition(pipeline.alerts.equipment_subject(uid), KIND_MAINTENANCE, False, p, now,
+                                              self.settings.workorder_threshold, protocol.SEVERITY_WARNING, self.rule)
+                pipeline.flush()
+
+    def _hook_alerts(self, pipeline: Any) -> None:
+        """Give ``maintenance`` alerts their work order's action, probability and text before the
+        pipeline publishes them (the alert engine knows only generic kinds)."""
+        engine = pipeline.alerts
+        if getattr(engine.listener, "__self__", None) is self:
+            return
+        inner = engine.listener
+        self._wrapped = inner
+
+        def listener(alert: Alert) -> None:
+            if alert.kind == KIND_MAINTENANCE:
+                self._describe(alert, pipeline)
+            inner(alert)
+
+        listener.__self__ = self  # type: ignore[attr-defined]  # marks the hook as installed
+        engine.listener = listener
+
+    def _describe(self, alert: Alert, pipeline: Any) -> None:
+        order = self._alert_orders.get(alert.unique_id)
+        if order is None:
+            return
+        element = pipeline.model.elements.get(alert.unique_id)
+        label = element.label if element is not None else alert.unique_id
+        alert.recommended_action = order.recommended_action
+        alert.failure_probability = order.failure_probability
+        if alert.condition:
+            due = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(order.due_ts))
+            ttf = f", ~{order.ttf_hours:g} h to failure" if order.ttf_hours is not None else ""
+            alert.message = (f"{label}: maintenance work order {order.work_order_id[:8]} ({order.priority}), "
+                             f"failure probability {order.failure_probability:.0%}{ttf}, due {due}")
+        else:
+            alert.message = f"{label}: work order {order.work_order_id[:8]} closed, the equipment recovered"
+
+    # -- learned model -------------------------------------------------------------------
+    async def _train_guarded(self) -> None:
+        try:
+            await self.train_from_historian()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("maintenance: training failed")
+        finally:
+            self._train_task = None
+
+    async def train_from_historian(self) -> None:
+        pipeline = self.get_pipeline()
+        if pipeline is None or self.historian is None:
+            return
+        now = self.clock()
+        start = now - self.settings.history_days * 86400.0
+        _, plans = self._plans(pipeline.model)
+        histories = []
+        for sid, plan in plans.items():
+            if not (math.isfinite(plan.low_critical) or math.isfinite(plan.high_critical)):
+                continue
+            series = await self.historian.query(sid, start, now, "1m")
+            if series is None or len(series) == 0:
+                continue
+            histories.append(learned.SensorHistory(sid, plan.quantity, plan.equipment_kind, plan.low_critical,
+                                                   plan.high_critical, np.asarray(series.ts, dtype=float),
+                                                   np.asarray(series.value, dtype=float)))
+        await self.train(histories)
+
+    async def train(self, histories: list[learned.SensorHistory]) -> bool:
+        """Train in the executor, persist, and switch to the learned model; False (status says
+        why) when the history is not enough."""
+        self.training = True
+        loop = asyncio.get_running_loop()
+        s = self.settings
+        try:
+            await loop.run_in_executor(self.executor, learned.train, histories, self.model_path, s.horizon_hours,
+                                       s.window_hours, s.min_failures)
+        except learned.NotEnoughHistory as why:
+            if self.analysis.model is None:
+                self.model_note = f"trend (no learned model: {why})"
+            return False
+        finally:
+            self.training = False
+        model = await loop.run_in_executor(self.executor, learned.LearnedModel.load, self.model_path)
+        self.analysis.model = model
+        log.info("maintenance: learned model %s trained: %s", model.version, model.card.metrics.get("pr_auc"))
+        return True
+
+    # -- status and requests ------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        model = self.analysis.model
+        body: dict[str, Any] = {
+            "equipment_evaluated": self.equipment_evaluated,
+            "open_workorders": len(self.orders.open_),
+            "model": f"learned {model.version}" if model is not None else "trend",
+            "last_run_ts": self.last_run_ts, "last_run_ms": self.last_run_ms,
+            "horizon_hours": self.settings.horizon_hours,
+            "anomaly_detector": self.analysis.detector is not None,
+        }
+        if model is None and self.model_note != "trend":
+            body["model_note"] = self.model_note
+        if self.training:
+            body["training"] = True
+        return body
+
+    def work_orders_status(self, model: Any) -> list[dict[str, Any]]:
+        """Open orders for ``status.work_orders`` (what the dashboard's Maintenance view lists)."""
+        out = []
+        for order in sorted(self.orders.open_.values(), key=lambda o: -o.failure_probability)[:STATUS_ORDERS]:
+            element = model.elements.get(order.unique_id) if model is not None else None
+            label = element.label if element is not None else order.unique_id
+            out.append({"id": order.work_order_id[:8], "work_order_id": order.work_order_id,
+                        "unique_id": order.unique_id, "title": f"{label}: {order.recommended_action}",
+                        "state": order.status, "priority": order.priority, "due_ts": order.due_ts,
+                        "failure_probability": order.failure_probability})
+        return out
+
+
+def labels_of(model: Any) -> dict[str, tuple[int, str]]:
+    if model is None:
+        return {}
+    return {uid: (e.element_id, e.label) for uid, e in model.elements.items() if e.kind == protocol.KIND_EQUIPMENT}
+
+
+async def answer_workorders(body: dict[str, Any], data_dir: Path, model: Any) -> dict[str, Any]:
+    """The ``workorders`` request: read the log off the loop."""
+    status = body.get("status", "open")
+    limit = int(body.get("limit", 100))
+    orders = await asyncio.to_thread(select_orders, Path(data_dir) / WORKORDER_FILE, status, limit, labels_of(model))
+    return {"workorders": orders}
