@@ -1,0 +1,126 @@
+"""Contextual detector and ensemble: causality, bounded memory, the learned contexts, detect's option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sidecar.analytics import cli
+from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector, nab_probation
+
+
+def _daily(n: int, seed: int = 0) -> np.ndarray:
+    """A square daily pattern (96 readings a day) with a little noise."""
+    rng = np.random.default_rng(seed)
+    phase = np.arange(n) % 96
+    return np.where((phase >= 36) & (phase < 72), 80.0, 20.0) + rng.normal(0, 0.5, n)
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=399), seed=st.integers(0, 10_000))
+def test_scores_never_depend_on_later_rows(cut: int, seed: int) -> None:
+    x = _daily(400, seed)
+    y = x.copy()
+    y[cut:] = np.random.default_rng(seed + 1).normal(50, 30, 400 - cut)
+    t = 1.6e9 + 300.0 * np.arange(400)
+    a = ContextualAnomalyDetector(warmup=60, rest=10).score_series(x)
+    b = ContextualAnomalyDetector(warmup=60, rest=10).score_series(y)
+    np.testing.assert_array_equal(a[:cut], b[:cut])
+    e1 = EnsembleAnomalyDetector(warmup=60).score_series(x, t)
+    e2 = EnsembleAnomalyDetector(warmup=60).score_series(y, t)
+    np.testing.assert_array_equal(e1[:cut], e2[:cut])
+
+
+def test_context_table_is_capped() -> None:
+    det = ContextualAnomalyDetector(bins=32, max_order=7, max_contexts=200, warmup=50)
+    x = np.random.default_rng(0).uniform(0, 1, 5000)  # every 7-reading context is new
+    det.score_series(x, key="s")
+    assert det.n_contexts("s") == 200
+    assert all(len(succ) <= 32 + 2 * det.overflow_bins for succ in det.sensors_["s"].contexts.values())
+    assert det.sensors_["s"].warm == []  # the warm-up buffer is released
+
+
+def test_foreseen_pattern_scores_low_and_novel_value_high() -> None:
+    det = ContextualAnomalyDetector(warmup=96, rest=0)
+    scores = det.score_series(_daily(96 * 6))
+    assert scores[:96].max() == 0.0  # warm-up
+    assert np.median(scores[96 * 4:]) < 0.5  # the daily jumps are learned contexts
+    assert det.score_one(500.0) == 1.0  # a value far outside anything seen: no context foresaw it
+    assert det.score_one(20.0) < 0.5
+
+
+def test_suppression_after_a_high_score() -> None:
+    det = ContextualAnomalyDetector(warmup=96, rest=20)
+    det.score_series(_daily(96 * 3))
+    for _ in range(25):  # a quiet stretch: no high raw score in the last ``rest`` readings
+        det.learn_one(20.0)
+    assert det.score_learn_one(500.0) == 1.0
+    assert det.score_learn_one(-500.0) == 0.0  # inside the rest period
+    assert det.score_learn_one(-900.0) == 0.0  # as new, but inside the rest period
+    for _ in range(60):  # well-known readings: no raw score near the threshold once past the spikes
+        det.learn_one(20.0)
+    assert det.score_one(-900.0) == 1.0  # the rest period is over (and 20 never led to -900)
+
+
+def test_ensemble_is_streaming_damped_where_contexts_foresaw() -> None:
+    from sidecar.analytics.streaming import StreamingAnomalyDetector
+
+    # A pulse every 40 readings: the residual detector keeps finding it mildly unusual, the
+    # contexts learned it during the warm-up.
+    x = 20.0 + np.random.default_rng(3).normal(0, 0.5, 96 * 8)
+    x[::40] = 60.0
+    x[96 * 6 + 10] = 300.0
+    t = 1.6e9 + 900.0 * np.arange(len(x))
+    ens = EnsembleAnomalyDetector(warmup=96, veto_below=0.6, veto_damping=0.3).score_series(x, t)
+    base = StreamingAnomalyDetector().score_series(x, t)
+    raw = ContextualAnomalyDetector(bins=16, warmup=96, rest=0).score_series(x)
+    foreseen = (np.arange(len(x)) >= 96) & (raw < 0.6)
+    np.testing.assert_allclose(ens, np.where(foreseen, 0.3 * base, base))
+    assert (base[foreseen] > 0.1).sum() >= 5 and foreseen[96 * 4:].mean() > 0.5
+    assert ens[96 * 6 + 10] == base[96 * 6 + 10] > 0.9  # a new value is not vetoed
+
+
+def test_bad_parameters_and_warmup() -> None:
+    with pytest.raises(ValueError):
+        ContextualAnomalyDetector(bins=0)
+    det = ContextualAnomalyDetector()
+    det.learn_one(1.0, key="a")
+    with pytest.raises(ValueError, match="already seen"):
+        det.set_warmup("a", 10)
+    assert det.score_learn_one(float("nan"), key="a") == 0.0
+    assert nab_probation(4032) == 604 and nab_probation(22695) == 750
+
+
+def _nab_csv(path: Path, n: int = 1000) -> None:
+    ts = pd.date_range("2014-01-01", periods=n, freq="15min").strftime("%Y-%m-%d %H:%M:%S")
+    x = np.round(_daily(n), 3)
+    x[900] = 400.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"timestamp": ts, "value": x}).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("detector", ["streaming", "contextual", "ensemble"])
+def test_detect_detector_option(tmp_path: Path, detector: str) -> None:
+    _nab_csv(tmp_path / "in" / "a.csv")
+    _nab_csv(tmp_path / "in" / "b.csv")
+    out = tmp_path / "out"
+    assert cli.main(["detect", str(tmp_path / "in"), "--output-dir", str(out), "--detector", detector]) == 0
+    got = pd.read_csv(out / "a.csv")
+    assert list(got.columns) == ["timestamp", "value", "anomaly_score"]
+    assert got["anomaly_score"].between(0, 1).all()
+    if detector != "streaming":
+        assert got["anomaly_score"][:nab_probation(1000)].max() == 0.0  # warm-up = NAB probation
+    assert got["anomaly_score"][900] == got["anomaly_score"].max() > 0.5  # the spike is top-scored
+
+
+def test_detect_default_is_the_documented_detector(tmp_path: Path) -> None:
+    _nab_csv(tmp_path / "a.csv")
+    assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "d")]) == 0
+    assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "e"),
+                     "--detector", cli.DEFAULT_DETECTOR]) == 0
+    assert (tmp_path / "d" / "a.csv").read_text() == (tmp_path / "e" / "a.csv").read_text()
