@@ -18,11 +18,15 @@ import zipfile
 
 # Revit release -> the stubs distribution and the exact version checked.
 STUB_PACKAGES = {
+    2020: ("pyrevit-stubs-20", "1.0"),
+    2021: ("pyrevit-stubs-21", "1.0"),
+    2022: ("pyrevit-stubs-22", "1.0"),
+    2023: ("pyrevit-stubs-23", "1.0"),
     2024: ("pyrevit-stubs-24", "1.0"),
     2025: ("pyrevit-stubs-25", "1.1"),
     2026: ("pyrevit-stubs-26", "1.0"),
 }
-INDEX_FORMAT = 3
+INDEX_FORMAT = 5
 
 
 def cache_dir():
@@ -48,7 +52,8 @@ def wheel_path(version):
 
 
 class ApiIndex:
-    """classes: {qualified module: {class name: {"members": [...], "bases": [...]}}}."""
+    """classes: {qualified module: {class name: {"members": [...], "bases": [...],
+    "calls": {method or "__init__": [[min args, max args or -1, [argument types]], ...]}}}}."""
 
     def __init__(self, classes, pyrevit):
         self.classes = classes
@@ -79,6 +84,22 @@ class ApiIndex:
                 result.update(self.members_of(base, seen))
         return result
 
+    def call_arities(self, name, method, seen=None):
+        """[[min, max, [argument types]], ...] of every overload of ``name.method`` (bases
+        included); max -1 for ``*args``. Empty when the stubs list no such method (a property,
+        an enum, ...)."""
+        seen = seen if seen is not None else set()
+        if name in seen:
+            return []
+        seen.add(name)
+        result = []
+        for _, info in self.by_name.get(name, []):
+            result.extend(info.get("calls", {}).get(method, []))
+            if method != "__init__":
+                for base in info["bases"]:
+                    result.extend(self.call_arities(base, method, seen))
+        return result
+
     def has_member(self, class_name, member):
         members = self.members_of(class_name)
         if member in members or "add_" + member in members:   # .NET events: add_X / remove_X
@@ -95,9 +116,13 @@ def _class_index(tree, source):
         if not isinstance(node, ast.ClassDef):
             continue
         members = set()
+        calls = {}
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 members.add(item.name)
+                arity = _arity(item)
+                if arity is not None:
+                    calls.setdefault(item.name, []).append(arity)
             elif isinstance(item, ast.Assign):
                 for target in item.targets:
                     if isinstance(target, ast.Name):
@@ -115,8 +140,23 @@ def _class_index(tree, source):
         if "None__" in members:
             members.discard("None__")
             members.add("None")
-        classes[node.name] = {"members": sorted(members), "bases": [b for b in bases if b]}
+        classes[node.name] = {"members": sorted(members), "bases": [b for b in bases if b], "calls": calls}
     return classes
+
+
+def _arity(function):
+    """[min, max, [argument types]] of the positional arguments a stub method takes (``self``
+    excluded: the stubs spell static methods without it), max -1 for ``*args``; None for
+    properties."""
+    if any(getattr(d, "id", "") == "property" or getattr(d, "attr", "") == "setter"
+           for d in function.decorator_list):
+        return None
+    args = list(function.args.args)
+    if args and args[0].arg == "self":
+        args = args[1:]
+    required = len(args) - len(function.args.defaults)
+    types = [ast.unparse(a.annotation) if a.annotation is not None else "" for a in args]
+    return [required, -1 if function.args.vararg else len(args), types]
 
 
 def _module_names(tree):

@@ -1,16 +1,22 @@
 """Every Revit API name the extension uses exists in the Revit API stubs of every Revit release
-the extension claims (2024, 2025, 2026), and so does every pyRevit name; the fake API used by
-the other tests only defines names the real API has.
+the extension claims (2020 to 2026, ``ext_revit_stubs.STUB_PACKAGES``), and so does every pyRevit
+name; the fake Revit API used by the other tests only defines names the real API has.
 
 The extension's code is parsed with ``ast``; nothing of it is imported here. Names are found as:
-- attribute chains rooted at ``DB``/``UI`` (the extension's aliases of Autodesk.Revit.DB/UI) or at
-  a class imported from Autodesk/System: class, member (bases included; IronPython's ``get_X``
-  spelling of indexed properties), nested class members;
+- attribute chains rooted at ``DB``/``UI`` (the extension's aliases of Autodesk.Revit.DB/UI, also
+  ``_db()``) or at a class imported from Autodesk/System: class, member (bases included;
+  IronPython's ``get_X`` spelling of indexed properties), nested class members;
+- calls on such chains (constructors, static methods): some overload takes that many arguments;
 - ``getattr(X, "Name")``/``hasattr`` with a literal on such a class (enum members like ``None``);
 - any string literal ``OST_*`` (BuiltInCategory) and the literal passed to ``_param_text``
   (BuiltInParameter);
 - PascalCase attributes on any other receiver (a .NET member: it must exist on some API class);
 - attributes of pyRevit's ``script``, ``forms``, ``revit``, ``output`` and ``HOST_APP``.
+
+Where the API changed between releases, the name is allowed only through ``VERSION_GATES``: each
+gate says which releases have the name and the one place in the extension that may use it (the
+function that tries it and falls back); ``test_version_gates_are_real`` checks the release range
+against the stubs and that the gated name is used nowhere else.
 """
 import ast
 import os
@@ -30,11 +36,86 @@ PYREVIT_RECEIVERS = {"script": ["pyrevit.script"], "forms": ["pyrevit.forms"],
                      "revit": ["pyrevit.revit"], "output": ["pyrevit.output"], "host": ["pyrevit"],
                      "HOST_APP": ["pyrevit"]}
 
-# Names that do not exist in every checked release, each reached only where it does.
-VERSION_GATED = {
-    ("ElementId", "IntegerValue"): "removed in 2026; revit_compat.element_id_value reads ElementId.Value "
-                                   "first and falls back to IntegerValue only before 2024",
-}
+COMPAT = "revitpyiot/revit_compat.py"
+# Namespaces under Autodesk.Revit.DB/UI the extension reaches by attribute (DB.Mechanical.Space).
+SUB_NAMESPACES = {"Architecture", "Electrical", "Mechanical", "Plumbing", "Structure", "Analysis",
+                  "Selection", "Events"}
+
+
+class Gate:
+    """A Revit API name that only some releases have, and where the extension may use it.
+
+    ``name`` is dotted from the class (``ElementId.Value``, ``SpecTypeId``,
+    ``BuiltInCategory.OST_PlumbingEquipment``), or ``Class.Method(Type, ...)`` for one overload
+    of a method (every call of that method is then held to ``used_in``). ``present`` is exactly the checked releases that have it. ``used_in`` lists the
+    places allowed to use it: ``"file::function"`` or ``"file"`` (paths under lib/).
+    """
+
+    def __init__(self, name, present, used_in, reason):
+        self.name = name
+        self.present = tuple(present)
+        self.used_in = tuple(used_in)
+        self.reason = reason
+
+    def covers(self, dotted):
+        name = self.name.split("(")[0]
+        dotted = dotted.split("(")[0]
+        return dotted == name or dotted.startswith(name + ".")
+
+    def allows(self, use):
+        rel = use.where.rsplit(":", 1)[0].replace(os.sep, "/")
+        for place in self.used_in:
+            path, _, function = place.partition("::")
+            if rel.endswith("/lib/" + path) and (not function or use.function == function):
+                return True
+        return False
+
+    @property
+    def member(self):
+        """The gated member name when it is one member of one class (``ElementId.Value``)."""
+        parts = self.name.split(".")
+        if len(parts) == 2 and "(" not in self.name and parts[0] != "BuiltInCategory":
+            return parts[1]
+        return None
+
+
+def _since(first, last=2026):
+    return range(first, last + 1)
+
+
+VERSION_GATES = [
+    Gate("ElementId.Value", _since(2024), [COMPAT + "::element_id_value"],
+         "64-bit id from 2024; tried first, AttributeError falls back to IntegerValue"),
+    Gate("ElementId.IntegerValue", _since(2020, 2025), [COMPAT + "::element_id_value"],
+         "removed in 2026; reached only when ElementId.Value is missing (before 2024)"),
+    Gate("Category.BuiltInCategory", _since(2023), [COMPAT + "::category_bic_name"],
+         "new in 2023; before, AttributeError falls back to matching the category id value"),
+    Gate("BuiltInCategory.OST_PlumbingEquipment", _since(2023),
+         ["revitpyiot/settings.py", COMPAT + "::built_in_category"],
+         "category new in 2023; a default setting resolved only through built_in_category "
+         "(getattr with default None): export skips it with a missing-category warning"),
+    Gate("BuiltInCategory.OST_MechanicalControlDevices", _since(2023),
+         ["revitpyiot/settings.py", COMPAT + "::built_in_category"],
+         "category new in 2023; same path as OST_PlumbingEquipment"),
+    Gate("Parameter.GetUnitTypeId", _since(2021), [COMPAT + "::parameter_unit"],
+         "ForgeTypeId units from 2021; AttributeError falls back to DisplayUnitType"),
+    Gate("Parameter.DisplayUnitType", _since(2020, 2021), [COMPAT + "::parameter_unit"],
+         "removed in 2022; reached only when GetUnitTypeId is missing (2020)"),
+    Gate("SpecTypeId", _since(2021), [COMPAT + "::definition_data_type"],
+         "new in 2021; looked up with getattr(DB, 'SpecTypeId', None)"),
+    Gate("SpecTypeId.String.Text", _since(2022), [COMPAT + "::definition_data_type"],
+         "text spec (and the ForgeTypeId ExternalDefinitionCreationOptions constructor) from 2022; "
+         "hasattr-checked, else ParameterType"),
+    Gate("ParameterType", _since(2020, 2022), [COMPAT + "::definition_data_type"],
+         "removed in 2023; used only when SpecTypeId.String.Text is missing (before 2022)"),
+    Gate("ParameterFilterRuleFactory.CreateEqualsRule(ElementId, str)", _since(2023),
+         [COMPAT + "::string_equals_rule"],
+         "new in 2023 and the only string overload in 2026; tried first"),
+    Gate("ParameterFilterRuleFactory.CreateEqualsRule(ElementId, str, bool)", _since(2020, 2025),
+         [COMPAT + "::string_equals_rule"],
+         "removed in 2026; reached only when the two-argument call raises TypeError (before 2023)"),
+]
+
 # Non-Revit PascalCase attributes the extension uses on its own or .NET base objects.
 NOT_REVIT = {"Equals"}   # System.Object.Equals (stubs list it per class as well)
 
@@ -48,13 +129,32 @@ def extension_files():
 
 
 class Use:
-    def __init__(self, kind, parts, where):
-        self.kind = kind        # "class" (module, Class, members...), "member" (name), "bic", "bip", "pyrevit"
+    def __init__(self, kind, parts, where, function=None, nargs=None):
+        # "class" (module, Class, members...), "call" (the same, called with nargs arguments),
+        # "member" (name), "bic", "bip", "pyrevit"
+        self.kind = kind
         self.parts = parts
         self.where = where
+        self.function = function    # the enclosing function's name, None at module level
+        self.nargs = nargs
+
+    def dotted(self):
+        """The name from the class on (what VERSION_GATES are written in)."""
+        if self.kind == "bic":
+            return "BuiltInCategory." + self.parts[0]
+        if self.kind == "bip":
+            return "BuiltInParameter." + self.parts[0]
+        if self.kind in ("class", "call"):
+            names = list(self.parts[1:])
+            while names[:1] and names[0] in SUB_NAMESPACES:
+                names.pop(0)
+            text = ".".join(names)
+            return text + f"({self.nargs})" if self.kind == "call" else text
+        return ".".join(str(p) for p in self.parts)
 
     def __repr__(self):
-        return "{}: {} {}".format(self.where, self.kind, ".".join(str(p) for p in self.parts))
+        text = "{}: {} {}".format(self.where, self.kind, ".".join(str(p) for p in self.parts))
+        return text + f"({self.nargs} args)" if self.kind == "call" else text
 
 
 def _chain(node):
@@ -64,6 +164,9 @@ def _chain(node):
         node = node.value
     if isinstance(node, ast.Name):
         parts.append(node.id)
+        return list(reversed(parts)), True
+    if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "_db":
+        parts.append("DB")             # revit_compat._db() returns Autodesk.Revit.DB
         return list(reversed(parts)), True
     return list(reversed(parts)), False
 
@@ -91,17 +194,25 @@ def collect_uses(path):
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 python_modules.add((alias.asname or alias.name).split(".")[0])
-    uses = []
+    found = []
     parents = {}
     for node in ast.walk(tree):
         for child in ast.iter_child_nodes(node):
             parents[child] = node
     for node in ast.walk(tree):
         where = "{}:{}".format(rel, getattr(node, "lineno", "?"))
+        uses = []
         if isinstance(node, ast.Attribute) and not isinstance(parents.get(node), ast.Attribute):
             parts, rooted = _chain(node)
             uses.extend(_chain_uses(parts, rooted, modules, classes, python_modules, where))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)) \
+                and not any(isinstance(a, ast.Starred) for a in node.args):
+            parts, rooted = _chain(node.func)
+            called = _chain_uses(parts, rooted, modules, classes, python_modules, where) if rooted else []
+            for use in called:
+                if use.kind == "class":
+                    uses.append(Use("call", use.parts, where, nargs=len(node.args) + len(node.keywords)))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             args = node.args
             if node.func.id in ("getattr", "hasattr") and len(args) >= 2 and isinstance(args[1], ast.Constant) \
                     and isinstance(args[1].value, str):
@@ -115,7 +226,19 @@ def collect_uses(path):
                     uses.append(Use("bip", [literal.value], where))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.match(r"^OST_\w+$", node.value):
             uses.append(Use("bic", [node.value], where))
-    return uses
+        function = _enclosing_function(node, parents)
+        for use in uses:
+            use.function = function
+        found.extend(uses)
+    return found
+
+
+def _enclosing_function(node, parents):
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node.name
+    return None
 
 
 def _chain_uses(parts, rooted, modules, classes, python_modules, where, literal_tail=False):
@@ -162,6 +285,8 @@ def check_use(api, use):
             if name in api.pyrevit.get(module, ()):
                 return None
         return f"pyRevit's {receiver} has no {name}"
+    if use.kind == "call":
+        return _check_call(api, use)
     module, rest = use.parts[0], list(use.parts[1:])
     if not rest:
         return None
@@ -185,10 +310,62 @@ def check_use(api, use):
         if member in api.by_name:
             cls = member
             continue
-        if (cls, member) in VERSION_GATED:
-            return None
         return f"{cls} has no member {member}"
     return None
+
+
+def _check_call(api, use):
+    """A constructor or static method call: some overload takes ``use.nargs`` arguments."""
+    module, rest = use.parts[0], list(use.parts[1:])
+    while rest and (module + "." + rest[0]) in api.classes:
+        module = module + "." + rest.pop(0)
+    if not rest:
+        return None
+    cls, method = (rest[0], "__init__") if len(rest) == 1 else (rest[-2], rest[-1])
+    arities = api.call_arities(cls, method)
+    if not arities:
+        return None          # a property, an enum value, a delegate: nothing to count
+    for low, high, _ in arities:
+        if low <= use.nargs and (high == -1 or use.nargs <= high):
+            return None
+    shown = ["({})".format(", ".join(types)) for _, _, types in arities]
+    return "no overload of {}.{} takes {} arguments: {}".format(cls, method, use.nargs, " ".join(shown))
+
+
+def gate_present(api, name):
+    """Whether the release ``api`` describes has the gated name (see ``Gate``)."""
+    call = re.match(r"^(\w+)\.(\w+)\((.*)\)$", name)
+    if call:
+        cls, method, types = call.group(1), call.group(2), [t.strip() for t in call.group(3).split(",")]
+        return any(overload[2] == types for overload in api.call_arities(cls, method))
+    parts = name.split(".")
+    if parts[0] not in api.by_name:
+        return False
+    cls = parts[0]
+    for index, member in enumerate(parts[1:], start=1):
+        if api.has_member(cls, member):
+            cls = member
+        elif member in api.by_name and index < len(parts) - 1:
+            cls = member        # a nested class the stubs flatten (SpecTypeId.String)
+        else:
+            return False
+    return True
+
+
+def gate_problem(use, version):
+    """None when ``use`` is allowed by a version gate (or needs none), else why not."""
+    dotted = use.dotted()
+    for gate in VERSION_GATES:
+        by_name = gate.covers(dotted)
+        by_member = gate.member is not None and use.kind == "member" and use.parts[0] == gate.member
+        if not (by_name or by_member):
+            continue
+        if not gate.allows(use):
+            return "{} is version-gated (Revit {}-{} only) and may only be used in {}".format(
+                gate.name, gate.present[0], gate.present[-1], ", ".join(gate.used_in))
+        if version not in gate.present or by_member or "(" in gate.name:
+            return None
+    return "missing"
 
 
 @pytest.fixture(scope="module")
@@ -221,22 +398,34 @@ def test_every_api_name_exists_in_the_stubs(apis, uses, version):
     api = apis[version]
     problems = []
     for use in uses:
-        if use.kind == "member" and use.parts[0] in [m for (_, m) in VERSION_GATED]:
-            continue
         reason = check_use(api, use)
-        if reason:
+        gated = gate_problem(use, version)
+        if gated != "missing" and gated is not None:
+            problems.append(f"{use} -> {gated}")
+        elif reason and gated is not None:
             problems.append(f"{use} -> {reason}")
     assert not problems, f"Revit {version}:\n" + "\n".join(sorted(set(problems)))
 
 
-def test_version_gates_are_real(apis):
-    """Each allow-listed name is missing in some checked release and present in another, and the
-    replacement the code prefers exists in all of them."""
-    for (cls, member) in VERSION_GATED:
-        present = [v for v in VERSIONS if apis[v].has_member(cls, member)]
-        assert present and len(present) < len(VERSIONS), (cls, member, present)
-    for version in VERSIONS:
-        assert apis[version].has_member("ElementId", "Value")
+def test_version_gates_are_real(apis, uses):
+    """Each gate's release range is exactly what the stubs say (so it is missing in some checked
+    release), it is used, and only in the places it names, each of which exists."""
+    functions = {}
+    for path in extension_files():
+        rel = os.path.relpath(path, os.path.join(EXTENSION, "lib")).replace(os.sep, "/")
+        tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"))
+        functions[rel] = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    for gate in VERSION_GATES:
+        present = tuple(v for v in VERSIONS if gate_present(apis[v], gate.name))
+        assert present == gate.present, (gate.name, "stubs have it in", present)
+        assert len(present) < len(VERSIONS), (gate.name, "is in every release: not a gate")
+        for place in gate.used_in:
+            path, _, function = place.partition("::")
+            assert path in functions and (not function or function in functions[path]), place
+        using = [u for u in uses if gate.covers(u.dotted())
+                 or (gate.member is not None and u.kind == "member" and u.parts[0] == gate.member)]
+        assert using, (gate.name, "is not used any more: drop the gate")
+        assert all(gate.allows(u) for u in using), [u for u in using if not gate.allows(u)]
 
 
 def test_checker_rejects_names_that_do_not_exist(apis):
@@ -246,7 +435,17 @@ def test_checker_rejects_names_that_do_not_exist(apis):
     assert check_use(api, Use("member", ["LookupParamter"], "x"))
     assert check_use(api, Use("class", ["Autodesk.Revit.DB", "View", "SetElementOverride"], "x"))
     assert check_use(api, Use("pyrevit", ["forms", "ask_for_strings"], "x"))
-    assert check_use(apis[2026], Use("class", ["Autodesk.Revit.DB", "ElementId", "IntegerValue"], "y")) is None
+    assert check_use(apis[2026], Use("class", ["Autodesk.Revit.DB", "ElementId", "IntegerValue"], "y"))
+    assert check_use(apis[2026], Use("call", ["Autodesk.Revit.DB", "ParameterFilterRuleFactory",
+                                              "CreateEqualsRule"], "x", nargs=4))
+    assert not gate_present(apis[2022], "ParameterFilterRuleFactory.CreateEqualsRule(ElementId, str)")
+    assert check_use(api, Use("call", ["Autodesk.Revit.DB", "Color"], "x", nargs=2))
+    assert check_use(api, Use("call", ["Autodesk.Revit.DB", "Color"], "x", nargs=3)) is None
+    outside = Use("member", ["IntegerValue"], "RevitPyIoT.extension/lib/revitpyiot/extract.py:1", "f")
+    assert gate_problem(outside, 2023) not in (None, "missing")
+    inside = Use("member", ["IntegerValue"], "RevitPyIoT.extension/lib/revitpyiot/revit_compat.py:1",
+                 "element_id_value")
+    assert gate_problem(inside, 2026) is None
     assert check_use(api, Use("class", ["Autodesk.Revit.DB", "SpecTypeId", "String", "Text"], "x")) is None
 
 

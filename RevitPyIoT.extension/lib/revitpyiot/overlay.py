@@ -191,7 +191,7 @@ def _colour_with_filters(doc, view, template, health_records, settings, result):
     with rc.transaction(doc, TXN_COLOUR):
         for status in P.HEALTH_STATUSES:
             name = FILTER_PREFIX + status
-            rule = DB.ParameterFilterRuleFactory.CreateEqualsRule(param_id, status)
+            rule = rc.string_equals_rule(param_id, status)
             element_filter = DB.ElementParameterFilter(rule)
             filter_element = existing.get(name)
             if filter_element is None:

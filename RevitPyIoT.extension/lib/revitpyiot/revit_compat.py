@@ -1,6 +1,11 @@
 # -*- coding: utf-8 -*-
 """Small version gates over the Revit API, so the rest of the extension reads the same
-on Revit 2024, 2025 and 2026 (and degrades gracefully on older releases).
+on every release it claims (Revit 2020 to 2026).
+
+Where the API changed between releases, the newer API is tried first and the older one is
+the fallback; each gate is listed, with the releases that have each name, in
+``tests/extension/test_revit_api_names.py`` (``VERSION_GATES``), which checks it against the
+Revit API stubs of every release.
 
 Every function here imports the Revit API lazily: importing this module never needs Revit.
 """
@@ -136,6 +141,44 @@ def id_list(element_ids):
     return result
 
 
+def parameter_unit(param):
+    """The unit a parameter displays its value in, for ``UnitUtils.ConvertFromInternalUnits``:
+    a ForgeTypeId from ``GetUnitTypeId`` (Revit 2021+), else the ``DisplayUnitType`` enum
+    (Revit 2020 and 2021 only; removed in 2022)."""
+    try:
+        get_unit_type_id = param.GetUnitTypeId
+    except AttributeError:
+        return param.DisplayUnitType
+    return get_unit_type_id()
+
+
+def definition_data_type(is_text):
+    """The data type of a new shared-parameter definition (text or number), as the
+    ``ExternalDefinitionCreationOptions`` constructor of this release takes it.
+
+    ``SpecTypeId.String.Text`` and the ForgeTypeId constructor exist from Revit 2022;
+    ``ParameterType`` (the only constructor argument before) was removed in 2023.
+    """
+    DB = _db()
+    string_specs = getattr(getattr(DB, "SpecTypeId", None), "String", None)
+    if string_specs is not None and hasattr(string_specs, "Text"):
+        return DB.SpecTypeId.String.Text if is_text else DB.SpecTypeId.Number
+    return DB.ParameterType.Text if is_text else DB.ParameterType.Number
+
+
+def string_equals_rule(param_id, value):
+    """A case-sensitive "equals" filter rule on a text parameter.
+
+    ``CreateEqualsRule(id, str)`` exists from Revit 2023 and is the only string overload in
+    2026; before 2023 the only one is ``CreateEqualsRule(id, str, caseSensitive)``.
+    """
+    DB = _db()
+    try:
+        return DB.ParameterFilterRuleFactory.CreateEqualsRule(param_id, value)
+    except TypeError:   # IronPython: no overload takes two arguments on this release
+        return DB.ParameterFilterRuleFactory.CreateEqualsRule(param_id, value, True)
+
+
 def parameter_value(param):
     """A Revit parameter's value as str/int/float/bool for the wire, or None when empty.
 
@@ -152,7 +195,7 @@ def parameter_value(param):
     if storage == DB.StorageType.Double:
         value = param.AsDouble()
         try:
-            value = DB.UnitUtils.ConvertFromInternalUnits(value, param.GetUnitTypeId())
+            value = DB.UnitUtils.ConvertFromInternalUnits(value, parameter_unit(param))
         except Exception:  # unitless numbers have no unit type id
             pass
         return float(value)

@@ -16,13 +16,13 @@ DEFAULT_EQUIPMENT_CATEGORIES = [
     "OST_MechanicalEquipment",
     "OST_ElectricalEquipment",
     "OST_PlumbingFixtures",
-    "OST_PlumbingEquipment",      # Revit 2024+; skipped where the category does not exist
+    "OST_PlumbingEquipment",      # Revit 2023+; skipped (with a warning) where it does not exist
     "OST_SpecialityEquipment",
 ]
 # OST_Sensors does not exist: sensors are instances of the device categories.
 DEFAULT_SENSOR_CATEGORIES = [
     "OST_DataDevices",
-    "OST_MechanicalControlDevices",
+    "OST_MechanicalControlDevices",   # Revit 2023+, like OST_PlumbingEquipment
     "OST_FireAlarmDevices",
     "OST_SecurityDevices",
     "OST_CommunicationDevices",

@@ -49,10 +49,7 @@ class TagResult(object):
 
 
 def _spec_type(kind):
-    DB = rc._db()
-    if kind == TEXT:
-        return DB.SpecTypeId.String.Text
-    return DB.SpecTypeId.Number
+    return rc.definition_data_type(kind == TEXT)
 
 
 def shared_parameter_file_path(data_dir):
