@@ -1,7 +1,7 @@
 """NAB (30 files in shared data) with the NAB scoring protocol, plus detector throughput.
 
 Runs ``python -m sidecar detect --detector D`` over the corpus for each detector (streaming,
-contextual, ensemble), scores the output with ``nab_scoring`` (the protocol re-implemented;
+contextual, resonance, ensemble, ensemble-resonance), scores the output with ``nab_scoring`` (the protocol re-implemented;
 cross-checked against numenta/NAB's scorer, see docs/analytics.md), prints per-category scores, and
 measures scored readings/s of ``score_many`` on 1,000 sensors (median of 5) for each detector.
 Usage: python benchmarks/ml/eval_nab.py [--quick]
@@ -23,13 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nab_scoring
 from common import DATA, REPO, emit, machine, run_cli
 
-DETECTORS = ("streaming", "contextual", "ensemble")
+DETECTORS = ("streaming", "contextual", "resonance", "ensemble", "ensemble-resonance")
 CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realKnownCause")
 
 
 def throughput(sensors: int = 1000, steps: int = 50, runs: int = 5, detector: str = "streaming") -> float:
     sys.path.insert(0, str(REPO))
     from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector
+    from sidecar.analytics.resonance import ResonanceAnomalyDetector
     from sidecar.analytics.streaming import StreamingAnomalyDetector
 
     rng = np.random.default_rng(0)
@@ -39,11 +40,15 @@ def throughput(sensors: int = 1000, steps: int = 50, runs: int = 5, detector: st
         warm = 20  # short warm-up so the timed steps run the contextual tables, not the warm-up buffer
         ctx = ContextualAnomalyDetector(warmup=warm)
         ens = EnsembleAnomalyDetector(warmup=warm)
+        res = ResonanceAnomalyDetector(warmup=warm)
+        ens_res = EnsembleAnomalyDetector(warmup=warm, resonance=ResonanceAnomalyDetector(warmup=warm))
         stream = StreamingAnomalyDetector()
         for step in range(warm):
             v = rng.normal(20, 1, sensors)
             ctx.score_many(keys, v)
             ens.score_many(keys, v, np.full(sensors, 1.6e9 + 60.0 * step))
+            res.score_many(keys, v)
+            ens_res.score_many(keys, v, np.full(sensors, 1.6e9 + 60.0 * step))
         t0 = time.perf_counter()
         for step in range(steps):  # one ingest batch per step: every sensor reports once
             v = rng.normal(20, 1, sensors)
@@ -52,8 +57,12 @@ def throughput(sensors: int = 1000, steps: int = 50, runs: int = 5, detector: st
                 stream.score_many(keys, v, ts)
             elif detector == "contextual":
                 ctx.score_many(keys, v)
-            else:
+            elif detector == "resonance":
+                res.score_many(keys, v)
+            elif detector == "ensemble":
                 ens.score_many(keys, v, ts)
+            else:
+                ens_res.score_many(keys, v, ts)
         rates.append(sensors * steps / (time.perf_counter() - t0))
     return statistics.median(rates)
 

@@ -12,6 +12,9 @@ score of every grid point too.
   refractory damping, kNN window matching on/off.
 * contextual: ``ContextualAnomalyDetector`` — bins, longest context.
 * ensemble: ``EnsembleAnomalyDetector`` (streaming defaults) — bins, veto cut, veto damping.
+* resonance: ``ResonanceAnomalyDetector`` (window 6) — block length, vigilance.
+* ensemble_resonance: the default ensemble + ``ResonanceAnomalyDetector`` (window 6) as a maximum
+  — block length, vigilance, resonance gain.
 
 The contextual warm-up of each file is its NAB probationary length, as ``detect`` does.
 Usage: python benchmarks/ml/nab_loco.py [--family streaming|contextual|ensemble ...]
@@ -36,6 +39,8 @@ GRIDS: dict[str, dict[str, tuple]] = {
                   "knn_window": (0, 8)},
     "contextual": {"bins": (8, 16), "max_order": (3, 7)},
     "ensemble": {"bins": (16, 32), "veto_below": (0.5, 0.7), "veto_damping": (0.3, 0.5)},
+    "resonance": {"block": (4, 6), "vigilance": (0.85, 0.9)},
+    "ensemble_resonance": {"block": (4, 6), "vigilance": (0.85, 0.9), "resonance_gain": (0.3, 1.0)},
 }
 CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realKnownCause")
 
@@ -60,6 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector, nab_probation
+    from sidecar.analytics.resonance import ResonanceAnomalyDetector
     from sidecar.analytics.streaming import StreamingAnomalyDetector
 
     nab = DATA / "nab"
@@ -73,18 +79,27 @@ def main() -> None:
     def run(family: str, params: dict) -> np.ndarray:
         if family == "streaming":
             return StreamingAnomalyDetector(**params).score_many(keys, x, t)
-        det = ContextualAnomalyDetector(**params) if family == "contextual" else EnsembleAnomalyDetector(**params)
-        ctx = det if isinstance(det, ContextualAnomalyDetector) else det.contextual
+        if family in ("contextual", "resonance"):
+            alone = (ContextualAnomalyDetector(**params) if family == "contextual"
+                     else ResonanceAnomalyDetector(window=6, **params))
+            for i, f in enumerate(files):
+                alone.set_warmup(i, nab_probation(len(frames[f])))
+            return alone.score_many(keys, x)
+        if family == "ensemble":
+            det = EnsembleAnomalyDetector(**params)
+        else:
+            gain = params.pop("resonance_gain")
+            det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(window=6, **params), resonance_gain=gain)
         for i, f in enumerate(files):
-            ctx.set_warmup(i, nab_probation(len(frames[f])))
-        return det.score_many(keys, x) if family == "contextual" else det.score_many(keys, x, t)
+            det.set_warmup(i, nab_probation(len(frames[f])))
+        return det.score_many(keys, x, t)
 
     runs: dict[tuple, dict[str, pd.DataFrame]] = {}
     for family in args.family:
         grid = GRIDS[family]
         for values in itertools.product(*grid.values()):
             params = dict(zip(grid, values))
-            s = np.round(run(family, params), 6)  # as detect writes them
+            s = np.round(run(family, dict(params)), 6)  # as detect writes them
             runs[(family, *values)] = {f: pd.DataFrame({"timestamp": frames[f]["timestamp"],
                                                         "anomaly_score": s[bounds[i]:bounds[i + 1]]})
                                        for i, f in enumerate(files)}

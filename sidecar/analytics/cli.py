@@ -13,8 +13,8 @@ from pathlib import Path
 
 # Detectors of ``detect``; the default is the one that scored best out of sample (NAB,
 # leave-one-category-out, benchmarks/ml/nab_loco.py; docs/analytics.md).
-DETECTORS = ("streaming", "contextual", "ensemble")
-DEFAULT_DETECTOR = "ensemble"
+DETECTORS = ("streaming", "contextual", "resonance", "ensemble", "ensemble-resonance")
+DEFAULT_DETECTOR = "ensemble-resonance"
 
 
 class CliError(Exception):
@@ -32,8 +32,10 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--timestamp-column", default="timestamp")
     d.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
                    help="streaming: robust residuals (the live detector); contextual: learned value "
-                        "contexts (CAD OSE idea); ensemble: streaming damped where the contexts foresaw "
-                        f"the reading (default: {DEFAULT_DETECTOR}, best leave-one-category-out on NAB)")
+                        "contexts (CAD OSE idea); resonance: novel recent-window shapes (fuzzy ART, "
+                        "ARTime idea); ensemble: streaming damped where the contexts foresaw the "
+                        "reading; ensemble-resonance: ensemble with the resonance novelties as a maximum "
+                        f"(default: {DEFAULT_DETECTOR}, best leave-one-category-out on NAB)")
 
     f = sub.add_parser("fdd", help="AHU fault detection (ASHRAE Guideline 36 rules + learned detector)")
     f.add_argument("input", type=Path, metavar="INPUT.csv")
@@ -114,22 +116,30 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     # Missing/non-numeric values get score 0 and do not touch the state (as the live path rejects them).
     key_arr = np.asarray(keys)
     if args.detector == "streaming":
-        det = StreamingAnomalyDetector()
-        scores[finite] = det.score_many(list(key_arr[finite]), x[finite], t[finite])
+        scores[finite] = StreamingAnomalyDetector().score_many(list(key_arr[finite]), x[finite], t[finite])
     else:
         from .contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector, nab_probation
+        from .resonance import ResonanceAnomalyDetector
 
-        # Each file is one sensor; its contextual warm-up (which fixes the value range) is the
-        # file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores 0 anyway.
-        ens = EnsembleAnomalyDetector()
-        ctx = ens.contextual if args.detector == "ensemble" else ContextualAnomalyDetector()
-        for i in range(len(frames)):
-            ctx.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
-        fkeys = list(key_arr[finite])
-        if args.detector == "ensemble":
-            scores[finite] = ens.score_many(fkeys, x[finite], t[finite])
+        # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
+        # is the file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores
+        # 0 anyway.
+        det: ContextualAnomalyDetector | ResonanceAnomalyDetector | EnsembleAnomalyDetector
+        if args.detector == "contextual":
+            det = ContextualAnomalyDetector()
+        elif args.detector == "resonance":
+            det = ResonanceAnomalyDetector()
+        elif args.detector == "ensemble":
+            det = EnsembleAnomalyDetector()
         else:
-            scores[finite] = ctx.score_many(fkeys, x[finite])
+            det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector())
+        for i in range(len(frames)):
+            det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
+        fkeys = list(key_arr[finite])
+        if isinstance(det, EnsembleAnomalyDetector):
+            scores[finite] = det.score_many(fkeys, x[finite], t[finite])
+        else:
+            scores[finite] = det.score_many(fkeys, x[finite])
     offset = 0
     for (src, rel), frame in zip(pairs, frames):
         out = frame.copy()

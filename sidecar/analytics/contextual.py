@@ -32,8 +32,11 @@ depends on later readings.
 the streaming score is kept where the contextual raw score says the reading was not foreseen
 (raw >= ``veto_below``) and multiplied by ``veto_damping`` where the learned contexts did foresee it
 (a daily jump that happens every day at 09:00 is large for the residuals but old news for the
-contexts). On NAB this is what measured best out of sample (docs/analytics.md); the contextual
-detector alone did not.
+contexts). Optionally (``resonance``) an adaptive-resonance novelty detector joins as a maximum:
+``max(ensemble, resonance_gain x resonance)``, so a recent-window shape that fits none of the
+learned categories is reported even when the residuals are small (a missing daily peak, a changed
+spike pattern). On NAB the three together measured best out of sample (docs/analytics.md); the
+contextual detector alone did not.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from .resonance import ResonanceAnomalyDetector
 from .streaming import StreamingAnomalyDetector
 
 FloatArray = npt.NDArray[np.float64]
@@ -238,17 +242,30 @@ class EnsembleAnomalyDetector:
 
     ``score = streaming × (veto_damping if contextual_raw < veto_below else 1)``, the contextual
     detector run without suppression (its raw score); before its warm-up ends there is no veto.
-    Memory per sensor: the streaming detector's fixed state + the contextual table's cap.
+    With a ``resonance`` detector the score is ``max(score, resonance_gain × resonance score)``.
+    Memory per sensor: the streaming detector's fixed state + the contextual table's cap (+ the
+    resonance detector's category cap).
     """
 
     def __init__(self, bins: int = 16, max_order: int = 7, max_contexts: int = 4096, warmup: int = 750,
                  veto_below: float = 0.6, veto_damping: float = 0.3,
-                 streaming: StreamingAnomalyDetector | None = None) -> None:
+                 streaming: StreamingAnomalyDetector | None = None,
+                 resonance: ResonanceAnomalyDetector | None = None, resonance_gain: float = 0.3) -> None:
+        if not 0.0 < resonance_gain <= 1.0:
+            raise ValueError("resonance_gain must be in (0, 1]")
         self.streaming = streaming if streaming is not None else StreamingAnomalyDetector()
         self.contextual = ContextualAnomalyDetector(bins=bins, max_order=max_order, max_contexts=max_contexts,
                                                     warmup=warmup, rest=0)
         self.veto_below = veto_below
         self.veto_damping = veto_damping
+        self.resonance = resonance
+        self.resonance_gain = resonance_gain
+
+    def set_warmup(self, key: Hashable, warmup: int) -> None:
+        """One sensor's warm-up for the contextual (and resonance) parts, before its first reading."""
+        self.contextual.set_warmup(key, warmup)
+        if self.resonance is not None:
+            self.resonance.set_warmup(key, warmup)
 
     def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray,
                    timestamps: Sequence[float] | FloatArray | None = None) -> FloatArray:
@@ -262,7 +279,10 @@ class EnsembleAnomalyDetector:
             raw = ctx.score_learn_one(float(v), k)
             if was_ready and raw < self.veto_below:
                 factor[i] = self.veto_damping
-        return np.asarray(base * factor, dtype=np.float64)
+        out = base * factor
+        if self.resonance is not None:
+            out = np.maximum(out, self.resonance_gain * self.resonance.score_many(keys, x))
+        return np.asarray(out, dtype=np.float64)
 
     def score_series(self, values: Sequence[float] | FloatArray,
                      timestamps: Sequence[float] | FloatArray | None = None,

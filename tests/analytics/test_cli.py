@@ -143,7 +143,7 @@ def test_detect_uses_epoch_seconds_whatever_the_datetime_resolution(tmp_path: Pa
     src = tmp_path / "in" / "x.csv"
     src.parent.mkdir()
     pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%d %H:%M:%S"), "value": values}).to_csv(src, index=False)
-    assert cli.main(["detect", str(src), "--output-dir", str(tmp_path / "out")]) == 0
+    assert cli.main(["detect", str(src), "--output-dir", str(tmp_path / "out"), "--detector", "streaming"]) == 0
     got = pd.read_csv(tmp_path / "out" / "x.csv")["anomaly_score"].to_numpy()
     epoch = np.array([ts.timestamp() for ts in stamps.tz_localize("UTC")])
     want = StreamingAnomalyDetector().score_many([0] * 600, values, epoch)
