@@ -147,20 +147,24 @@ class AwsIoTConnector(CloudConnector):
             pass
 
     # CRT threads call these: hand everything over to the loop
+    def _to_loop(self, callback: Any, *args: Any) -> None:
+        try:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop has closed (shutdown): the CRT's late news has no reader
+            pass
+
     def _on_connection_success(self, data: Any) -> None:
         self._connected.set()
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._after_connect)
+        self._to_loop(self._after_connect)
 
     def _on_connection_failure(self, data: Any) -> None:
         self._connected.clear()
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._after_disconnect, "connect", data.exception)
+        self._to_loop(self._after_disconnect, "connect", data.exception)
 
     def _on_disconnection(self, data: Any) -> None:
         self._connected.clear()
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._after_disconnect, "disconnected", data.exception)
+        self._to_loop(self._after_disconnect, "disconnected", data.exception)
 
     def _after_connect(self) -> None:
         if not self._connected.is_set():

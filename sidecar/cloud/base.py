@@ -235,9 +235,7 @@ class CloudConnector(abc.ABC):
         while self.outbox is not None and not self.outbox.idle() and time.monotonic() < deadline \
                 and self._state == STATE_CONNECTED:
             await asyncio.sleep(0.02)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel(self._tasks)
         self._tasks = []
         try:
             await self._close_transport()
@@ -485,7 +483,7 @@ class CloudConnector(abc.ABC):
         """Report the sidecar's and this connector's status to the platform's status channel."""
         last_state = None
         last_sent = 0.0
-        while True:
+        while self._running:
             await asyncio.sleep(min(1.0, self.common.status_interval_s))
             if not self._transport_connected() or self._last_status is None:
                 continue
@@ -588,3 +586,21 @@ def create_connector(kind: str, settings: Mapping[str, Any], data_dir: Path, com
     cls = getattr(importlib.import_module(module_name), cls_name)
     connector: CloudConnector = cls(name or kind, settings, data_dir, commands)
     return connector
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]], attempts: int = 20) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again while any is still running.
+
+    On Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives just as its inner
+    awaitable finishes; a loop task then carries on and a plain ``gather`` would wait forever.
+    """
+    for _ in range(attempts):
+        pending = [task for task in tasks if not task.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.debug("cloud task %s ended with %r", task.get_name(), task.exception())
