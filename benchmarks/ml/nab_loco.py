@@ -15,9 +15,11 @@ score of every grid point too.
 * resonance: ``ResonanceAnomalyDetector`` (window 6) — block length, vigilance.
 * ensemble_resonance: the default ensemble + ``ResonanceAnomalyDetector`` (window 6) as a maximum
   — block length, vigilance, resonance gain.
+* ensemble_resonance_mask: ``detect``'s ensemble-resonance with a ``DailyRecurrenceMask`` — its
+  time-of-day tolerance and the number of earlier days it looks back (0 = no mask).
 
 The contextual warm-up of each file is its NAB probationary length, as ``detect`` does.
-Usage: python benchmarks/ml/nab_loco.py [--family streaming|contextual|ensemble ...]
+Usage: python benchmarks/ml/nab_loco.py [--family streaming|contextual|ensemble|resonance|ensemble_resonance|ensemble_resonance_mask ...]
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ GRIDS: dict[str, dict[str, tuple]] = {
     "ensemble": {"bins": (16, 32), "veto_below": (0.5, 0.7), "veto_damping": (0.3, 0.5)},
     "resonance": {"block": (4, 6), "vigilance": (0.85, 0.9)},
     "ensemble_resonance": {"block": (4, 6), "vigilance": (0.85, 0.9), "resonance_gain": (0.3, 1.0)},
+    # detect's ensemble-resonance (block 4, vigilance 0.9, gain 0.3) + DailyRecurrenceMask; days 0 = no mask
+    "ensemble_resonance_mask": {"tolerance_s": (3600.0, 7200.0, 10800.0), "days": (0, 1, 3, 7)},
 }
 CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realKnownCause")
 
@@ -64,7 +68,12 @@ def main() -> None:
     ap.add_argument("--family", nargs="*", choices=list(GRIDS), default=list(GRIDS))
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector, nab_probation
+    from sidecar.analytics.contextual import (
+        ContextualAnomalyDetector,
+        DailyRecurrenceMask,
+        EnsembleAnomalyDetector,
+        nab_probation,
+    )
     from sidecar.analytics.resonance import ResonanceAnomalyDetector
     from sidecar.analytics.streaming import StreamingAnomalyDetector
 
@@ -87,6 +96,9 @@ def main() -> None:
             return alone.score_many(keys, x)
         if family == "ensemble":
             det = EnsembleAnomalyDetector(**params)
+        elif family == "ensemble_resonance_mask":
+            mask = DailyRecurrenceMask(**params) if params["days"] else None
+            det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(), recurrence=mask)
         else:
             gain = params.pop("resonance_gain")
             det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(window=6, **params), resonance_gain=gain)

@@ -36,6 +36,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "ARTime idea); ensemble: streaming damped where the contexts foresaw the "
                         "reading; ensemble-resonance: ensemble with the resonance novelties as a maximum "
                         f"(default: {DEFAULT_DETECTOR}, best leave-one-category-out on NAB)")
+    d.add_argument("--no-daily-mask", action="store_true",
+                   help="ensemble-resonance only: keep scores that already occurred at the same time of "
+                        "day on one of the last 3 days (by default they are silenced as routine)")
 
     f = sub.add_parser("fdd", help="AHU fault detection (ASHRAE Guideline 36 rules + learned detector)")
     f.add_argument("input", type=Path, metavar="INPUT.csv")
@@ -118,7 +121,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if args.detector == "streaming":
         scores[finite] = StreamingAnomalyDetector().score_many(list(key_arr[finite]), x[finite], t[finite])
     else:
-        from .contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector, nab_probation
+        from .contextual import (
+            ContextualAnomalyDetector,
+            DailyRecurrenceMask,
+            EnsembleAnomalyDetector,
+            nab_probation,
+        )
         from .resonance import ResonanceAnomalyDetector
 
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
@@ -132,7 +140,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         elif args.detector == "ensemble":
             det = EnsembleAnomalyDetector()
         else:
-            det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector())
+            # A score that already happened at the same time of day recently is routine (a daily
+            # batch job), not an anomaly: masked unless --no-daily-mask (docs/analytics.md).
+            det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(),
+                                          recurrence=None if args.no_daily_mask else DailyRecurrenceMask())
         for i in range(len(frames)):
             det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
         fkeys = list(key_arr[finite])

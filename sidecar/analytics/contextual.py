@@ -243,6 +243,8 @@ class EnsembleAnomalyDetector:
     ``score = streaming × (veto_damping if contextual_raw < veto_below else 1)``, the contextual
     detector run without suppression (its raw score); before its warm-up ends there is no veto.
     With a ``resonance`` detector the score is ``max(score, resonance_gain × resonance score)``.
+    With a ``recurrence`` mask (and timestamps) a score that already occurred at the same time of
+    day on one of the last days is silenced (``DailyRecurrenceMask``).
     Memory per sensor: the streaming detector's fixed state + the contextual table's cap (+ the
     resonance detector's category cap).
     """
@@ -250,7 +252,8 @@ class EnsembleAnomalyDetector:
     def __init__(self, bins: int = 16, max_order: int = 7, max_contexts: int = 4096, warmup: int = 750,
                  veto_below: float = 0.6, veto_damping: float = 0.3,
                  streaming: StreamingAnomalyDetector | None = None,
-                 resonance: ResonanceAnomalyDetector | None = None, resonance_gain: float = 0.3) -> None:
+                 resonance: ResonanceAnomalyDetector | None = None, resonance_gain: float = 0.3,
+                 recurrence: DailyRecurrenceMask | None = None) -> None:
         if not 0.0 < resonance_gain <= 1.0:
             raise ValueError("resonance_gain must be in (0, 1]")
         self.streaming = streaming if streaming is not None else StreamingAnomalyDetector()
@@ -260,6 +263,7 @@ class EnsembleAnomalyDetector:
         self.veto_damping = veto_damping
         self.resonance = resonance
         self.resonance_gain = resonance_gain
+        self.recurrence = recurrence
 
     def set_warmup(self, key: Hashable, warmup: int) -> None:
         """One sensor's warm-up for the contextual (and resonance) parts, before its first reading."""
@@ -282,6 +286,8 @@ class EnsembleAnomalyDetector:
         out = base * factor
         if self.resonance is not None:
             out = np.maximum(out, self.resonance_gain * self.resonance.score_many(keys, x))
+        if self.recurrence is not None and timestamps is not None:
+            out = self.recurrence.mask_many(keys, out, np.asarray(timestamps, dtype=np.float64))
         return np.asarray(out, dtype=np.float64)
 
     def score_series(self, values: Sequence[float] | FloatArray,
@@ -294,6 +300,69 @@ class EnsembleAnomalyDetector:
     def score_learn_one(self, x: float, t: float | None = None, key: Hashable = "default") -> float:
         """Score one reading, then learn it."""
         return float(self.score_many([key], [x], None if t is None else [t])[0])
+
+
+class DailyRecurrenceMask:
+    """Silences an anomaly score that already happened at the same time of day on a recent day.
+
+    A sensor whose load spikes every day at 02:00 (a backup, a batch job, a daily test pattern) is
+    surprising to every per-reading detector the first time and *old news* after that: what
+    recurs at the same time of day is routine, however large (ARTime's "masking" of repeated
+    novelties, applied to the time axis). A reading's score is kept unless an earlier reading of
+    the same sensor, ``k`` periods ago (``k = 1 .. days``) within ``± tolerance_s``, scored at
+    least as high; then it is multiplied by ``damping`` (0: dropped). The comparison uses the
+    unmasked scores, and only scores above ``floor`` are remembered (a few per thousand readings on
+    NAB), in a per-sensor log of at most ``max_events`` entries older ones leave first, so memory
+    is bounded. Causal: only earlier readings are consulted.
+    """
+
+    def __init__(self, period_s: float = 86400.0, tolerance_s: float = 7200.0, days: int = 3,
+                 damping: float = 0.0, floor: float = 0.05, max_events: int = 4096) -> None:
+        if period_s <= 0 or tolerance_s < 0 or 2 * tolerance_s >= period_s or days < 1:
+            raise ValueError("need period_s > 0, 0 <= tolerance_s < period_s / 2 and days >= 1")
+        if not 0.0 <= damping < 1.0 or floor < 0 or max_events < 1:
+            raise ValueError("need 0 <= damping < 1, floor >= 0 and max_events >= 1")
+        self.period_s = period_s
+        self.tolerance_s = tolerance_s
+        self.days = days
+        self.damping = damping
+        self.floor = floor
+        self.max_events = max_events
+        self.events_: dict[Hashable, deque[tuple[float, float]]] = {}
+
+    def _recurs(self, log: deque[tuple[float, float]], t: float, score: float) -> bool:
+        for k in range(1, self.days + 1):
+            lo = t - k * self.period_s - self.tolerance_s
+            hi = t - k * self.period_s + self.tolerance_s
+            for et, es in log:
+                if lo <= et <= hi and es >= score:
+                    return True
+        return False
+
+    def mask_one(self, score: float, t: float, key: Hashable = "default") -> float:
+        """The reading's score after masking; remembers the unmasked score."""
+        if score <= self.floor or not math.isfinite(t):
+            return score
+        log = self.events_.get(key)
+        if log is None:
+            log = self.events_[key] = deque(maxlen=self.max_events)
+        horizon = t - self.days * self.period_s - self.tolerance_s
+        while log and log[0][0] < horizon:
+            log.popleft()
+        out = score * self.damping if self._recurs(log, t, score) else score
+        log.append((t, score))
+        return out
+
+    def mask_many(self, keys: Sequence[Hashable], scores: FloatArray, timestamps: FloatArray) -> FloatArray:
+        """Mask a batch of scores of any sensors, in the order given."""
+        out = np.array(scores, dtype=np.float64)
+        for i in np.flatnonzero(out > self.floor):
+            out[i] = self.mask_one(float(out[i]), float(timestamps[i]), keys[int(i)])
+        return out
+
+    def forget(self, key: Hashable) -> None:
+        """Drop one sensor's log."""
+        self.events_.pop(key, None)
 
 
 def nab_probation(n_rows: int) -> int:

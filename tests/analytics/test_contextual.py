@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.analytics import cli
-from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector, nab_probation
+from sidecar.analytics.contextual import (
+    ContextualAnomalyDetector,
+    DailyRecurrenceMask,
+    EnsembleAnomalyDetector,
+    nab_probation,
+)
 
 
 def _daily(n: int, seed: int = 0) -> np.ndarray:
@@ -125,3 +130,76 @@ def test_detect_default_is_the_documented_detector(tmp_path: Path) -> None:
     assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "e"),
                      "--detector", cli.DEFAULT_DETECTOR]) == 0
     assert (tmp_path / "d" / "a.csv").read_text() == (tmp_path / "e" / "a.csv").read_text()
+
+
+DAY = 86400.0
+
+
+def test_daily_mask_silences_what_recurs_at_the_same_time_of_day() -> None:
+    mask = DailyRecurrenceMask(tolerance_s=3600.0, days=3)
+    t0 = 1.6e9
+    # a 0.8 score every day at the same time (+ 20 min jitter): only the first day's is kept
+    assert mask.mask_one(0.8, t0) == 0.8
+    assert mask.mask_one(0.8, t0 + DAY + 1200.0) == 0.0
+    assert mask.mask_one(0.7, t0 + 2 * DAY - 1200.0) == 0.0
+    # larger than anything at that time of day before: reported
+    assert mask.mask_one(0.95, t0 + 3 * DAY) == 0.95
+    # another time of day, or another sensor: reported
+    assert mask.mask_one(0.8, t0 + 3 * DAY + 6 * 3600.0) == 0.8
+    assert mask.mask_one(0.8, t0 + DAY, key="other") == 0.8
+    # only `days` days back: the 0.95 at day 3 masks day 6, nothing masks day 10
+    assert mask.mask_one(0.9, t0 + 6 * DAY) == 0.0
+    assert mask.mask_one(0.9, t0 + 10 * DAY) == 0.9
+    # scores at or below the floor pass unchanged and are not remembered
+    assert mask.mask_one(0.05, t0 + 11 * DAY) == 0.05
+
+
+def test_daily_mask_damping_log_cap_and_parameters() -> None:
+    mask = DailyRecurrenceMask(damping=0.5, max_events=10)
+    assert mask.mask_one(0.6, 0.0) == 0.6
+    assert mask.mask_one(0.6, DAY) == pytest.approx(0.3)
+    for i in range(100):
+        mask.mask_one(0.5, DAY + 60.0 * i)
+    assert len(mask.events_["default"]) == 10
+    mask.forget("default")
+    assert "default" not in mask.events_
+    for bad in ({"period_s": 0}, {"tolerance_s": 43200.0}, {"days": 0}, {"damping": 1.0}, {"floor": -1},
+                {"max_events": 0}):
+        with pytest.raises(ValueError):
+            DailyRecurrenceMask(**bad)
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=599), seed=st.integers(0, 10_000))
+def test_daily_mask_is_causal(cut: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = 1.6e9 + 900.0 * np.arange(600)
+    a = np.where(rng.random(600) < 0.1, rng.random(600), 0.0)
+    b = a.copy()
+    b[cut:] = rng.random(600 - cut)
+    keys = [0] * 600
+    ma = DailyRecurrenceMask().mask_many(keys, a, t)
+    mb = DailyRecurrenceMask().mask_many(keys, b, t)
+    np.testing.assert_array_equal(ma[:cut], mb[:cut])
+    assert (ma <= a).all() and ((ma == a) | (ma == 0.0)).all()
+
+
+def test_ensemble_applies_the_daily_mask_only_with_timestamps() -> None:
+    n = 96 * 12
+    x = _daily(n)
+    x[np.arange(96 * 6 + 50, n, 96)] = np.linspace(300.0, 200.0, 6)  # a daily spike, never larger
+    t = 1.6e9 + 900.0 * np.arange(n)
+    plain = EnsembleAnomalyDetector(warmup=200).score_series(x, t)
+    masked = EnsembleAnomalyDetector(warmup=200, recurrence=DailyRecurrenceMask()).score_series(x, t)
+    np.testing.assert_array_equal(masked, DailyRecurrenceMask().mask_many([0] * n, plain, t))
+    untimed = EnsembleAnomalyDetector(warmup=200, recurrence=DailyRecurrenceMask()).score_series(x)
+    np.testing.assert_array_equal(untimed, EnsembleAnomalyDetector(warmup=200).score_series(x))
+
+
+def test_detect_no_daily_mask_option(tmp_path: Path) -> None:
+    _nab_csv(tmp_path / "a.csv")
+    assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "m")]) == 0
+    assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "u"), "--no-daily-mask"]) == 0
+    m = pd.read_csv(tmp_path / "m" / "a.csv")["anomaly_score"]
+    u = pd.read_csv(tmp_path / "u" / "a.csv")["anomaly_score"]
+    assert (m <= u).all() and m[900] == u[900] > 0.5  # a one-off spike is never masked
