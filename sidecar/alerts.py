@@ -208,8 +208,15 @@ class _Pending:
 AlertListener = Callable[[Alert], None]
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+def _fmt(value: float, beside: float | None = None) -> str:
+    """A reading for a message: 3 significant digits, more when that would make it print
+    the same as the limit it crossed (1000.4 ppm > 1000 ppm, not "1000 > 1000")."""
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    digits = 3
+    while beside is not None and value != beside and float(text) == beside and digits < 12:
+        digits += 1
+        text = f"{value:.{digits}g}"
+    return text
 
 
 def _rank(severity: str) -> int:
@@ -416,7 +423,7 @@ class AlertEngine:
         label = subject.label
         if kind in (KIND_HIGH, KIND_LOW):
             relation = ">" if kind == KIND_HIGH else "<"
-            return f"{label} {_fmt(value)}{unit} {relation} {threshold:g}{unit} ({severity})"
+            return f"{label} {_fmt(value, threshold)}{unit} {relation} {threshold:g}{unit} ({severity})"
         if kind == KIND_RATE:
             return f"{label} changing {value:+.3g}{unit}/min, limit ±{threshold:g}{unit}/min ({severity})"
         if kind == KIND_STALE:

@@ -267,3 +267,12 @@ async def test_hub_isolates_slow_and_failing_subscribers() -> None:
     assert slow_sub.dropped >= 90
     release.set()
     hub.close()
+
+
+def test_alert_message_never_prints_a_reading_equal_to_the_limit_it_crossed() -> None:
+    from sidecar.alerts import _fmt
+
+    assert _fmt(1000.4, 1000.0) == "1000.4"
+    assert _fmt(7.1004, 7.1) == "7.1004"
+    assert _fmt(4.62, 4.5) == "4.62"      # already distinct: stays short
+    assert _fmt(1234.0, 1000.0) == "1234"
