@@ -17,9 +17,11 @@ score of every grid point too.
   — block length, vigilance, resonance gain.
 * ensemble_resonance_mask: ``detect``'s ensemble-resonance with a ``DailyRecurrenceMask`` — its
   time-of-day tolerance and the number of earlier days it looks back (0 = no mask).
+* ensemble_resonance_mask_ratio: the default (mask 2 h, 3 days) — the mask's ``ratio`` (an earlier
+  score of at least ratio × the current one masks it; 1 = the default).
 
 The contextual warm-up of each file is its NAB probationary length, as ``detect`` does.
-Usage: python benchmarks/ml/nab_loco.py [--family streaming|contextual|ensemble|resonance|ensemble_resonance|ensemble_resonance_mask ...]
+Usage: python benchmarks/ml/nab_loco.py [--family streaming|contextual|ensemble|resonance|ensemble_resonance|ensemble_resonance_mask|ensemble_resonance_mask_ratio ...]
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ GRIDS: dict[str, dict[str, tuple]] = {
     "ensemble_resonance": {"block": (4, 6), "vigilance": (0.85, 0.9), "resonance_gain": (0.3, 1.0)},
     # detect's ensemble-resonance (block 4, vigilance 0.9, gain 0.3) + DailyRecurrenceMask; days 0 = no mask
     "ensemble_resonance_mask": {"tolerance_s": (3600.0, 7200.0, 10800.0), "days": (0, 1, 3, 7)},
+    "ensemble_resonance_mask_ratio": {"ratio": (1.0, 0.97, 0.95, 0.92, 0.9, 0.85, 0.8)},
 }
 CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realKnownCause")
 
@@ -98,6 +101,9 @@ def main() -> None:
             det = EnsembleAnomalyDetector(**params)
         elif family == "ensemble_resonance_mask":
             mask = DailyRecurrenceMask(**params) if params["days"] else None
+            det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(), recurrence=mask)
+        elif family == "ensemble_resonance_mask_ratio":
+            mask = DailyRecurrenceMask(**params)
             det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(), recurrence=mask)
         else:
             gain = params.pop("resonance_gain")

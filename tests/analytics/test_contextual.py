@@ -26,6 +26,15 @@ def _daily(n: int, seed: int = 0) -> np.ndarray:
     return np.where((phase >= 36) & (phase < 72), 80.0, 20.0) + rng.normal(0, 0.5, n)
 
 
+def test_daily_mask_ratio_keeps_a_slowly_growing_daily_event_masked() -> None:
+    strict, lenient = DailyRecurrenceMask(), DailyRecurrenceMask(ratio=0.9)
+    for k, score in enumerate((0.5, 0.54, 0.58)):  # +8 % a day
+        assert strict.mask_one(score, k * DAY) == score
+        assert lenient.mask_one(score, k * DAY) == (score if k == 0 else 0.0)
+    # a jump beyond 1 / ratio of anything at that time of day is still reported
+    assert lenient.mask_one(0.7, 3 * DAY) == 0.7
+
+
 @settings(max_examples=15, deadline=None)
 @given(cut=st.integers(min_value=0, max_value=399), seed=st.integers(0, 10_000))
 def test_scores_never_depend_on_later_rows(cut: int, seed: int) -> None:
@@ -164,7 +173,7 @@ def test_daily_mask_damping_log_cap_and_parameters() -> None:
     mask.forget("default")
     assert "default" not in mask.events_
     for bad in ({"period_s": 0}, {"tolerance_s": 43200.0}, {"days": 0}, {"damping": 1.0}, {"floor": -1},
-                {"max_events": 0}):
+                {"max_events": 0}, {"ratio": 0.0}, {"ratio": 1.1}):
         with pytest.raises(ValueError):
             DailyRecurrenceMask(**bad)
 
