@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .resonance import ResonanceAnomalyDetector
+from .resonance import PerSensorScorer, ResonanceAnomalyDetector
 from .streaming import StreamingAnomalyDetector
 
 FloatArray = npt.NDArray[np.float64]
@@ -69,7 +69,7 @@ class _Sensor:
     last_high: int = -(10 ** 9)  # reading index of the last raw score >= base_threshold
 
 
-class ContextualAnomalyDetector:
+class ContextualAnomalyDetector(PerSensorScorer):
     """Contextual anomaly detector for any number of sensors (keys), river style.
 
     Parameters
@@ -205,22 +205,6 @@ class ContextualAnomalyDetector:
         self._learn_bin(s, b)
         s.seen += 1
         return score
-
-    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray:
-        """Score then learn a batch of readings of any sensors, in the order given."""
-        x = np.asarray(values, dtype=np.float64)
-        if x.shape != (len(keys),):
-            raise ValueError(f"values has shape {x.shape}, expected ({len(keys)},)")
-        return np.array([self.score_learn_one(float(v), k) for k, v in zip(keys, x)], dtype=np.float64)
-
-    def score_series(self, values: Sequence[float] | FloatArray, key: Hashable = "default") -> FloatArray:
-        """Score a single sensor's series in order (causal: each score uses only earlier rows)."""
-        x = np.asarray(values, dtype=np.float64)
-        return self.score_many([key] * len(x), x)
-
-    def forget(self, key: Hashable) -> None:
-        """Drop one sensor's state."""
-        self.sensors_.pop(key, None)
 
     def ready(self, key: Hashable = "default") -> bool:
         """Whether the sensor's warm-up is over (its scores mean something)."""

@@ -32,6 +32,7 @@ import math
 from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +57,33 @@ class _Sensor:
     episode_score: float = 0.0  # score of the novelty that started the current rest period
 
 
-class ResonanceAnomalyDetector:
+class PerSensorScorer:
+    """The batch, series and forget methods shared by detectors that score one reading of one
+    sensor at a time with ``score_learn_one(x, key)`` and keep their state in ``sensors_``."""
+
+    sensors_: dict[Hashable, Any]
+
+    def score_learn_one(self, x: float, key: Hashable = "default") -> float:
+        raise NotImplementedError
+
+    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray:
+        """Score then learn a batch of readings of any sensors, in the order given."""
+        x = np.asarray(values, dtype=np.float64)
+        if x.shape != (len(keys),):
+            raise ValueError(f"values has shape {x.shape}, expected ({len(keys)},)")
+        return np.array([self.score_learn_one(float(v), k) for k, v in zip(keys, x)], dtype=np.float64)
+
+    def score_series(self, values: Sequence[float] | FloatArray, key: Hashable = "default") -> FloatArray:
+        """Score a single sensor's series in order (causal: each score uses only earlier rows)."""
+        x = np.asarray(values, dtype=np.float64)
+        return self.score_many([key] * len(x), x)
+
+    def forget(self, key: Hashable) -> None:
+        """Drop one sensor's state."""
+        self.sensors_.pop(key, None)
+
+
+class ResonanceAnomalyDetector(PerSensorScorer):
     """Fuzzy-ART novelty detector for any number of sensors (keys), river style.
 
     Parameters
@@ -190,22 +217,6 @@ class ResonanceAnomalyDetector:
             return 0.0
         s.episode_score = score
         return score
-
-    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray:
-        """Score then learn a batch of readings of any sensors, in the order given."""
-        x = np.asarray(values, dtype=np.float64)
-        if x.shape != (len(keys),):
-            raise ValueError(f"values has shape {x.shape}, expected ({len(keys)},)")
-        return np.array([self.score_learn_one(float(v), k) for k, v in zip(keys, x)], dtype=np.float64)
-
-    def score_series(self, values: Sequence[float] | FloatArray, key: Hashable = "default") -> FloatArray:
-        """Score a single sensor's series in order (causal)."""
-        x = np.asarray(values, dtype=np.float64)
-        return self.score_many([key] * len(x), x)
-
-    def forget(self, key: Hashable) -> None:
-        """Drop one sensor's state."""
-        self.sensors_.pop(key, None)
 
     def n_categories(self, key: Hashable = "default") -> int:
         """Categories held for one sensor (never above ``max_categories``)."""
