@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import ERROR, RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
+from sidecar.sources.base import RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
 from sidecar.sources.support import (
     Backoff,
     BadValue,
@@ -38,6 +38,7 @@ from sidecar.sources.support import (
     Settings,
     SourceConfigError,
     as_value,
+    idle_on_config_error,
     roll_up,
 )
 
@@ -170,10 +171,7 @@ class BacnetSource(Source):
             self._update_state()
 
     async def run(self) -> None:
-        if self.config_error is not None:
-            self.state = ERROR
-            log.error("bacnet source not started: %s", self.config_error)
-            await asyncio.Event().wait()
+        await idle_on_config_error(self)
         app = self._application()   # an OSError here (address in use) is a source failure: the runner retries
         tasks = [asyncio.create_task(self._serve(app, link), name=f"bacnet:{link.instance}")
                  for link in self.devices]

@@ -117,8 +117,9 @@ class SourceRunner:
             try:
                 # Bounded: a library that swallows cancellation must not hang the sidecar's stop.
                 await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
-            except asyncio.TimeoutError:
-                log.error("source %s did not stop within %.0f s; abandoning it", self.source.name, STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.error("source %s did not stop within %.0f s; abandoning it", self.source.name,
+                          STOP_TIMEOUT_S)
             except asyncio.CancelledError:
                 pass
             except Exception:

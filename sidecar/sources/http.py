@@ -25,7 +25,7 @@ from urllib.parse import urldefrag
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import ERROR, RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
+from sidecar.sources.base import RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
 from sidecar.sources.support import (
     Backoff,
     BadValue,
@@ -37,6 +37,7 @@ from sidecar.sources.support import (
     as_value,
     compile_path,
     format_path,
+    idle_on_config_error,
     lookup,
     roll_up,
 )
@@ -131,10 +132,7 @@ class HttpSource(Source):
     async def run(self) -> None:
         import aiohttp
 
-        if self.config_error is not None:
-            self.state = ERROR
-            log.error("%s source not started: %s", self.scheme, self.config_error)
-            await asyncio.Event().wait()
+        await idle_on_config_error(self)
         async with aiohttp.ClientSession(headers={"User-Agent": "RevitPyIoT-sidecar"}) as session:
             tasks = [asyncio.create_task(self._poll(session, e), name=f"http:{e.url}") for e in self.endpoints]
             self._update_state()

@@ -29,7 +29,6 @@ import numpy as np
 from sidecar.model import BuildingModel
 from sidecar.sources.base import (
     DEGRADED,
-    ERROR,
     RECONNECTING,
     RUNNING,
     STARTING,
@@ -37,7 +36,14 @@ from sidecar.sources.base import (
     Source,
     register_source,
 )
-from sidecar.sources.support import Backoff, RateLimitedLog, Settings, SourceConfigError, roll_up
+from sidecar.sources.support import (
+    Backoff,
+    RateLimitedLog,
+    Settings,
+    SourceConfigError,
+    idle_on_config_error,
+    roll_up,
+)
 
 log = logging.getLogger(__name__)
 # pymodbus logs every timeout at ERROR: a dead device would flood the log. This source reports
@@ -270,10 +276,7 @@ class ModbusSource(Source):
             self._update_state()
 
     async def run(self) -> None:
-        if self.config_error is not None:
-            self.state = ERROR
-            log.error("modbus source not started: %s", self.config_error)
-            await asyncio.Event().wait()
+        await idle_on_config_error(self)
         tasks = [asyncio.create_task(self._poll_host(p), name=f"modbus:{p.host}:{p.port}") for p in self.pollers]
         self._update_state()
         try:

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import ERROR, RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
+from sidecar.sources.base import RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
 from sidecar.sources.support import (
     Backoff,
     BadValue,
@@ -47,6 +47,7 @@ from sidecar.sources.support import (
     as_value,
     compile_path,
     excerpt,
+    idle_on_config_error,
     lookup,
     roll_up,
 )
@@ -320,10 +321,7 @@ class MqttSource(Source):
 
     # -- running ------------------------------------------------------------------------------
     async def run(self) -> None:
-        if self.config_error is not None:
-            self.state = ERROR
-            log.error("mqtt source not started: %s", self.config_error)
-            await asyncio.Event().wait()
+        await idle_on_config_error(self)
         flusher = asyncio.create_task(self.buffer.flush_every(self.flush_interval_s), name="mqtt-flush")
         tasks = [asyncio.create_task(self._serve(link), name=f"mqtt:{link.config.label}")
                  for link in self.links.values()]

@@ -172,6 +172,17 @@ class RateLimitedLog:
             self.logger.warning(message, *args)
 
 
+async def idle_on_config_error(source: Any) -> None:
+    """A source whose section is unusable reports ``error`` and idles (no restart loop) until it
+    is stopped; the log names the offending key. Returns at once when the config is fine."""
+    if source.config_error is None:
+        return
+    source.state = ERROR
+    logging.getLogger(type(source).__module__).error("%s source not started: %s", source.scheme,
+                                                     source.config_error)
+    await asyncio.Event().wait()
+
+
 def roll_up(states: Iterable[str]) -> str:
     """One source state from its connections' states: all running -> running, some -> degraded,
     none (but trying) -> reconnecting."""
