@@ -40,6 +40,11 @@ _SECONDS_PER_DAY = 86400.0
 _LN10 = math.log(10.0)
 
 
+# Initial value of the per-sensor state fields that do not start at 0: the rare-surprise level
+# starts at 1 decade (the tracker then moves it multiplicatively towards the sensor's own level).
+_INITIAL = {"surprise_q": 1.0}
+
+
 @dataclass
 class _State:
     """Per-sensor state, one row per sensor (struct of arrays, so a batch updates with numpy)."""
@@ -68,14 +73,17 @@ class _State:
     def empty(cls, capacity: int, bins: int, window: int = 1, size: int = 1) -> _State:
         z = np.zeros
         return cls(z(capacity), z(capacity), z(capacity), z(capacity), z(capacity),
-                   z((capacity, bins)), z((capacity, bins)), z(capacity), np.ones(capacity), z(capacity),
+                   z((capacity, bins)), z((capacity, bins)), z(capacity),
+                   np.full(capacity, _INITIAL["surprise_q"]), z(capacity),
                    z(capacity), z(capacity), z(capacity), z(capacity), z(capacity), z(capacity),
                    z((capacity, 2 * window)), z((capacity, size, window)), z(capacity))
 
     def grow(self, capacity: int) -> None:
+        """Make room for more sensors; new rows start exactly as ``empty`` starts them (a sensor's
+        scores must not depend on how many sensors came before it)."""
         for name, arr in vars(self).items():
             shape = (capacity,) + arr.shape[1:]
-            new = np.zeros(shape)
+            new = np.full(shape, _INITIAL.get(name, 0.0))
             new[: arr.shape[0]] = arr
             setattr(self, name, new)
 
