@@ -33,10 +33,13 @@ the streaming score is kept where the contextual raw score says the reading was 
 (raw >= ``veto_below``) and multiplied by ``veto_damping`` where the learned contexts did foresee it
 (a daily jump that happens every day at 09:00 is large for the residuals but old news for the
 contexts). Optionally (``resonance``) an adaptive-resonance novelty detector joins as a maximum:
-``max(ensemble, resonance_gain x resonance)``, so a recent-window shape that fits none of the
-learned categories is reported even when the residuals are small (a missing daily peak, a changed
-spike pattern). On NAB the three together measured best out of sample (docs/analytics.md); the
-contextual detector alone did not.
+``max(residual_gain x ensemble, resonance_gain x resonance)``, so a recent-window shape that fits
+none of the learned categories is reported even when the residuals are small (a missing daily
+peak, a changed spike pattern). The resonance part is either ``ResonanceAnomalyDetector`` (fixed
+vigilance) or ``DualVigilanceDetector`` (ARTime's method, self-tuning); with the latter as the
+main detector and the residual ensemble at ``residual_gain`` 0.2 this is ``detect``'s default, the
+best out of sample on the full NAB corpus (docs/analytics.md); the contextual detector alone was
+not.
 """
 
 from __future__ import annotations
@@ -45,14 +48,23 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from .resonance import PerSensorScorer, ResonanceAnomalyDetector
+from .resonance import PerSensorScorer
 from .streaming import StreamingAnomalyDetector
 
 FloatArray = npt.NDArray[np.float64]
+
+
+class NoveltyScorer(Protocol):
+    """What the ensemble needs of a window-novelty detector (resonance, dual vigilance)."""
+
+    def set_warmup(self, key: Hashable, warmup: int) -> None: ...
+
+    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray: ...
 
 
 @dataclass
@@ -226,7 +238,8 @@ class EnsembleAnomalyDetector:
 
     ``score = streaming × (veto_damping if contextual_raw < veto_below else 1)``, the contextual
     detector run without suppression (its raw score); before its warm-up ends there is no veto.
-    With a ``resonance`` detector the score is ``max(score, resonance_gain × resonance score)``.
+    With a ``resonance`` detector the score is
+    ``max(residual_gain × score, resonance_gain × resonance score)``.
     With a ``recurrence`` mask (and timestamps) a score that already occurred at the same time of
     day on one of the last days is silenced (``DailyRecurrenceMask``).
     Memory per sensor: the streaming detector's fixed state + the contextual table's cap (+ the
@@ -236,10 +249,10 @@ class EnsembleAnomalyDetector:
     def __init__(self, bins: int = 16, max_order: int = 7, max_contexts: int = 4096, warmup: int = 750,
                  veto_below: float = 0.6, veto_damping: float = 0.3,
                  streaming: StreamingAnomalyDetector | None = None,
-                 resonance: ResonanceAnomalyDetector | None = None, resonance_gain: float = 0.3,
-                 recurrence: DailyRecurrenceMask | None = None) -> None:
-        if not 0.0 < resonance_gain <= 1.0:
-            raise ValueError("resonance_gain must be in (0, 1]")
+                 resonance: NoveltyScorer | None = None, resonance_gain: float = 0.3,
+                 recurrence: DailyRecurrenceMask | None = None, residual_gain: float = 1.0) -> None:
+        if not 0.0 < resonance_gain <= 1.0 or not 0.0 < residual_gain <= 1.0:
+            raise ValueError("resonance_gain and residual_gain must be in (0, 1]")
         self.streaming = streaming if streaming is not None else StreamingAnomalyDetector()
         self.contextual = ContextualAnomalyDetector(bins=bins, max_order=max_order, max_contexts=max_contexts,
                                                     warmup=warmup, rest=0)
@@ -247,6 +260,7 @@ class EnsembleAnomalyDetector:
         self.veto_damping = veto_damping
         self.resonance = resonance
         self.resonance_gain = resonance_gain
+        self.residual_gain = residual_gain
         self.recurrence = recurrence
 
     def set_warmup(self, key: Hashable, warmup: int) -> None:
@@ -267,7 +281,7 @@ class EnsembleAnomalyDetector:
             raw = ctx.score_learn_one(float(v), k)
             if was_ready and raw < self.veto_below:
                 factor[i] = self.veto_damping
-        out = base * factor
+        out = base * factor * self.residual_gain
         if self.resonance is not None:
             out = np.maximum(out, self.resonance_gain * self.resonance.score_many(keys, x))
         if self.recurrence is not None and timestamps is not None:
@@ -299,13 +313,19 @@ class DailyRecurrenceMask:
     NAB), in a per-sensor log of at most ``max_events`` entries older ones leave first, so memory
     is bounded. Causal: only earlier readings are consulted.
 
+    A score at the ceiling (``>= ceiling``, 0.999) is never masked: "at least as high" means
+    nothing between two saturated scores, and a reading as far out as a detector can say is not
+    routine because an earlier one was too (on the NAB files the tuning never saw, masking 1.0
+    after an earlier 1.0 deleted four labelled anomalies; docs/analytics.md).
+
     ``ratio`` (default 1) relaxes "at least as high" to "at least ``ratio`` × as high": with
     ``ratio`` < 1 a daily event that grows slowly from day to day stays masked. Measured on NAB
     (docs/analytics.md): 0.92 gains in sample but only +0.1 out of sample, so the default stays 1.
     """
 
     def __init__(self, period_s: float = 86400.0, tolerance_s: float = 7200.0, days: int = 3,
-                 damping: float = 0.0, floor: float = 0.05, max_events: int = 4096, ratio: float = 1.0) -> None:
+                 damping: float = 0.0, floor: float = 0.05, max_events: int = 4096, ratio: float = 1.0,
+                 ceiling: float = 0.999) -> None:
         if period_s <= 0 or tolerance_s < 0 or 2 * tolerance_s >= period_s or days < 1:
             raise ValueError("need period_s > 0, 0 <= tolerance_s < period_s / 2 and days >= 1")
         if not 0.0 < ratio <= 1.0:
@@ -319,6 +339,7 @@ class DailyRecurrenceMask:
         self.floor = floor
         self.max_events = max_events
         self.ratio = ratio
+        self.ceiling = ceiling
         self.events_: dict[Hashable, deque[tuple[float, float]]] = {}
 
     def _recurs(self, log: deque[tuple[float, float]], t: float, score: float) -> bool:
@@ -341,7 +362,8 @@ class DailyRecurrenceMask:
         horizon = t - self.days * self.period_s - self.tolerance_s
         while log and log[0][0] < horizon:
             log.popleft()
-        out = score * self.damping if self._recurs(log, t, score) else score
+        routine = score < self.ceiling and self._recurs(log, t, score)
+        out = score * self.damping if routine else score
         log.append((t, score))
         return out
 

@@ -118,7 +118,7 @@ def _nab_csv(path: Path, n: int = 1000) -> None:
     pd.DataFrame({"timestamp": ts, "value": x}).to_csv(path, index=False)
 
 
-@pytest.mark.parametrize("detector", ["streaming", "contextual", "resonance", "ensemble", "ensemble-resonance"])
+@pytest.mark.parametrize("detector", list(cli.DETECTORS))
 def test_detect_detector_option(tmp_path: Path, detector: str) -> None:
     _nab_csv(tmp_path / "in" / "a.csv")
     _nab_csv(tmp_path / "in" / "b.csv")
@@ -205,10 +205,26 @@ def test_ensemble_applies_the_daily_mask_only_with_timestamps() -> None:
     np.testing.assert_array_equal(untimed, EnsembleAnomalyDetector(warmup=200).score_series(x))
 
 
-def test_detect_no_daily_mask_option(tmp_path: Path) -> None:
+def test_detect_daily_mask_option(tmp_path: Path) -> None:
     _nab_csv(tmp_path / "a.csv")
-    assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "m")]) == 0
-    assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / "u"), "--no-daily-mask"]) == 0
-    m = pd.read_csv(tmp_path / "m" / "a.csv")["anomaly_score"]
-    u = pd.read_csv(tmp_path / "u" / "a.csv")["anomaly_score"]
-    assert (m <= u).all() and m[900] == u[900] > 0.5  # a one-off spike is never masked
+    runs = {"default": [], "on": ["--daily-mask", "on"], "off": ["--no-daily-mask"],
+            "er": ["--detector", "ensemble-resonance"], "er_off": ["--detector", "ensemble-resonance", "--daily-mask", "off"]}
+    got = {}
+    for name, extra in runs.items():
+        assert cli.main(["detect", str(tmp_path / "a.csv"), "--output-dir", str(tmp_path / name), *extra]) == 0
+        got[name] = pd.read_csv(tmp_path / name / "a.csv")["anomaly_score"]
+    # the default detector runs unmasked; ensemble-resonance masks by default (as measured)
+    assert got["default"].equals(got["off"])
+    for masked, plain in (("on", "off"), ("er", "er_off")):
+        m, u = got[masked], got[plain]
+        assert (m <= u).all() and ((m == u) | (m == 0.0)).all()
+        assert m[900] == u[900] > 0.5  # a one-off spike is never masked
+
+
+def test_daily_mask_never_masks_a_score_at_the_ceiling() -> None:
+    mask = DailyRecurrenceMask()
+    t0 = 1.6e9
+    assert mask.mask_one(1.0, t0) == 1.0
+    assert mask.mask_one(1.0, t0 + DAY) == 1.0  # saturated: "as high as yesterday" says nothing
+    assert mask.mask_one(0.99, t0 + 2 * DAY) == 0.0  # below the ceiling the rule applies
+    assert DailyRecurrenceMask(ceiling=1.01).mask_one(1.0, t0) == 1.0
