@@ -1,0 +1,384 @@
+"""Dual-vigilance adaptive-resonance novelty detection with self-tuning vigilance.
+
+The method of ARTime (Hampton, NAB 2021; described in its NAB submission and README), written
+independently for this project and made causal. Where ``resonance.py`` clusters raw window shapes
+at one fixed vigilance, this detector follows ARTime's ideas that made it NAB's best detector:
+
+* **Time scale from the file.** A sensor's warm-up (NAB's probationary period in ``detect``) is
+  cut into about ``windows_per_warmup`` feature windows of ``window`` points; the series is
+  downsampled to one point per ``step = warmup // (window * windows_per_warmup)`` readings, so a
+  window spans the same fraction of the warm-up whatever the sampling rate.
+* **Spike-preserving downsampling.** A block is summarised by its mean, unless its extreme (the
+  one farther from the running level) lies more than ``spike_fraction`` of the level away: a
+  one-reading spike survives the downsampling.
+* **Levels.** Values are scaled by the warm-up range (causal: ARTime is handed the whole file's
+  minimum and maximum, which is look-ahead; here the warm-up range fills the middle of [0, 1] with
+  ``margin`` on either side for later excursions, clipped), quantised to ``levels`` steps and
+  snapped to the running median level when within ``chomp`` of it, so small noise around the
+  usual level does not create new shapes.
+* **Features.** The last ``window`` levels (where the series is) and their Haar wavelet transform
+  after min-max scaling (what shape it has, independent of level), complement coded.
+* **Dual-vigilance fuzzy ART.** Match of a category ``w`` with input ``I``: fuzzy subsethood
+  ``|I ∧ w| / |w|`` cubed, times the squared match of the newest level alone (recent level
+  weighs heavily). Categories matching at or above the upper vigilance resonate and learn
+  (``w <- I ∧ w``); a best match between the lower and upper vigilance opens a new category of a
+  known cluster (a variant of a known shape: not a novelty); below the lower vigilance the input
+  opens a new cluster: a novelty.
+* **Self-tuning vigilance.** The starting vigilance is the typical best match of the warm-up
+  windows in a scratch bank; afterwards, every half warm-up (and shortly after each novelty) the
+  upper vigilance follows the mean best match and the lower one rises towards the lowest recent
+  match (slowly) or falls by the typical recent shortfall, never below the matches of past
+  novelties. A noisy sensor thus earns a tolerant vigilance, a clean one a strict one.
+* **Masking and confidence.** After a novelty or a vigilance change, further novelties are
+  masked until the bank has been stable for ``mask`` steps, unless the match falls clearly below
+  the last reported novelty's. A reported novelty's score grows with its distance below both
+  vigilances and with the mismatch of the newest level; everything else scores 0.
+
+Per sensor the bank is capped at ``max_categories`` categories (least recently resonating
+replaced): at the cap 1,024 × 32 floats, 256 KB. Scores depend only on earlier readings and on the
+warm-up length, never on later readings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .resonance import PerSensorScorer
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def haar(v: FloatArray) -> FloatArray:
+    """Full orthonormal Haar decomposition of a power-of-two-long vector (coarsest first)."""
+    out = np.empty_like(v)
+    a = v
+    end = len(v)
+    while len(a) > 1:
+        pairs = a.reshape(-1, 2)
+        half = len(a) // 2
+        out[end - half:end] = (pairs[:, 0] - pairs[:, 1]) / math.sqrt(2.0)
+        a = (pairs[:, 0] + pairs[:, 1]) / math.sqrt(2.0)
+        end -= half
+    out[0] = a[0]
+    return out
+
+
+def _unit(v: FloatArray) -> FloatArray:
+    """Min-max scale to [0, 1] (a constant vector becomes zeros)."""
+    v = v - v.min()
+    top = v.max()
+    return v / top if top > 0 else v
+
+
+@dataclass
+class _Sensor:
+    """One sensor's bounded state."""
+
+    warmup: int
+    step: int = 1
+    seen: int = 0
+    warm: list[float] = field(default_factory=list)
+    lo: float = 0.0
+    span: float = 1.0
+    block: list[float] = field(default_factory=list)
+    level_avg: float = math.nan  # running level of block means (for the spike rule)
+    counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    levels: deque[float] = field(default_factory=deque)  # last `window` levels
+    n_ds: int = 0  # downsampled points so far
+    # category bank
+    weights: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    used: FloatArray = field(default_factory=lambda: np.zeros(0))
+    n_cat: int = 0
+    # vigilance
+    rho_lb: float = 0.8
+    rho_ub: float = 0.8
+    match_sum: float = 0.0
+    match_n: int = 0
+    trend: int = 2
+    recent_match: deque[float] = field(default_factory=deque)
+    shortfall: deque[float] = field(default_factory=deque)
+    last_update: int = 0
+    # masking
+    last_novel: int = -(10 ** 9)
+    last_novel_match: float = 0.0
+    novel_matches: list[float] = field(default_factory=list)
+    novel_match_sum: float = 0.0
+    masked: bool = False
+    stable: int = 0  # downsampled points since the last new cluster
+
+
+class DualVigilanceDetector(PerSensorScorer):
+    """Self-tuning dual-vigilance fuzzy-ART novelty detector for any number of sensors (keys).
+
+    Parameters
+    ----------
+    window:
+        Points per feature window (a power of two, for the Haar transform).
+    windows_per_warmup:
+        Sets the time scale: ``step = warmup // (window * windows_per_warmup)`` readings per point.
+    levels, chomp:
+        Quantisation steps over [0, 1] and the distance to the running median level under which a
+        level is snapped to it.
+    margin:
+        Share of [0, 1] left on either side of the warm-up range for later excursions.
+    spike_fraction:
+        An extreme farther than this fraction of the level from a block's mean replaces the mean.
+    initial_vigilance:
+        Vigilance of the scratch bank that sets the starting vigilance from the warm-up.
+    max_vigilance:
+        Cap of the upper vigilance.
+    mask:
+        Downsampled points of masking after a novelty (default ``1.5 × window``).
+    max_categories:
+        Cap of the per-sensor bank (least recently resonating replaced).
+    warmup:
+        Readings that fix the range and the starting vigilance and train the bank, scored 0.
+    """
+
+    def __init__(self, window: int = 8, windows_per_warmup: int = 13, levels: int = 80, chomp: float = 0.075,
+                 margin: float = 0.15, spike_fraction: float = 0.1, initial_vigilance: float = 0.8,
+                 max_vigilance: float = 0.97, mask: int | None = None, max_categories: int = 1024,
+                 warmup: int = 750, grow: bool = True, headroom: float = 0.0) -> None:
+        if window < 2 or window & (window - 1):
+            raise ValueError("window must be a power of two >= 2")
+        if windows_per_warmup < 1 or levels < 2 or not 0.0 <= chomp < 0.5 or not 0.0 <= margin < 0.5:
+            raise ValueError("need windows_per_warmup >= 1, levels >= 2, 0 <= chomp < 0.5, 0 <= margin < 0.5")
+        if not 0.0 < initial_vigilance < 1.0 or not 0.0 < max_vigilance <= 1.0 or spike_fraction < 0:
+            raise ValueError("need 0 < initial_vigilance < 1, 0 < max_vigilance <= 1, spike_fraction >= 0")
+        if max_categories < 2 or warmup < 2:
+            raise ValueError("need max_categories >= 2 and warmup >= 2")
+        self.window = window
+        self.windows_per_warmup = windows_per_warmup
+        self.levels = levels
+        self.chomp = chomp
+        self.margin = margin
+        self.spike_fraction = spike_fraction
+        self.initial_vigilance = initial_vigilance
+        self.max_vigilance = max_vigilance
+        self.mask = mask if mask is not None else (3 * window) // 2
+        self.max_categories = max_categories
+        self.warmup = warmup
+        self.grow = grow
+        self.headroom = headroom
+        self.sensors_: dict[Hashable, _Sensor] = {}
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _sensor(self, key: Hashable) -> _Sensor:
+        s = self.sensors_.get(key)
+        if s is None:
+            s = self.sensors_[key] = _Sensor(warmup=self.warmup)
+        return s
+
+    def set_warmup(self, key: Hashable, warmup: int) -> None:
+        """Give one sensor its own warm-up length (before its first reading)."""
+        if warmup < 2:
+            raise ValueError("warmup must be >= 2")
+        s = self._sensor(key)
+        if s.seen:
+            raise ValueError(f"sensor {key!r} has already seen readings")
+        s.warmup = warmup
+
+    def _start(self, s: _Sensor) -> None:
+        """Warm-up complete: fix range and time scale, set the vigilance, train the bank."""
+        warm = s.warm
+        s.warm = []
+        lo, hi = min(warm), max(warm)
+        s.span = (hi - lo) if hi > lo else max(abs(lo) * 1e-3, 1e-9)
+        s.span /= 1.0 - 2.0 * self.margin
+        s.lo = lo - self.margin * s.span
+        s.step = max(1, s.warmup // (self.window * self.windows_per_warmup))
+        s.trend = max(2, s.warmup // s.step)
+        s.counts = np.zeros(self.levels + 1, dtype=np.int64)
+        s.levels = deque(maxlen=self.window)
+        s.recent_match = deque(maxlen=s.trend // 2 + 1)
+        s.shortfall = deque(maxlen=s.trend + 1)
+        dim = 4 * self.window  # 2 × window features, complement coded
+        s.weights = np.zeros((self.max_categories, dim))
+        s.used = np.zeros(self.max_categories)
+        feats = [f for f in (self._downsample(s, x) for x in warm) if f is not None]
+        if feats:
+            rho = self._initial_vigilance(np.asarray(feats))
+            s.rho_lb = s.rho_ub = rho
+            for f in feats:
+                self._present(s, f, learn=True)  # warm-up trains the bank, never scores
+
+    def _initial_vigilance(self, feats: FloatArray) -> float:
+        """Typical best match of the warm-up windows, most atypical first, in a scratch bank."""
+        norm = np.linalg.norm(feats, axis=1)
+        norm[norm == 0] = 1.0
+        unit = feats / norm[:, None]
+        order = np.argsort((unit @ unit.T).sum(axis=1), kind="stable")
+        scratch = _Sensor(warmup=2, rho_lb=self.initial_vigilance, rho_ub=self.initial_vigilance,
+                          weights=np.zeros((len(feats), feats.shape[1])), used=np.zeros(len(feats)))
+        best = [self._match_learn(scratch, feats[i], learn=True)[0] for i in order]
+        tail = best[len(best) // 2:]
+        return float(np.mean(tail)) if tail else self.initial_vigilance
+
+    # -- one downsampled point -------------------------------------------------------------
+    def _downsample(self, s: _Sensor, x: float) -> FloatArray | None:
+        """Add one reading; at the end of a block return the complement-coded features (or None)."""
+        s.block.append(x)
+        if len(s.block) < s.step:
+            return None
+        b = np.asarray(s.block)
+        s.block = []
+        mean = float(b.mean())
+        s.level_avg = mean if math.isnan(s.level_avg) else 0.5 * (s.level_avg + mean)
+        hi, lo = float(b.max()), float(b.min())
+        ext = lo if abs(hi - s.level_avg) < abs(lo - s.level_avg) else hi
+        v = ext if abs(ext - mean) >= self.spike_fraction * abs(mean) else mean
+        if self.grow and not s.lo <= v <= s.lo + s.span:
+            self._grow(s, v)
+        a = min(max((v - s.lo) / s.span, 0.0), 1.0)
+        level = round(a * self.levels)
+        s.counts[level] += 1
+        med = int(np.searchsorted(np.cumsum(s.counts), (s.n_ds + 2) // 2))
+        q = level / self.levels
+        if abs(q - med / self.levels) < self.chomp:
+            q = med / self.levels
+        s.levels.append(q)
+        s.n_ds += 1
+        if len(s.levels) < self.window:
+            return None
+        raw = np.asarray(s.levels)
+        f = np.concatenate([_unit(haar(_unit(raw))), raw])
+        return np.concatenate([f, 1.0 - f])
+
+    def _grow(self, s: _Sensor, v: float) -> None:
+        """Widen the range to take ``v`` (plus ``headroom``) and re-express the state in it.
+
+        The map from old to new [0, 1] units is increasing and affine, so the fuzzy-ART hyperboxes
+        (element-wise minima of levels and of their complements) map exactly; the Haar half of the
+        features is scale-free and unchanged."""
+        lo, hi = min(s.lo, v), max(s.lo + s.span, v)
+        pad = self.headroom * (hi - lo)
+        lo = lo - pad if v < s.lo else lo
+        hi = hi + pad if v > s.lo + s.span else hi
+        k, b = s.span / (hi - lo), (s.lo - lo) / (hi - lo)
+        s.lo, s.span = lo, hi - lo
+        w = self.window
+        if s.n_cat:
+            bank = s.weights[:s.n_cat]
+            bank[:, w:2 * w] = bank[:, w:2 * w] * k + b
+            bank[:, 3 * w:] = 1.0 - ((1.0 - bank[:, 3 * w:]) * k + b)
+        s.levels = deque((q * k + b for q in s.levels), maxlen=w)
+        moved = np.rint((np.arange(self.levels + 1) / self.levels * k + b) * self.levels).astype(np.int64)
+        counts = np.zeros_like(s.counts)
+        np.add.at(counts, np.clip(moved, 0, self.levels), s.counts)
+        s.counts = counts
+
+    def _match_learn(self, s: _Sensor, f: FloatArray, learn: bool) -> tuple[float, float, int]:
+        """Present ``f``: (best match, its newest-level match, 0 resonated / 1 new category /
+        2 new cluster = novelty)."""
+        n = s.n_cat
+        if n == 0:
+            self._commit(s, f)
+            return 0.0, 0.0, 2
+        w = s.weights[:n]
+        both = np.minimum(f, w)
+        w_sum = w.sum(axis=1)
+        w_sum[w_sum == 0] = 1e-3
+        half = len(f) // 2
+        newest = (both[:, half - 1] + both[:, -1]) / (w[:, half - 1] + w[:, -1])
+        match = (both.sum(axis=1) / w_sum) ** 3 * newest ** 2
+        j = int(np.argmax(match))
+        best = float(match[j])
+        if best >= s.rho_ub:
+            if learn:
+                hit = match >= s.rho_ub
+                w[hit] = both[hit]
+                s.used[:n][hit] = s.n_ds
+            return best, float(newest[j]), 0
+        if learn:
+            self._commit(s, f)
+        return best, float(newest[j]), 1 if best >= s.rho_lb else 2
+
+    def _commit(self, s: _Sensor, f: FloatArray) -> None:
+        if s.n_cat < len(s.weights):
+            j = s.n_cat
+            s.n_cat += 1
+        else:
+            j = int(np.argmin(s.used))
+        s.weights[j] = f
+        s.used[j] = s.n_ds
+
+    def _present(self, s: _Sensor, f: FloatArray, learn: bool) -> float:
+        """Present one feature vector after the warm-up bookkeeping; return its score."""
+        i = s.n_ds
+        since = i - s.last_novel
+        if s.masked and i > s.trend + self.mask and s.stable >= self.mask:
+            s.masked = False
+        best, newest, kind = self._match_learn(s, f, learn)
+        s.stable = 0 if kind == 2 else s.stable + 1
+        s.match_sum += best
+        s.match_n += 1
+        s.recent_match.append(best)
+        s.shortfall.append(s.rho_ub - best)
+        if 0 < since < self.mask and s.novel_matches and best < s.novel_matches[-1]:
+            s.novel_match_sum += best - s.novel_matches[-1]
+            s.novel_matches[-1] = best
+        score = 0.0
+        if kind == 2 and s.seen > s.warmup:
+            recently = since <= self.mask
+            below = best < s.last_novel_match * (0.9 if recently else 0.7)
+            if not (s.masked or recently) or below:
+                score = self._confidence(s, best, newest)
+                s.novel_matches.append(best)
+                s.novel_match_sum += best
+                s.last_novel_match = best
+                s.last_novel = i
+        if kind == 2:
+            s.masked = True
+        if s.seen > s.warmup and (since == self.mask or i - s.last_update >= s.trend // 2):
+            self._retune(s)
+        return score
+
+    def _retune(self, s: _Sensor) -> None:
+        """Move the vigilances towards what this sensor's matches have been."""
+        ub = min(self.max_vigilance, s.match_sum / max(s.match_n, 1))
+        low = min(s.recent_match)
+        lb = s.rho_lb
+        if lb <= low:
+            lb += 0.19 * (low - lb)
+        else:
+            gaps = [min(0.37, g) for g in s.shortfall if g > 0.05] if s.n_ds > 2 * s.trend else []
+            lb -= max(0.01, float(np.mean(gaps)) if gaps else 0.0) / 2.0
+            if s.novel_matches:
+                lb = max(lb, s.novel_match_sum / len(s.novel_matches))
+        s.rho_ub = ub
+        s.rho_lb = min(lb, ub)
+        s.last_update = s.n_ds
+        s.masked = True
+
+    def _confidence(self, s: _Sensor, best: float, newest: float) -> float:
+        """Score of a reported novelty: distance below both vigilances and newest-level mismatch."""
+        gap = 1.0 - min(best, 0.999)
+        above_ub = (s.rho_ub - best) / gap
+        above_lb = (s.rho_lb - best) / gap
+        return float(min(1.0, max(0.0, 0.35 * above_ub + 0.65 * above_lb + 1.5 * (1.0 - newest))))
+
+    # -- river-style API -------------------------------------------------------------------
+    def score_learn_one(self, x: float, key: Hashable = "default") -> float:
+        """Score one reading, then learn it (non-finite readings are ignored and score 0)."""
+        if not math.isfinite(x):
+            return 0.0
+        s = self._sensor(key)
+        s.seen += 1
+        if s.seen <= s.warmup:
+            s.warm.append(float(x))
+            if s.seen == s.warmup:
+                self._start(s)
+            return 0.0
+        f = self._downsample(s, x)
+        return 0.0 if f is None else self._present(s, f, learn=True)
+
+    def n_categories(self, key: Hashable = "default") -> int:
+        """Categories held for one sensor (never above ``max_categories``)."""
+        s = self.sensors_.get(key)
+        return 0 if s is None else s.n_cat

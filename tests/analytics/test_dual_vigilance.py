@@ -1,0 +1,134 @@
+"""Dual-vigilance ART detector: causality, bounded memory, range growth, learned shapes, time scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sidecar.analytics.contextual import EnsembleAnomalyDetector
+from sidecar.analytics.dual_vigilance import DualVigilanceDetector, haar
+from sidecar.analytics.streaming import StreamingAnomalyDetector
+
+
+def _daily(n: int, seed: int = 0, period: int = 96) -> np.ndarray:
+    """A square daily pattern with a little noise."""
+    rng = np.random.default_rng(seed)
+    phase = np.arange(n) % period
+    return np.where((phase >= period * 3 // 8) & (phase < period * 3 // 4), 80.0, 20.0) + rng.normal(0, 0.5, n)
+
+
+def test_haar_is_orthonormal_and_coarsest_first() -> None:
+    v = np.array([4.0, 2.0, 5.0, 5.0, 1.0, 3.0, 0.0, 8.0])
+    h = haar(v)
+    assert h[0] == pytest.approx(v.sum() / np.sqrt(8))  # the overall level first
+    assert np.linalg.norm(h) == pytest.approx(np.linalg.norm(v))  # energy preserved
+    assert h[4:] == pytest.approx((v[0::2] - v[1::2]) / np.sqrt(2))  # finest details last
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=1199), seed=st.integers(0, 10_000))
+def test_scores_never_depend_on_later_rows(cut: int, seed: int) -> None:
+    x = _daily(1200, seed)
+    y = x.copy()
+    y[cut:] = np.random.default_rng(seed + 1).normal(50, 60, 1200 - cut)
+    a = DualVigilanceDetector(warmup=300).score_series(x)
+    b = DualVigilanceDetector(warmup=300).score_series(y)
+    np.testing.assert_array_equal(a[:cut], b[:cut])
+
+
+def test_time_scale_follows_the_warmup() -> None:
+    det = DualVigilanceDetector(window=8, windows_per_warmup=13)
+    for key, warmup in (("fast", 104 * 7), ("slow", 104 * 2), ("tiny", 50)):
+        det.set_warmup(key, warmup)
+        det.score_series(_daily(warmup + 10), key=key)
+    assert [det.sensors_[k].step for k in ("fast", "slow", "tiny")] == [7, 2, 1]
+
+
+def test_category_bank_is_capped_and_warmup_released() -> None:
+    det = DualVigilanceDetector(warmup=200, max_categories=16)
+    det.score_series(np.random.default_rng(0).uniform(0, 1, 5000), key="s")  # new shapes all the time
+    assert det.n_categories("s") == 16
+    assert det.sensors_["s"].weights.shape == (16, 32)
+    assert det.sensors_["s"].warm == []
+
+
+def test_learned_cycle_is_quiet_and_a_broken_cycle_is_novel() -> None:
+    det = DualVigilanceDetector(warmup=96 * 3, windows_per_warmup=9)  # step 4: 8 points = 32 readings
+    normal = det.score_series(_daily(96 * 12))
+    assert normal[:96 * 3].max() == 0.0  # warm-up
+    # the cycle has been learnt: at most a rare noise novelty on the last six days
+    assert (normal[96 * 6:] > 0).sum() <= 2
+    odd = _daily(96 * 2, seed=3)
+    odd[40:100] = 50.0  # the day's peak replaced by a flat mid level: inside the known range
+    novel = det.score_series(odd)
+    assert novel.max() > max(0.3, normal[96 * 6:].max()) and 40 <= int(np.argmax(novel)) < 110
+
+
+def test_a_single_reading_spike_survives_the_downsampling() -> None:
+    det = DualVigilanceDetector(warmup=96 * 3)
+    det.score_series(_daily(96 * 8))
+    x = _daily(96, seed=9)
+    x[20] = 200.0
+    s = det.score_series(x)
+    step = det.sensors_["default"].step
+    assert s.max() > 0.5 and 20 <= int(np.argmax(s)) < 20 + step
+
+
+def test_range_growth_re_expresses_the_bank_exactly() -> None:
+    det = DualVigilanceDetector(warmup=96 * 3)
+    det.score_series(_daily(96 * 6))
+    s = det.sensors_["default"]
+    w = det.window
+
+    def boxes() -> tuple[np.ndarray, np.ndarray]:
+        """Every category's box of raw levels, in the sensor's own units."""
+        bank = s.weights[:s.n_cat]
+        return s.lo + bank[:, w:2 * w] * s.span, s.lo + (1.0 - bank[:, 3 * w:]) * s.span
+
+    before = boxes()
+    levels = np.array(s.levels) * s.span + s.lo
+    lo, span = s.lo, s.span
+    det._grow(s, s.lo + 3 * s.span)  # a reading three ranges above: the range grows to take it
+    assert s.lo == lo and s.span == pytest.approx(3 * span)
+    for old, new in zip(before, boxes()):
+        np.testing.assert_allclose(new, old)  # the same boxes of raw values
+    np.testing.assert_allclose(np.array(s.levels) * s.span + s.lo, levels)
+    assert int(s.counts.sum()) == s.n_ds  # the level histogram keeps every point
+
+
+def test_non_finite_readings_are_ignored_and_parameters_checked() -> None:
+    det = DualVigilanceDetector(warmup=10)
+    assert det.score_learn_one(float("nan")) == 0.0 and "default" not in det.sensors_
+    det.set_warmup("k", 20)
+    det.score_learn_one(1.0, "k")
+    with pytest.raises(ValueError):
+        det.set_warmup("k", 30)  # already started
+    for bad in ({"window": 6}, {"levels": 1}, {"margin": 0.5}, {"initial_vigilance": 1.0},
+                {"max_categories": 1}, {"warmup": 1}, {"chomp": 0.6}):
+        with pytest.raises(ValueError):
+            DualVigilanceDetector(**bad)
+
+
+def test_ensemble_with_dual_vigilance_is_the_scaled_maximum() -> None:
+    x = _daily(96 * 8)
+    x[700] = 300.0
+    t = 1.6e9 + 900.0 * np.arange(len(x))
+    ens = EnsembleAnomalyDetector(warmup=200, resonance=DualVigilanceDetector(warmup=200), resonance_gain=1.0,
+                                  residual_gain=0.2).score_series(x, t)
+    base = EnsembleAnomalyDetector(warmup=200).score_series(x, t)
+    dv = DualVigilanceDetector(warmup=200).score_series(x)
+    np.testing.assert_allclose(ens, np.maximum(0.2 * base, dv))
+    with pytest.raises(ValueError):
+        EnsembleAnomalyDetector(residual_gain=0.0)
+
+
+def test_streaming_sensor_scores_do_not_depend_on_how_many_sensors_came_first() -> None:
+    x = _daily(600, seed=4)
+    x[400] = 150.0
+    alone = StreamingAnomalyDetector().score_series(x, key="s")
+    crowded = StreamingAnomalyDetector()
+    for k in range(20):  # the state table grows past its initial capacity
+        crowded.score_learn_one(1.0, key=f"other{k}")
+    np.testing.assert_array_equal(crowded.score_series(x, key="s"), alone)
