@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -148,15 +150,35 @@ def optimise(sweeps: list[FileSweep], w: dict[str, float]) -> tuple[float, float
     return thr, total, tp, fp, fn
 
 
-def load_labels(nab_dir: Path) -> dict[str, list[list[str]]]:
-    windows: dict[str, list[list[str]]] = json.loads((nab_dir / "combined_windows.json").read_text())
+def load_windows(path: Path) -> dict[str, list[list[str]]]:
+    """A ``combined_windows.json`` (in ``labels/`` of a numenta/NAB checkout): file -> [[start, end], ...]."""
+    windows: dict[str, list[list[str]]] = json.loads(path.read_text())
     return windows
+
+
+def load_labels(nab_dir: Path) -> dict[str, list[list[str]]]:
+    return load_windows(nab_dir / "combined_windows.json")
+
+
+def load_profiles(path: Path) -> dict[str, dict[str, float]]:
+    """A numenta/NAB ``config/profiles.json`` in the form of ``PROFILES``, so a checkout's own cost
+    matrices are the ones applied (they equal ``PROFILES`` in NAB v1.1)."""
+    raw = json.loads(path.read_text())
+    return {name: {"tp": float(p["CostMatrix"]["tpWeight"]), "fp": float(p["CostMatrix"]["fpWeight"]),
+                   "fn": float(p["CostMatrix"]["fnWeight"])} for name, p in raw.items()}
 
 
 def score_corpus(nab_dir: Path, results: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
     """``results`` maps relative data path (e.g. ``realKnownCause/nyc_taxi.csv``) to a frame with
     ``timestamp`` and ``anomaly_score``. Returns per profile: normalised score, threshold, counts."""
-    windows = load_labels(nab_dir)
+    return score_windows(load_labels(nab_dir), results)
+
+
+def score_windows(windows: Mapping[str, list[list[str]]], results: Mapping[str, pd.DataFrame],
+                  profiles: Mapping[str, dict[str, float]] = PROFILES) -> dict[str, dict[str, float]]:
+    """``score_corpus`` with the labelled windows given (e.g. from ``load_windows``) and the profiles to
+    score; the corpus is the files of ``results``. A corpus without windows has no defined score
+    (NaN): its perfect and null totals are both 0."""
     out: dict[str, dict[str, float]] = {}
     sweeps = []
     null_sweeps = []
@@ -166,11 +188,37 @@ def score_corpus(nab_dir: Path, results: dict[str, pd.DataFrame]) -> dict[str, d
         sweeps.append(sweep_file(ts, frame["anomaly_score"].to_numpy(dtype=float), wins))
         null_sweeps.append(sweep_file(ts, np.full(len(ts), 0.5), wins))
     n_windows = sum(sw.n_windows for sw in sweeps)
-    for name, w in PROFILES.items():
-        thr, raw, tp, fp, fn = optimise(sweeps, w)
+    for name, w in profiles.items():
+        thr, raw, tp, fp, _ = optimise(sweeps, w)
         _, null_raw, _, _, _ = optimise(null_sweeps, w)
         perfect = w["tp"] * n_windows
-        out[name] = {"score": 100.0 * (raw - null_raw) / (perfect - null_raw), "threshold": thr,
+        span = perfect - null_raw
+        out[name] = {"score": 100.0 * (raw - null_raw) / span if span else math.nan, "threshold": thr,
                      "raw": raw, "null": null_raw, "windows_detected": tp, "windows": n_windows,
                      "fp_rows": fp}
     return out
+
+
+Run = TypeVar("Run", bound=Hashable)
+
+
+def leave_one_category_out(runs: Mapping[Run, Mapping[str, pd.DataFrame]], categories: Iterable[str],
+                           train_score: Callable[[dict[str, pd.DataFrame]], float],
+                           ) -> tuple[dict[str, pd.DataFrame], dict[str, Run]]:
+    """Choose parameters without looking at the files they are scored on.
+
+    ``runs`` maps a candidate (a parameter set) to its results (relative path -> frame). For each
+    category, the candidate with the best ``train_score`` (normally the standard score) on the
+    files of the *other* categories supplies that category's results (ties: the first candidate).
+    Returns the held-out results, to be scored as one corpus (one threshold per profile, as NAB
+    does), and the candidate chosen per category.
+    """
+    held_out: dict[str, pd.DataFrame] = {}
+    chosen: dict[str, Run] = {}
+    for cat in categories:
+        def on_others(run: Run, cat: str = cat) -> float:
+            return train_score({f: r for f, r in runs[run].items() if not f.startswith(cat + "/")})
+        best = max(runs, key=on_others)
+        chosen[cat] = best
+        held_out.update({f: r for f, r in runs[best].items() if f.startswith(cat + "/")})
+    return held_out, chosen
