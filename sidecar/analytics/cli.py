@@ -47,6 +47,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "was not tuned on)")
     d.add_argument("--no-daily-mask", dest="daily_mask", action="store_const", const="off",
                    help="same as --daily-mask off")
+    d.add_argument("--residual-gain", type=float, default=0.2, metavar="G",
+                   help="ensemble-vigilance: weight of the residual ensemble next to the vigilance "
+                        "novelties, in (0, 1] (default 0.2; higher reports more single-reading excursions)")
 
     f = sub.add_parser("fdd", help="AHU fault detection (ASHRAE Guideline 36 rules + learned detector)")
     f.add_argument("input", type=Path, metavar="INPUT.csv")
@@ -141,6 +144,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
         # is the file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores
         # 0 anyway.
+        if not 0.0 < args.residual_gain <= 1.0:
+            raise CliError(f"--residual-gain must be in (0, 1], got {args.residual_gain}")
         det: ContextualAnomalyDetector | ResonanceAnomalyDetector | DualVigilanceDetector | EnsembleAnomalyDetector
         # A score that already happened at the same time of day recently is routine (a daily batch
         # job): --daily-mask on silences it (docs/analytics.md, "Daily recurrence mask").
@@ -160,7 +165,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             # The novelties of the dual-vigilance ART lead; the residual ensemble at 0.2 adds the
             # large single-reading excursions a downsampled window can blur.
             det = EnsembleAnomalyDetector(resonance=DualVigilanceDetector(), resonance_gain=1.0,
-                                          residual_gain=0.2, recurrence=mask)
+                                          residual_gain=args.residual_gain, recurrence=mask)
         for i in range(len(frames)):
             det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
         fkeys = list(key_arr[finite])
