@@ -12,10 +12,13 @@ at one fixed vigilance, this detector follows ARTime's ideas that made it NAB's 
   one farther from the running level) lies more than ``spike_fraction`` of the level away: a
   one-reading spike survives the downsampling.
 * **Levels.** Values are scaled by the warm-up range (causal: ARTime is handed the whole file's
-  minimum and maximum, which is look-ahead; here the warm-up range fills the middle of [0, 1] with
-  ``margin`` on either side for later excursions, clipped), quantised to ``levels`` steps and
-  snapped to the running median level when within ``chomp`` of it, so small noise around the
-  usual level does not create new shapes.
+  minimum and maximum by NAB's runner, which is look-ahead; here the warm-up range fills the middle
+  of [0, 1] with ``margin`` on either side), quantised to ``levels`` steps and snapped to the
+  running median level when within ``chomp`` of it, so small noise around the usual level does
+  not create new shapes. A value beyond the range so far widens it (``grow``, plus ``headroom``)
+  and the state is re-expressed in the new range: the bank's boxes of raw values, the recent
+  levels and the median's histogram stay what they were in the sensor's units (without ``grow``
+  such values are clipped to the edge).
 * **Features.** The last ``window`` levels (where the series is) and their Haar wavelet transform
   after min-max scaling (what shape it has, independent of level), complement coded.
 * **Dual-vigilance fuzzy ART.** Match of a category ``w`` with input ``I``: fuzzy subsethood
@@ -188,7 +191,7 @@ class DualVigilanceDetector(PerSensorScorer):
         """Warm-up complete: fix range and time scale, set the vigilance, train the bank."""
         warm = s.warm
         s.warm = []
-        lo, hi = min(warm), max(warm)
+        lo, hi = self._value_range(warm)
         s.span = (hi - lo) if hi > lo else max(abs(lo) * 1e-3, 1e-9)
         s.span /= 1.0 - 2.0 * self.margin
         s.lo = lo - self.margin * s.span
@@ -207,6 +210,10 @@ class DualVigilanceDetector(PerSensorScorer):
             s.rho_lb = s.rho_ub = rho
             for f in feats:
                 self._present(s, f, learn=True)  # warm-up trains the bank, never scores
+
+    def _value_range(self, warm: list[float]) -> tuple[float, float]:
+        """The values the middle of [0, 1] stands for: the warm-up's minimum and maximum."""
+        return min(warm), max(warm)
 
     def _initial_vigilance(self, feats: FloatArray) -> float:
         """Typical best match of the warm-up windows, most atypical first, in a scratch bank."""
