@@ -1,10 +1,13 @@
-"""The live path: the building simulator's scripted faults through the streaming detector.
+"""The live path: the building simulator's scripted faults through the live anomaly detector.
 
 Builds the demo building (``sidecar.sample_building.build_demo_building`` -> ``build_model``),
 creates the simulator source (``SimSource``, public constructor, scripted ``FaultSpec``s, a
 collecting sink is not needed: its vectorised ``sample(wall)`` is driven directly over simulated
 time, one reading per sensor per ``--period`` seconds, without sleeping) and scores every reading
-with ``StreamingAnomalyDetector.score_many`` exactly as the pipeline does, one batch per hour.
+with the live detector's ``score_many`` exactly as the pipeline does, one batch per hour. The
+detector is ``--model`` (``streaming``, the default, or ``ensemble-vigilance``), built by
+``sidecar.analytics.live.build_anomaly_detector`` as the alert rule and the maintenance engine
+build it (``--warmup`` readings per sensor for ensemble-vigilance, default 750).
 
 Alerts, as the alert engine raises them with its defaults (``[alerts.anomaly]``: threshold 0.9,
 deadband 0.2, off-delay 300 s; limits from the sensor's config or ``sidecar/limits.py``):
@@ -19,7 +22,11 @@ point minus the first alert on that sensor at or after the fault's start (positi
 first). Scenarios without a critical crossing (stuck sensor) report the detection delay from the
 fault's start. False alerts: anomaly alerts per sensor-day over every simulated sensor in a
 fault-free run (the first day, while the detector learns the daily profile, reported apart).
-Usage: python benchmarks/ml/eval_live.py [--quick]
+``--threshold`` replaces 0.9 (the clear level stays 0.2 below it, the rule's default deadband); for
+any model but the default the fault-free run also reports the alert rate at a few thresholds, so a
+threshold can be chosen on fault-free data alone.
+Usage: python benchmarks/ml/eval_live.py [--quick] [--model streaming|ensemble-vigilance]
+       [--threshold T] [--warmup N]
 """
 
 from __future__ import annotations
@@ -40,7 +47,23 @@ from common import REPO, emit, machine
 sys.path.insert(0, str(REPO))
 
 ANOMALY_THRESHOLD, ANOMALY_CLEAR, OFF_DELAY_S = 0.9, 0.7, 300.0
+DEADBAND = ANOMALY_THRESHOLD - ANOMALY_CLEAR
 DAY = 86400.0
+SWEEP = (0.3, 0.5, 0.7, 0.9)   # thresholds whose fault-free alert rates are reported (non-default models)
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Which live detector to run and the anomaly rule's threshold."""
+
+    model: str = "streaming"
+    warmup: int = 750
+    threshold: float = ANOMALY_THRESHOLD
+
+    def build(self) -> Any:
+        from sidecar.analytics.live import build_anomaly_detector
+
+        return build_anomaly_detector(self.model, self.warmup)
 
 
 @dataclass
@@ -129,17 +152,18 @@ def simulate(model: Any, faults: list[Any], days: float, period_s: float, seed: 
                 np.concatenate([p[2] for p in v])) for k, v in parts.items()}
 
 
-def anomaly_alerts(t: np.ndarray, score: np.ndarray) -> list[float]:
+def anomaly_alerts(t: np.ndarray, score: np.ndarray, threshold: float = ANOMALY_THRESHOLD) -> list[float]:
     """Times at which the engine's default anomaly rule raises an alert (threshold, deadband,
     off-delay), one per episode."""
     raised: list[float] = []
     active, below_since = False, math.nan
+    clear = threshold - DEADBAND
     for ti, s in zip(t.tolist(), score.tolist()):
         if not active:
-            if s >= ANOMALY_THRESHOLD:
+            if s >= threshold:
                 active, below_since = True, math.nan
                 raised.append(ti)
-        elif s < ANOMALY_CLEAR:
+        elif s < clear:
             below_since = ti if math.isnan(below_since) else below_since
             if ti - below_since >= OFF_DELAY_S:
                 active = False
@@ -154,13 +178,12 @@ def first_at_or_after(times: np.ndarray | list[float], start: float) -> float:
     return float(arr[0]) if len(arr) else math.nan
 
 
-def run_scenarios(model: Any, days: float, period_s: float) -> list[dict[str, Any]]:
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
-
+def run_scenarios(model: Any, days: float, period_s: float, detector: Detector = Detector()) -> list[dict[str, Any]]:
     probe = make_source(model, [], 1)
     probe.started_wall = local_monday()
     specs, scenarios = fault_specs(model, probe, probe.started_wall)
-    series = simulate(model, specs, days, period_s, 1, StreamingAnomalyDetector())
+    series = simulate(model, specs, days, period_s, 1, detector.build())
+    threshold = detector.threshold
     out = []
     for sc in scenarios:
         sensor = model.sensors[model.sensor_index[sc.sensor_id]]
@@ -170,7 +193,7 @@ def run_scenarios(model: Any, days: float, period_s: float) -> list[dict[str, An
         beyond_crit = (x > lim.high_critical) | (x < lim.low_critical)
         beyond_warn = (x > lim.high) | (x < lim.low)
         fail = first_at_or_after(t[beyond_crit], start)
-        anomaly = first_at_or_after(anomaly_alerts(t, s), start)
+        anomaly = first_at_or_after(anomaly_alerts(t, s, threshold), start)
         limit = first_at_or_after(t[beyond_warn], start)
         first = np.nanmin([anomaly, limit]) if not (math.isnan(anomaly) and math.isnan(limit)) else math.nan
         ref = fail if not math.isnan(fail) else start
@@ -178,7 +201,7 @@ def run_scenarios(model: Any, days: float, period_s: float) -> list[dict[str, An
         def minutes(v: float, ref: float = ref) -> float | None:
             return None if math.isnan(v) else round((ref - v) / 60.0, 1)
 
-        pre_fault = [a for a in anomaly_alerts(t, s) if a < start]
+        pre_fault = [a for a in anomaly_alerts(t, s, threshold) if a < start]
         out.append({"scenario": sc.name, "sensor": sc.sensor_id, "kind": sc.kind,
                     "failure_point": "critical limit crossed" if not math.isnan(fail) else "fault start",
                     "fault_to_failure_min": None if math.isnan(fail) else round((fail - start) / 60.0, 1),
@@ -187,49 +210,69 @@ def run_scenarios(model: Any, days: float, period_s: float) -> list[dict[str, An
     return out
 
 
-def false_alerts(model: Any, days: float, period_s: float) -> dict[str, Any]:
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
-
-    det = StreamingAnomalyDetector()
+def false_alerts(model: Any, days: float, period_s: float, detector: Detector = Detector()) -> dict[str, Any]:
+    det = detector.build()
     series = simulate(model, [], days, period_s, 2, det)
     sensors = len(series)
     first_day = later = 0
     limit_alerts = 0
     for index, (t, x, s) in series.items():
-        raised = np.asarray(anomaly_alerts(t, s))
+        raised = np.asarray(anomaly_alerts(t, s, detector.threshold))
         first_day += int((raised < DAY).sum())
         later += int((raised >= DAY).sum())
         lim = model.sensors[index].limits
         limit_alerts += int(((x > lim.high) | (x < lim.low)).sum())
     readings = sum(len(v[0]) for v in series.values())
-    return {"sensors": sensors, "days": days, "period_s": period_s,
-            "anomaly_alerts_per_sensor_day": round(later / (sensors * (days - 1)), 4),
-            "anomaly_alerts_per_sensor_day_first_day": round(first_day / sensors, 4),
-            "limit_readings_beyond_warning": limit_alerts,
-            "readings": readings, "score_many_readings_per_s": round(readings / det.busy_s)}
+    out = {"sensors": sensors, "days": days, "period_s": period_s,
+           "anomaly_alerts_per_sensor_day": round(later / (sensors * (days - 1)), 4),
+           "anomaly_alerts_per_sensor_day_first_day": round(first_day / sensors, 4),
+           "limit_readings_beyond_warning": limit_alerts,
+           "readings": readings, "score_many_readings_per_s": round(readings / det.busy_s)}
+    if detector != Detector():
+        # After day 1 only: the basis for choosing a threshold without the fault scenarios.
+        out["alerts_per_sensor_day_by_threshold"] = {
+            str(th): round(sum(int((np.asarray(anomaly_alerts(t, s, th)) >= DAY).sum())
+                               for t, _, s in series.values()) / (sensors * (days - 1)), 4) for th in SWEEP}
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--period", type=float, default=60.0, help="seconds between readings of a sensor")
+    ap.add_argument("--model", choices=("streaming", "ensemble-vigilance"), default="streaming",
+                    help="the live detector ([alerts.anomaly] model)")
+    ap.add_argument("--threshold", type=float, default=ANOMALY_THRESHOLD,
+                    help="anomaly alert threshold (clears 0.2 below it)")
+    ap.add_argument("--warmup", type=int, default=750, help="ensemble-vigilance: warm-up readings per sensor")
     args = ap.parse_args()
+    detector = Detector(args.model, args.warmup, args.threshold)
     from sidecar.model import build_model
     from sidecar.sample_building import build_demo_building
 
     model = build_model(build_demo_building())
     t0 = time.perf_counter()
-    rows = run_scenarios(model, days=6.0, period_s=args.period)
+    if detector != Detector():
+        print(f"model {detector.model}, threshold {detector.threshold:g}, warm-up {detector.warmup} readings")
+    rows = run_scenarios(model, days=6.0, period_s=args.period, detector=detector)
     for r in rows:
         print(f"{r['scenario']:55s} {r['sensor']:30s} fault->failure {r['fault_to_failure_min']} min; lead: anomaly "
               f"{r['lead_anomaly_min']} min, limit warning {r['lead_limit_warning_min']} min "
               f"(alerts before the fault: {r['alerts_before_fault']})")
-    fa = false_alerts(model, days=3.0 if args.quick else 7.0, period_s=args.period)
+    fa = false_alerts(model, days=3.0 if args.quick else 7.0, period_s=args.period, detector=detector)
     print(f"fault-free: {fa['anomaly_alerts_per_sensor_day']} anomaly alerts per sensor-day after day 1 "
           f"({fa['anomaly_alerts_per_sensor_day_first_day']} on day 1), {fa['sensors']} sensors x {fa['days']} days; "
           f"readings beyond a warning limit: {fa['limit_readings_beyond_warning']}")
+    if detector != Detector():
+        print("fault-free alerts per sensor-day after day 1 by threshold: "
+              + ", ".join(f"{k}: {v}" for k, v in fa["alerts_per_sensor_day_by_threshold"].items()))
+        print(f"scoring: {fa['score_many_readings_per_s']} readings/s (score_many, hourly batches of "
+              f"{fa['sensors']} sensors)")
     print(f"elapsed {time.perf_counter() - t0:.1f} s; machine: {machine()}")
-    emit({"live": {"scenarios": rows, "fault_free": fa}})
+    figures: dict[str, Any] = {"scenarios": rows, "fault_free": fa}
+    if detector != Detector():
+        figures.update(model=detector.model, threshold=detector.threshold, warmup=detector.warmup)
+    emit({"live": figures})
 
 
 if __name__ == "__main__":

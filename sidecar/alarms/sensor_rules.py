@@ -7,8 +7,10 @@
   ``window_s`` of reading time (run start resolved to one batch).
 - **stale**: no reading (arrival time) for ``factor`` x the sensor's expected interval (learned
   from its timestamps unless configured), never less than ``min_s``. Evaluated by the timer.
-- **anomaly**: the streaming detector's score (when ``[alerts.anomaly] detector = true``) or
-  scores fed by ``on_scores``, against ``threshold``/``critical_threshold``.
+- **anomaly**: the score of the detector named by ``[alerts.anomaly] model`` (``streaming``, the
+  default, or ``ensemble-vigilance``, ``detect``'s default; ``sidecar.analytics.live``) when
+  ``[alerts.anomaly] detector = true``, or scores fed by ``on_scores``, against
+  ``threshold``/``critical_threshold``.
 
 The per-reading work is a handful of array passes; Python runs only for sensors whose
 condition holds or whose alert/delay is open (``AlertEngine.watch``).
@@ -47,9 +49,9 @@ class SensorRules:
         self.settings = settings
         self.detector: Any = None
         if settings.anomaly.rule.enabled and settings.anomaly.detector:
-            # Imported only when enabled: the detector is numpy-only but not needed otherwise.
-            from sidecar.analytics.streaming import StreamingAnomalyDetector
-            self.detector = StreamingAnomalyDetector()
+            # Imported only when enabled: the detectors are numpy-only but not needed otherwise.
+            from sidecar.analytics.live import build_anomaly_detector
+            self.detector = build_anomaly_detector(settings.anomaly.model, settings.anomaly.warmup_readings)
         self.allocate(model)
 
     def allocate(self, model: BuildingModel) -> None:

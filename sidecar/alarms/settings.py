@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_schemas import protocol
+from sidecar.analytics.live import (
+    ANOMALY_MODELS,
+    DEFAULT_ANOMALY_MODEL,
+    DEFAULT_WARMUP_READINGS,
+    MIN_WARMUP_READINGS,
+)
 
 SEVERITY_LEVEL = {protocol.SEVERITY_INFO: 0, protocol.SEVERITY_WARNING: 1, protocol.SEVERITY_CRITICAL: 2}
 NOTIFY_EVENTS = ("raised", "reactivated", "escalated", "released", "unshelved", "acknowledged", "returned",
@@ -72,7 +78,9 @@ class ScoreSettings:
     rule: RuleSettings
     threshold: float
     critical_threshold: float = math.inf
-    detector: bool = False        # anomaly only: run the streaming detector in the pipeline
+    detector: bool = False        # anomaly only: run a detector in the pipeline
+    model: str = DEFAULT_ANOMALY_MODEL   # anomaly only: which (sidecar.analytics.live.ANOMALY_MODELS)
+    warmup_readings: int = DEFAULT_WARMUP_READINGS   # anomaly only: per-sensor warm-up of ensemble-vigilance
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,21 @@ def _severity(section: Mapping[str, Any], key: str, default: str, where: str) ->
     return str(value)
 
 
+def _choice(section: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str, where: str) -> str:
+    value = _get(section, key, (str,), default, where)
+    if value not in choices:
+        raise SettingsError(f"{where}.{key}: must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def _integer(section: Mapping[str, Any], key: str, default: int, where: str, minimum: int,
+             maximum: int) -> int:
+    value = _get(section, key, (int,), default, where)
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{where}.{key}: must be an integer in [{minimum}, {maximum}], got {value!r}")
+    return int(value)
+
+
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
@@ -205,7 +228,8 @@ def parse_alarm_settings(section: Mapping[str, Any]) -> AlarmSettings:
     _unknown(flat, RULE_KEYS - {"deadband"} | {"window_s", "epsilon", "quantities", "per_sensor_window_s"},
              f"{w}.flatline")
     anomaly = _table(section, "anomaly", w)
-    _unknown(anomaly, RULE_KEYS | {"threshold", "critical_threshold", "detector"}, f"{w}.anomaly")
+    _unknown(anomaly, RULE_KEYS | {"threshold", "critical_threshold", "detector", "model", "warmup_readings"},
+             f"{w}.anomaly")
     failure = _table(section, "failure", w)
     _unknown(failure, RULE_KEYS | {"threshold", "critical_threshold"}, f"{w}.failure")
     quantities = _get(flat, "quantities", (list,), list(d.flatline.quantities), f"{w}.flatline")
@@ -219,7 +243,10 @@ def parse_alarm_settings(section: Mapping[str, Any]) -> AlarmSettings:
         threshold = _number(raw, "threshold", default.threshold, where, 0.0, 1.0)
         critical = _number(raw, "critical_threshold", default.critical_threshold, where, threshold)
         return ScoreSettings(_rule(raw, default.rule, where), threshold, critical,
-                             bool(_get(raw, "detector", (bool,), default.detector, where)))
+                             bool(_get(raw, "detector", (bool,), default.detector, where)),
+                             _choice(raw, "model", ANOMALY_MODELS, default.model, where),
+                             _integer(raw, "warmup_readings", default.warmup_readings, where,
+                                      MIN_WARMUP_READINGS, 10_000_000))
 
     return AlarmSettings(
         limit=_rule(limit, d.limit, f"{w}.limit"),

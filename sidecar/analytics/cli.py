@@ -139,6 +139,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             nab_probation,
         )
         from .dual_vigilance import DualVigilanceDetector
+        from .live import ensemble_vigilance
         from .resonance import ResonanceAnomalyDetector
 
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
@@ -162,10 +163,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         elif args.detector == "ensemble-resonance":
             det = EnsembleAnomalyDetector(resonance=ResonanceAnomalyDetector(), recurrence=mask)
         else:
-            # The novelties of the dual-vigilance ART lead; the residual ensemble at 0.2 adds the
-            # large single-reading excursions a downsampled window can blur.
-            det = EnsembleAnomalyDetector(resonance=DualVigilanceDetector(), resonance_gain=1.0,
-                                          residual_gain=args.residual_gain, recurrence=mask)
+            # The same construction as the live pipeline's ``ensemble-vigilance`` model.
+            det = ensemble_vigilance(residual_gain=args.residual_gain, recurrence=mask)
         for i in range(len(frames)):
             det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
         fkeys = list(key_arr[finite])

@@ -66,6 +66,8 @@ class NoveltyScorer(Protocol):
 
     def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray: ...
 
+    def forget(self, key: Hashable) -> None: ...
+
 
 @dataclass
 class _Sensor:
@@ -269,9 +271,20 @@ class EnsembleAnomalyDetector:
         if self.resonance is not None:
             self.resonance.set_warmup(key, warmup)
 
+    def forget(self, key: Hashable) -> None:
+        """Drop one sensor's state in every part (the alert rule calls this when the sensor index
+        may now mean another sensor); its next readings start a fresh warm-up."""
+        self.streaming.forget(key)
+        self.contextual.forget(key)
+        if self.resonance is not None:
+            self.resonance.forget(key)
+        if self.recurrence is not None:
+            self.recurrence.forget(key)
+
     def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray,
                    timestamps: Sequence[float] | FloatArray | None = None) -> FloatArray:
-        """Score then learn a batch of readings of any sensors, in the order given."""
+        """Score then learn a batch of readings of any sensors, in the order given (readings of
+        one sensor in time order; any mix of sensors, as a live ingest batch has)."""
         x = np.asarray(values, dtype=np.float64)
         base = self.streaming.score_many(keys, x, timestamps)
         ctx = self.contextual

@@ -5,7 +5,8 @@ Every ``interval_s`` (an asyncio task of the service):
 1. on the loop (fast copies): each equipment sensor's readings that arrived since the last run,
    from the pipeline's ring buffers;
 2. in a one-thread executor (the CPU work; the loop keeps serving): one-minute means, the
-   streaming anomaly detector (``analytics.streaming``, when ``[analytics] anomaly``), each
+   anomaly detector (when ``[analytics] anomaly``; ``[analytics] anomaly_model`` names it,
+   ``analytics.live``: ``streaming`` by default or ``ensemble-vigilance``), each
    sensor's robust trend toward its critical limit -> time to failure and failure probability
    (calibrated trend estimator, or the learned model when one is loaded);
 3. on the loop: per equipment, the health score and drivers (``analytics.health_score``) from
@@ -109,8 +110,8 @@ class Analysis:
         self.bins = MinuteBins(max(settings.window_hours, settings.long_window_hours) * 3600.0)
         self.detector: Any = None
         if settings.anomaly:
-            from sidecar.analytics.streaming import StreamingAnomalyDetector
-            self.detector = StreamingAnomalyDetector()
+            from sidecar.analytics.live import build_anomaly_detector
+            self.detector = build_anomaly_detector(settings.anomaly_model, settings.anomaly_warmup_readings)
         self.score_log: dict[str, list[tuple[float, float]]] = {}   # sensor -> (ts, max score) per run
         self.model: learned.LearnedModel | None = None
 
@@ -170,6 +171,8 @@ class Analysis:
             self.bins.forget(sid)
         for sid in [k for k in self.score_log if k not in keep]:
             del self.score_log[sid]
+            if self.detector is not None:  # a sensor that left the model keeps no detector state
+                self.detector.forget(sid)
 
 
 class MaintenanceEngine:

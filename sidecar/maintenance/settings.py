@@ -11,6 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sidecar.analytics.live import (  # numpy-free module
+    ANOMALY_MODELS,
+    DEFAULT_ANOMALY_MODEL,
+    DEFAULT_WARMUP_READINGS,
+    MIN_WARMUP_READINGS,
+)
+
 MODELS = ("auto", "trend")
 
 
@@ -26,7 +33,9 @@ class AnalyticsSettings:
     window_hours: float = 6.0         # short trend window: the level now and the recent slope
     long_window_hours: float = 24.0   # long trend window: the slope must agree (one-minute means kept)
     min_span_minutes: float = 10.0    # a trend needs at least this much data
-    anomaly: bool = True              # run the streaming detector for health evidence
+    anomaly: bool = True              # run an anomaly detector for health evidence
+    anomaly_model: str = DEFAULT_ANOMALY_MODEL   # which (sidecar.analytics.live.ANOMALY_MODELS)
+    anomaly_warmup_readings: int = DEFAULT_WARMUP_READINGS   # per-sensor warm-up of ensemble-vigilance
     anomaly_window_s: float = 600.0   # an equipment's anomaly evidence = its sensors' max score over this
     workorder_threshold: float = 0.7  # raise a work order at this failure probability
     close_below: float = 0.3          # close it when the probability falls below this
@@ -62,7 +71,7 @@ def _bool(section: Mapping[str, Any], key: str, default: bool) -> bool:
 
 
 KEYS = {"enabled", "interval_s", "horizon_hours", "window_hours", "long_window_hours", "min_span_minutes", "anomaly",
-        "anomaly_window_s", "workorder_threshold", "close_below", "model", "train_interval_hours",
+        "anomaly_model", "anomaly_warmup_readings", "anomaly_window_s", "workorder_threshold", "close_below", "model", "train_interval_hours",
         "history_days", "min_failures", "health"}
 
 
@@ -80,6 +89,16 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
     model = section.get("model", d.model)
     if model not in MODELS:
         raise AnalyticsSettingsError(f"analytics.model: must be one of {', '.join(MODELS)}, got {model!r}")
+    anomaly_model = section.get("anomaly_model", d.anomaly_model)
+    if anomaly_model not in ANOMALY_MODELS:
+        raise AnalyticsSettingsError(f"analytics.anomaly_model: must be one of {', '.join(ANOMALY_MODELS)}, "
+                                     f"got {anomaly_model!r}")
+    warmup = section.get("anomaly_warmup_readings", d.anomaly_warmup_readings)
+    if isinstance(warmup, bool) or not isinstance(warmup, int):
+        raise AnalyticsSettingsError(f"analytics.anomaly_warmup_readings: expected an integer, got {warmup!r}")
+    if not MIN_WARMUP_READINGS <= warmup <= 10_000_000:
+        raise AnalyticsSettingsError(f"analytics.anomaly_warmup_readings: must be an integer in "
+                                     f"[{MIN_WARMUP_READINGS}, 10000000], got {warmup!r}")
     health = section.get("health", {})
     if not isinstance(health, dict):
         raise AnalyticsSettingsError("[analytics.health] must be a table")
@@ -96,6 +115,7 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
         long_window_hours=_number(section, "long_window_hours", d.long_window_hours, 0.0, 24.0 * 28, strict_min=True),
         min_span_minutes=_number(section, "min_span_minutes", d.min_span_minutes, 0.0, 24.0 * 60),
         anomaly=_bool(section, "anomaly", d.anomaly),
+        anomaly_model=str(anomaly_model), anomaly_warmup_readings=int(warmup),
         anomaly_window_s=_number(section, "anomaly_window_s", d.anomaly_window_s, 0.0, 7 * 86400.0, strict_min=True),
         workorder_threshold=threshold, close_below=close_below, model=str(model),
         train_interval_hours=_number(section, "train_interval_hours", d.train_interval_hours, 0.0, 24.0 * 365,

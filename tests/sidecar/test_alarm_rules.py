@@ -169,3 +169,61 @@ def test_streaming_detector_in_the_pipeline() -> None:
     rig.feed(SAT, [16.9], t0=t0 + 400)                           # 29 sigma: far outside anything seen
     anomaly = rig.last(kind="anomaly")
     assert anomaly["change"] == "raised" and anomaly["value"] >= 0.9 and anomaly["sensor_id"] == SAT
+
+
+def test_anomaly_model_settings() -> None:
+    from sidecar.alarms.settings import SettingsError
+
+    default = settings().anomaly
+    assert (default.model, default.warmup_readings) == ("streaming", 750)
+    chosen = settings(anomaly={"detector": True, "model": "ensemble-vigilance", "warmup_readings": 1440}).anomaly
+    assert (chosen.model, chosen.warmup_readings) == ("ensemble-vigilance", 1440)
+    for bad, words in (({"model": "vigilance"}, ("alerts.anomaly.model: must be one of streaming, ensemble-vigilance, "
+                                                "got 'vigilance'")),
+                       ({"model": 1}, "alerts.anomaly.model: expected str, got int"),
+                       ({"warmup_readings": 50}, (r"alerts.anomaly.warmup_readings: must be an integer in "
+                                                 r"\[104, 10000000\], got 50")),
+                       ({"warmup_readings": 750.0}, "alerts.anomaly.warmup_readings: expected int, got float"),
+                       ({"warmup_readings": True}, "alerts.anomaly.warmup_readings: expected int, got a boolean")):
+        with pytest.raises(SettingsError, match=words):
+            settings(anomaly=bad)
+    with pytest.raises(SettingsError, match=r"\[alerts.failure\]: unknown key\(s\) model"):
+        settings(failure={"model": "ensemble-vigilance"})
+
+
+def test_ensemble_vigilance_detector_in_the_pipeline() -> None:
+    """``[alerts.anomaly] model = "ensemble-vigilance"``: detect's default model runs on the live
+    batches (two sensors per batch); nothing during or after its warm-up on the usual cycle, an
+    alert once the supply air jumps far outside anything seen and stays there."""
+    from sidecar.analytics.contextual import EnsembleAnomalyDetector
+    from sidecar.readings import ReadingBatch
+
+    rig = Rig(settings(anomaly={"enabled": True, "detector": True, "threshold": 0.9, "model": "ensemble-vigilance",
+                                "warmup_readings": 208}, **QUIET))
+    detector = rig.pipeline.rules.detector
+    assert isinstance(detector, EnsembleAnomalyDetector) and detector.contextual.warmup == 208
+    sat, co2 = rig.model.sensor_index[SAT], rig.model.sensor_index[CO2]
+    rng = np.random.default_rng(3)
+
+    def feed(i0: int, n: int, sat_value: object) -> None:
+        i = np.arange(i0, i0 + n)
+        t = rig.now + 60.0 * i
+        x = sat_value(i) if callable(sat_value) else np.full(n, sat_value)
+        co2_x = 600.0 + 50.0 * np.sin(i * 2 * np.pi / 60) + rng.normal(0, 2, n)
+        sensor = np.repeat(np.array([sat, co2], dtype=np.int32)[None, :], n, axis=0).ravel()
+        rig.pipeline.submit(ReadingBatch(rig.model, sensor, np.repeat(t, 2), np.column_stack([x, co2_x]).ravel()))
+
+    def cycle(i: np.ndarray) -> np.ndarray:
+        return 14.0 + 0.5 * np.sin(i * 2 * np.pi / 50) + rng.normal(0, 0.02, len(i))
+
+    for start in range(0, 600, 60):                              # hourly batches of one-minute readings
+        feed(start, 60, cycle)
+    assert rig.alerts(kind="anomaly") == []
+    feed(600, 10, 17.0)
+    anomaly = rig.alerts(kind="anomaly")[0]                      # (it returns after the 300 s off-delay)
+    assert anomaly["change"] == "raised" and anomaly["value"] >= 0.9 and anomaly["sensor_id"] == SAT
+    assert anomaly["raised_ts"] <= rig.now + 60.0 * 602          # at the second reading (two per window point)
+    assert rig.alerts(CO2, kind="anomaly") == []
+    rig.pipeline.rules.allocate(rig.model)                       # reconfigure: indices may mean other sensors
+    assert sat not in detector.contextual.sensors_ and detector.resonance is not None
+    assert sat not in detector.resonance.sensors_ and co2 not in detector.resonance.sensors_

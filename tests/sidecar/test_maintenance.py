@@ -125,6 +125,29 @@ async def test_vibration_drift_raises_and_closes_a_work_order(tmp_path: Path) ->
         await plant.engine.stop()
 
 
+async def test_ensemble_vigilance_model_gives_the_anomaly_evidence(tmp_path: Path) -> None:
+    """``[analytics] anomaly_model = "ensemble-vigilance"``: the engine runs detect's default model;
+    after the sensors' warm-up a vibration jump far outside anything seen is a novelty that reaches
+    the equipment's health evidence."""
+    from sidecar.analytics.contextual import EnsembleAnomalyDetector
+    from sidecar.analytics.dual_vigilance import DualVigilanceDetector
+
+    plant = Plant(tmp_path, anomaly_model="ensemble-vigilance", anomaly_warmup_readings=208)
+    try:
+        detector = plant.engine.analysis.detector
+        assert isinstance(detector, EnsembleAnomalyDetector) and isinstance(detector.resonance, DualVigilanceDetector)
+        assert detector.resonance.warmup == 208
+        await plant.run(300, lambda h: 2.0)                         # warm-up (208 readings) and more
+        before = plant.pipeline.health.evidence[AHU].anomaly_score
+        assert before is not None and before < 0.5
+        await plant.run(10, lambda h: 5.5)                          # bearing failure: a jump, and it stays
+        after = plant.pipeline.health.evidence[AHU].anomaly_score
+        assert after is not None and after >= 0.9     # the residual share alone stays <= 0.2
+        assert plant.pipeline.health.evidence[PUMP].anomaly_score < 0.5
+    finally:
+        await plant.engine.stop()
+
+
 async def test_open_orders_survive_a_restart(tmp_path: Path) -> None:
     plant = Plant(tmp_path)
     try:
@@ -209,8 +232,19 @@ def test_analytics_settings() -> None:
     config = config_from_mapping({"analytics": {"interval_s": 5, "horizon_hours": 48, "health": {"anomaly_weight": 20}}})
     assert config.analytics.interval_s == 5.0 and config.analytics.horizon_hours == 48.0
     assert config_from_mapping({}).analytics.enabled is True
+    defaults = config_from_mapping({}).analytics
+    assert (defaults.anomaly_model, defaults.anomaly_warmup_readings) == ("streaming", 750)
+    chosen = config_from_mapping({"analytics": {"anomaly_model": "ensemble-vigilance",
+                                                "anomaly_warmup_readings": 1440}}).analytics
+    assert (chosen.anomaly_model, chosen.anomaly_warmup_readings) == ("ensemble-vigilance", 1440)
     for bad, words in (({"interval_s": 0}, "analytics.interval_s"), ({"anomaly": "yes"}, "analytics.anomaly"),
                        ({"model": "magic"}, "analytics.model"), ({"intervall_s": 5}, "intervall_s"),
+                       ({"anomaly_model": "vigilance"}, ("analytics.anomaly_model: must be one of streaming, "
+                                                        "ensemble-vigilance, got 'vigilance'")),
+                       ({"anomaly_warmup_readings": 50}, (r"analytics.anomaly_warmup_readings: must be an "
+                                                         r"integer in \[104, 10000000\], got 50")),
+                       ({"anomaly_warmup_readings": 750.0}, "analytics.anomaly_warmup_readings: expected an integer"),
+                       ({"anomaly_warmup_readings": True}, "analytics.anomaly_warmup_readings: expected an integer"),
                        ({"close_below": 0.8}, "close_below"), ({"health": {"bogus": 1}}, "bogus")):
         with pytest.raises(ConfigError, match=words):
             config_from_mapping({"analytics": bad})
