@@ -220,8 +220,8 @@ class StreamingAnomalyDetector:
         row = self.keys_.get(key)
         if row is None:
             return
-        for arr in vars(self.state_).values():
-            arr[row] = 0.0
+        for name, arr in vars(self.state_).items():
+            arr[row] = _INITIAL.get(name, 0.0)  # as a new sensor starts
 
     @property
     def n_sensors_(self) -> int:

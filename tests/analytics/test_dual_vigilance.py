@@ -132,3 +132,13 @@ def test_streaming_sensor_scores_do_not_depend_on_how_many_sensors_came_first() 
     for k in range(20):  # the state table grows past its initial capacity
         crowded.score_learn_one(1.0, key=f"other{k}")
     np.testing.assert_array_equal(crowded.score_series(x, key="s"), alone)
+
+
+def test_streaming_forget_returns_a_sensor_to_a_fresh_start() -> None:
+    x = _daily(600, seed=6)
+    x[450] = 140.0
+    fresh = StreamingAnomalyDetector().score_series(x, key="s")
+    reused = StreamingAnomalyDetector()
+    reused.score_series(_daily(300, seed=7) * 3.0, key="s")  # another history under the same key
+    reused.forget("s")
+    np.testing.assert_array_equal(reused.score_series(x, key="s"), fresh)
