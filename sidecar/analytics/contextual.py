@@ -128,16 +128,6 @@ class ContextualAnomalyDetector(PerSensorScorer):
             s = self.sensors_[key] = _Sensor(warmup=self.warmup, history=deque(maxlen=self.max_order))
         return s
 
-    def set_warmup(self, key: Hashable, warmup: int) -> None:
-        """Give one sensor its own warm-up length (before its first reading), e.g. a file's NAB
-        probationary length."""
-        if warmup < 2:
-            raise ValueError("warmup must be >= 2")
-        s = self._sensor(key)
-        if s.seen:
-            raise ValueError(f"sensor {key!r} has already seen readings")
-        s.warmup = warmup
-
     def _bin(self, s: _Sensor, x: float) -> int:
         b = math.floor((x - s.lo) / s.width)
         return min(max(b, -self.overflow_bins), self.bins - 1 + self.overflow_bins)

@@ -178,15 +178,6 @@ class DualVigilanceDetector(PerSensorScorer):
             s = self.sensors_[key] = _Sensor(warmup=self.warmup)
         return s
 
-    def set_warmup(self, key: Hashable, warmup: int) -> None:
-        """Give one sensor its own warm-up length (before its first reading)."""
-        if warmup < 2:
-            raise ValueError("warmup must be >= 2")
-        s = self._sensor(key)
-        if s.seen:
-            raise ValueError(f"sensor {key!r} has already seen readings")
-        s.warmup = warmup
-
     def _start(self, s: _Sensor) -> None:
         """Warm-up complete: fix range and time scale, set the vigilance, train the bank."""
         warm = s.warm

@@ -58,13 +58,27 @@ class _Sensor:
 
 
 class PerSensorScorer:
-    """The batch, series and forget methods shared by detectors that score one reading of one
+    """The warm-up, batch, series and forget methods shared by detectors that score one reading of one
     sensor at a time with ``score_learn_one(x, key)`` and keep their state in ``sensors_``."""
 
     sensors_: dict[Hashable, Any]
 
+    def _sensor(self, key: Hashable) -> Any:
+        """The sensor's state, created on first use (it has ``seen`` and ``warmup`` fields)."""
+        raise NotImplementedError
+
     def score_learn_one(self, x: float, key: Hashable = "default") -> float:
         raise NotImplementedError
+
+    def set_warmup(self, key: Hashable, warmup: int) -> None:
+        """Give one sensor its own warm-up length before its first reading (``detect`` gives each
+        file its NAB probationary length)."""
+        if warmup < 2:
+            raise ValueError("warmup must be >= 2")
+        s = self._sensor(key)
+        if s.seen:
+            raise ValueError(f"sensor {key!r} has already seen readings")
+        s.warmup = warmup
 
     def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray:
         """Score then learn a batch of readings of any sensors, in the order given."""
@@ -131,15 +145,6 @@ class ResonanceAnomalyDetector(PerSensorScorer):
                 weights=np.zeros((self.max_categories, 2 * self.window)),
                 last_used=np.zeros(self.max_categories))
         return s
-
-    def set_warmup(self, key: Hashable, warmup: int) -> None:
-        """Give one sensor its own warm-up length (before its first reading)."""
-        if warmup < 2:
-            raise ValueError("warmup must be >= 2")
-        s = self._sensor(key)
-        if s.seen:
-            raise ValueError(f"sensor {key!r} has already seen readings")
-        s.warmup = warmup
 
     def _input(self, s: _Sensor, x: float) -> FloatArray | None:
         """Complement-coded input for the window ending at ``x`` (None until the window is full)."""
