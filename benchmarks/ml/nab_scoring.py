@@ -222,3 +222,25 @@ def leave_one_category_out(runs: Mapping[Run, Mapping[str, pd.DataFrame]], categ
         chosen[cat] = best
         held_out.update({f: r for f, r in runs[best].items() if f.startswith(cat + "/")})
     return held_out, chosen
+
+
+def score_threshold_per_group(windows: Mapping[str, list[list[str]]], results: Mapping[str, pd.DataFrame],
+                              group: Callable[[str], str], w: Mapping[str, float]) -> float:
+    """Normalised score when every group of files (e.g. a NAB category) gets its own best threshold.
+
+    Not NAB's protocol (one threshold for the corpus): it separates how good the detections are
+    within each group from how consistent the score's scale is across groups. The null detector
+    and the perfect total are the corpus's, as in ``score_windows``."""
+    by_group: dict[str, list[FileSweep]] = {}
+    null_sweeps = []
+    for rel, frame in sorted(results.items()):
+        wins = [[a.split(".")[0], b.split(".")[0]] for a, b in windows[rel]]
+        ts = [str(t).split(".")[0] for t in frame["timestamp"]]
+        by_group.setdefault(group(rel), []).append(sweep_file(ts, frame["anomaly_score"].to_numpy(dtype=float), wins))
+        null_sweeps.append(sweep_file(ts, np.full(len(ts), 0.5), wins))
+    weights = dict(w)
+    raw = sum(optimise(sweeps, weights)[1] for sweeps in by_group.values())
+    null_raw = optimise(null_sweeps, weights)[1]
+    perfect = weights["tp"] * sum(sw.n_windows for sw in null_sweeps)
+    span = perfect - null_raw
+    return 100.0 * (raw - null_raw) / span if span else math.nan
