@@ -193,7 +193,8 @@ def run_scenarios(model: Any, days: float, period_s: float, detector: Detector =
         beyond_crit = (x > lim.high_critical) | (x < lim.low_critical)
         beyond_warn = (x > lim.high) | (x < lim.low)
         fail = first_at_or_after(t[beyond_crit], start)
-        anomaly = first_at_or_after(anomaly_alerts(t, s, threshold), start)
+        alerts = anomaly_alerts(t, s, threshold)
+        anomaly = first_at_or_after(alerts, start)
         limit = first_at_or_after(t[beyond_warn], start)
         first = np.nanmin([anomaly, limit]) if not (math.isnan(anomaly) and math.isnan(limit)) else math.nan
         ref = fail if not math.isnan(fail) else start
@@ -201,7 +202,7 @@ def run_scenarios(model: Any, days: float, period_s: float, detector: Detector =
         def minutes(v: float, ref: float = ref) -> float | None:
             return None if math.isnan(v) else round((ref - v) / 60.0, 1)
 
-        pre_fault = [a for a in anomaly_alerts(t, s, threshold) if a < start]
+        pre_fault = [a for a in alerts if a < start]
         out.append({"scenario": sc.name, "sensor": sc.sensor_id, "kind": sc.kind,
                     "failure_point": "critical limit crossed" if not math.isnan(fail) else "fault start",
                     "fault_to_failure_min": None if math.isnan(fail) else round((fail - start) / 60.0, 1),

@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +30,27 @@ DETECTORS = ("streaming", "contextual", "resonance", "vigilance", "ensemble", "e
 CATEGORIES = ("artificialWithAnomaly", "realAWSCloudwatch", "realKnownCause")
 
 
-def _detectors(warm: int) -> dict[str, Any]:
-    """A fresh instance of each detector, with a short warm-up (the timed steps then run the learnt
-    tables and category banks, not the warm-up buffers)."""
+def _detector(name: str, warm: int) -> Any:
+    """A fresh instance of detector ``name``, with a short warm-up (the timed steps then run the
+    learnt tables and category banks, not the warm-up buffers)."""
     sys.path.insert(0, str(REPO))
     from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector
     from sidecar.analytics.dual_vigilance import DualVigilanceDetector
+    from sidecar.analytics.live import ensemble_vigilance
     from sidecar.analytics.resonance import ResonanceAnomalyDetector
     from sidecar.analytics.streaming import StreamingAnomalyDetector
 
-    return {
-        "streaming": StreamingAnomalyDetector(),
-        "contextual": ContextualAnomalyDetector(warmup=warm),
-        "resonance": ResonanceAnomalyDetector(warmup=warm),
-        "vigilance": DualVigilanceDetector(warmup=warm),
-        "ensemble": EnsembleAnomalyDetector(warmup=warm),
-        "ensemble-resonance": EnsembleAnomalyDetector(warmup=warm, resonance=ResonanceAnomalyDetector(warmup=warm)),
-        "ensemble-vigilance": EnsembleAnomalyDetector(warmup=warm, resonance=DualVigilanceDetector(warmup=warm),
-                                                      resonance_gain=1.0, residual_gain=0.2),
+    builders: dict[str, Callable[[], Any]] = {
+        "streaming": StreamingAnomalyDetector,
+        "contextual": lambda: ContextualAnomalyDetector(warmup=warm),
+        "resonance": lambda: ResonanceAnomalyDetector(warmup=warm),
+        "vigilance": lambda: DualVigilanceDetector(warmup=warm),
+        "ensemble": lambda: EnsembleAnomalyDetector(warmup=warm),
+        "ensemble-resonance": lambda: EnsembleAnomalyDetector(warmup=warm,
+                                                              resonance=ResonanceAnomalyDetector(warmup=warm)),
+        "ensemble-vigilance": lambda: ensemble_vigilance(warm),
     }
+    return builders[name]()
 
 
 def throughput(sensors: int = 1000, steps: int = 50, runs: int = 5, detector: str = "streaming",
@@ -61,7 +64,7 @@ def throughput(sensors: int = 1000, steps: int = 50, runs: int = 5, detector: st
     rates = []
     keys = [f"sensor-{i}" for i in range(sensors)]
     for _ in range(runs):
-        det = _detectors(warm)[detector]
+        det = _detector(detector, warm)
         timed = detector.startswith("ensemble") or detector == "streaming"
 
         def feed(step: int, det: Any = det, timed: bool = timed) -> None:

@@ -16,6 +16,7 @@ from sidecar.analytics.live import (
     ANOMALY_MODELS,
     DEFAULT_ANOMALY_MODEL,
     DEFAULT_WARMUP_READINGS,
+    MAX_WARMUP_READINGS,
     MIN_WARMUP_READINGS,
 )
 
@@ -246,7 +247,7 @@ def parse_alarm_settings(section: Mapping[str, Any]) -> AlarmSettings:
                              bool(_get(raw, "detector", (bool,), default.detector, where)),
                              _choice(raw, "model", ANOMALY_MODELS, default.model, where),
                              _integer(raw, "warmup_readings", default.warmup_readings, where,
-                                      MIN_WARMUP_READINGS, 10_000_000))
+                                      MIN_WARMUP_READINGS, MAX_WARMUP_READINGS))
 
     return AlarmSettings(
         limit=_rule(limit, d.limit, f"{w}.limit"),

@@ -15,7 +15,7 @@ at one fixed vigilance, this detector follows ARTime's ideas that made it NAB's 
   minimum and maximum by NAB's runner, which is look-ahead; here the warm-up range fills the middle
   of [0, 1] with ``margin`` on either side), quantised to ``levels`` steps and snapped to the
   running median level when within ``chomp`` of it, so small noise around the usual level does
-  not create new shapes. A value beyond the range so far widens it (``grow``, plus ``headroom``)
+  not create new shapes. A value beyond the range so far widens it to take the value (``grow``)
   and the state is re-expressed in the new range: the bank's boxes of raw values, the recent
   levels and the median's histogram stay what they were in the sensor's units (without ``grow``
   such values are clipped to the edge).
@@ -109,8 +109,9 @@ class _Sensor:
     last_update: int = 0
     # masking
     last_novel: int = -(10 ** 9)
-    last_novel_match: float = 0.0
-    novel_matches: list[float] = field(default_factory=list)
+    last_novel_match: float = 0.0  # match of the last reported novelty when it was reported
+    novel_low: float = 0.0  # lowest match during the last reported novelty's mask window
+    novel_count: int = 0  # reported novelties, and the sum of their (lowest) matches
     novel_match_sum: float = 0.0
     masked: bool = False
     stable: int = 0  # downsampled points since the last new cluster
@@ -147,7 +148,7 @@ class DualVigilanceDetector(PerSensorScorer):
     def __init__(self, window: int = 8, windows_per_warmup: int = 13, levels: int = 80, chomp: float = 0.075,
                  margin: float = 0.15, spike_fraction: float = 0.1, initial_vigilance: float = 0.8,
                  max_vigilance: float = 0.97, mask: int | None = None, max_categories: int = 1024,
-                 warmup: int = 750, grow: bool = True, headroom: float = 0.0) -> None:
+                 warmup: int = 750, grow: bool = True) -> None:
         if window < 2 or window & (window - 1):
             raise ValueError("window must be a power of two >= 2")
         if windows_per_warmup < 1 or levels < 2 or not 0.0 <= chomp < 0.5 or not 0.0 <= margin < 0.5:
@@ -168,7 +169,6 @@ class DualVigilanceDetector(PerSensorScorer):
         self.max_categories = max_categories
         self.warmup = warmup
         self.grow = grow
-        self.headroom = headroom
         self.sensors_: dict[Hashable, _Sensor] = {}
 
     # -- set-up ----------------------------------------------------------------------------
@@ -200,7 +200,7 @@ class DualVigilanceDetector(PerSensorScorer):
             rho = self._initial_vigilance(np.asarray(feats))
             s.rho_lb = s.rho_ub = rho
             for f in feats:
-                self._present(s, f, learn=True)  # warm-up trains the bank, never scores
+                self._present(s, f)  # warm-up trains the bank, never scores
 
     def _value_range(self, warm: list[float]) -> tuple[float, float]:
         """The values the middle of [0, 1] stands for: the warm-up's minimum and maximum."""
@@ -214,7 +214,7 @@ class DualVigilanceDetector(PerSensorScorer):
         order = np.argsort((unit @ unit.T).sum(axis=1), kind="stable")
         scratch = _Sensor(warmup=2, rho_lb=self.initial_vigilance, rho_ub=self.initial_vigilance,
                           weights=np.zeros((len(feats), feats.shape[1])), used=np.zeros(len(feats)))
-        best = [self._match_learn(scratch, feats[i], learn=True)[0] for i in order]
+        best = [self._match_learn(scratch, feats[i])[0] for i in order]
         tail = best[len(best) // 2:]
         return float(np.mean(tail)) if tail else self.initial_vigilance
 
@@ -249,15 +249,12 @@ class DualVigilanceDetector(PerSensorScorer):
         return np.concatenate([f, 1.0 - f])
 
     def _grow(self, s: _Sensor, v: float) -> None:
-        """Widen the range to take ``v`` (plus ``headroom``) and re-express the state in it.
+        """Widen the range to take ``v`` and re-express the state in it.
 
         The map from old to new [0, 1] units is increasing and affine, so the fuzzy-ART hyperboxes
         (element-wise minima of levels and of their complements) map exactly; the Haar half of the
         features is scale-free and unchanged."""
         lo, hi = min(s.lo, v), max(s.lo + s.span, v)
-        pad = self.headroom * (hi - lo)
-        lo = lo - pad if v < s.lo else lo
-        hi = hi + pad if v > s.lo + s.span else hi
         k, b = s.span / (hi - lo), (s.lo - lo) / (hi - lo)
         s.lo, s.span = lo, hi - lo
         w = self.window
@@ -271,8 +268,8 @@ class DualVigilanceDetector(PerSensorScorer):
         np.add.at(counts, np.clip(moved, 0, self.levels), s.counts)
         s.counts = counts
 
-    def _match_learn(self, s: _Sensor, f: FloatArray, learn: bool) -> tuple[float, float, int]:
-        """Present ``f``: (best match, its newest-level match, 0 resonated / 1 new category /
+    def _match_learn(self, s: _Sensor, f: FloatArray) -> tuple[float, float, int]:
+        """Present ``f`` and learn it: (best match, its newest-level match, 0 resonated / 1 new category /
         2 new cluster = novelty)."""
         n = s.n_cat
         if n == 0:
@@ -288,13 +285,11 @@ class DualVigilanceDetector(PerSensorScorer):
         j = int(np.argmax(match))
         best = float(match[j])
         if best >= s.rho_ub:
-            if learn:
-                hit = match >= s.rho_ub
-                w[hit] = both[hit]
-                s.used[:n][hit] = s.n_ds
+            hit = match >= s.rho_ub
+            w[hit] = both[hit]
+            s.used[:n][hit] = s.n_ds
             return best, float(newest[j]), 0
-        if learn:
-            self._commit(s, f)
+        self._commit(s, f)
         return best, float(newest[j]), 1 if best >= s.rho_lb else 2
 
     def _commit(self, s: _Sensor, f: FloatArray) -> None:
@@ -306,29 +301,30 @@ class DualVigilanceDetector(PerSensorScorer):
         s.weights[j] = f
         s.used[j] = s.n_ds
 
-    def _present(self, s: _Sensor, f: FloatArray, learn: bool) -> float:
+    def _present(self, s: _Sensor, f: FloatArray) -> float:
         """Present one feature vector after the warm-up bookkeeping; return its score."""
         i = s.n_ds
         since = i - s.last_novel
         if s.masked and i > s.trend + self.mask and s.stable >= self.mask:
             s.masked = False
-        best, newest, kind = self._match_learn(s, f, learn)
+        best, newest, kind = self._match_learn(s, f)
         s.stable = 0 if kind == 2 else s.stable + 1
         s.match_sum += best
         s.match_n += 1
         s.recent_match.append(best)
         s.shortfall.append(s.rho_ub - best)
-        if 0 < since < self.mask and s.novel_matches and best < s.novel_matches[-1]:
-            s.novel_match_sum += best - s.novel_matches[-1]
-            s.novel_matches[-1] = best
+        if 0 < since < self.mask and s.novel_count and best < s.novel_low:
+            s.novel_match_sum += best - s.novel_low
+            s.novel_low = best
         score = 0.0
         if kind == 2 and s.seen > s.warmup:
             recently = since <= self.mask
             below = best < s.last_novel_match * (0.9 if recently else 0.7)
             if not (s.masked or recently) or below:
                 score = self._confidence(s, best, newest)
-                s.novel_matches.append(best)
+                s.novel_count += 1
                 s.novel_match_sum += best
+                s.novel_low = best
                 s.last_novel_match = best
                 s.last_novel = i
         if kind == 2:
@@ -347,8 +343,8 @@ class DualVigilanceDetector(PerSensorScorer):
         else:
             gaps = [min(0.37, g) for g in s.shortfall if g > 0.05] if s.n_ds > 2 * s.trend else []
             lb -= max(0.01, float(np.mean(gaps)) if gaps else 0.0) / 2.0
-            if s.novel_matches:
-                lb = max(lb, s.novel_match_sum / len(s.novel_matches))
+            if s.novel_count:
+                lb = max(lb, s.novel_match_sum / s.novel_count)
         s.rho_ub = ub
         s.rho_lb = min(lb, ub)
         s.last_update = s.n_ds
@@ -374,7 +370,7 @@ class DualVigilanceDetector(PerSensorScorer):
                 self._start(s)
             return 0.0
         f = self._downsample(s, x)
-        return 0.0 if f is None else self._present(s, f, learn=True)
+        return 0.0 if f is None else self._present(s, f)
 
     def n_categories(self, key: Hashable = "default") -> int:
         """Categories held for one sensor (never above ``max_categories``)."""

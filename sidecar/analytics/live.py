@@ -28,6 +28,7 @@ ANOMALY_MODELS = ("streaming", "ensemble-vigilance")
 DEFAULT_ANOMALY_MODEL = "streaming"
 DEFAULT_WARMUP_READINGS = 750       # readings per sensor before ensemble-vigilance scores
 MIN_WARMUP_READINGS = 104           # window (8) x windows per warm-up (13): one reading per point
+MAX_WARMUP_READINGS = 10_000_000    # settings' upper bound (about 19 years of one reading a minute)
 VIGILANCE_RESIDUAL_GAIN = 0.2       # detect's --residual-gain default
 
 

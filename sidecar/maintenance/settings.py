@@ -15,6 +15,7 @@ from sidecar.analytics.live import (  # numpy-free module
     ANOMALY_MODELS,
     DEFAULT_ANOMALY_MODEL,
     DEFAULT_WARMUP_READINGS,
+    MAX_WARMUP_READINGS,
     MIN_WARMUP_READINGS,
 )
 
@@ -96,9 +97,9 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
     warmup = section.get("anomaly_warmup_readings", d.anomaly_warmup_readings)
     if isinstance(warmup, bool) or not isinstance(warmup, int):
         raise AnalyticsSettingsError(f"analytics.anomaly_warmup_readings: expected an integer, got {warmup!r}")
-    if not MIN_WARMUP_READINGS <= warmup <= 10_000_000:
+    if not MIN_WARMUP_READINGS <= warmup <= MAX_WARMUP_READINGS:
         raise AnalyticsSettingsError(f"analytics.anomaly_warmup_readings: must be an integer in "
-                                     f"[{MIN_WARMUP_READINGS}, 10000000], got {warmup!r}")
+                                     f"[{MIN_WARMUP_READINGS}, {MAX_WARMUP_READINGS}], got {warmup!r}")
     health = section.get("health", {})
     if not isinstance(health, dict):
         raise AnalyticsSettingsError("[analytics.health] must be a table")
