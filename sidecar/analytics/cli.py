@@ -100,6 +100,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     from .streaming import StreamingAnomalyDetector
 
+    if not 0.0 < args.residual_gain <= 1.0:
+        raise CliError(f"--residual-gain must be in (0, 1], got {args.residual_gain}")
     pairs = _collect_csvs(args.inputs)
     frames = []
     keys: list[int] = []
@@ -145,8 +147,6 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
         # is the file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores
         # 0 anyway.
-        if not 0.0 < args.residual_gain <= 1.0:
-            raise CliError(f"--residual-gain must be in (0, 1], got {args.residual_gain}")
         det: ContextualAnomalyDetector | ResonanceAnomalyDetector | DualVigilanceDetector | EnsembleAnomalyDetector
         # A score that already happened at the same time of day recently is routine (a daily batch
         # job): --daily-mask on silences it (docs/analytics.md, "Daily recurrence mask").

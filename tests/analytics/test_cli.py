@@ -41,6 +41,11 @@ def test_detect_file_input_and_missing_column(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "bad.csv").write_text("time,val\n2014-01-01,1\n")
     assert cli.main(["detect", str(tmp_path / "bad.csv"), "--output-dir", str(tmp_path / "o2")]) == 2
     assert "missing column 'timestamp'" in capsys.readouterr().err
+    for gain in ("0", "1.5", "nan"):
+        out = tmp_path / f"g{gain}"
+        assert cli.main(["detect", str(tmp_path / "x.csv"), "--output-dir", str(out), "--residual-gain", gain]) == 2
+        assert f"--residual-gain must be in (0, 1], got {float(gain)}" in capsys.readouterr().err
+        assert not out.exists()  # nothing half-written
 
 
 def _ahu_frame(n: int, fault: bool, seed: int) -> pd.DataFrame:
