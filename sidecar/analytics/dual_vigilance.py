@@ -20,13 +20,15 @@ at one fixed vigilance, this detector follows ARTime's ideas that made it NAB's 
   levels and the median's histogram stay what they were in the sensor's units (without ``grow``
   such values are clipped to the edge).
 * **Features.** The last ``window`` levels (where the series is) and their Haar wavelet transform
-  after min-max scaling (what shape it has, independent of level), complement coded.
+  after min-max scaling (what shape it has, independent of level; details are second minus first,
+  the convention of Wavelets.jl that ARTime's features use), complement coded.
 * **Dual-vigilance fuzzy ART.** Match of a category ``w`` with input ``I``: fuzzy subsethood
   ``|I ∧ w| / |w|`` cubed, times the squared match of the newest level alone (recent level
   weighs heavily). Categories matching at or above the upper vigilance resonate and learn
   (``w <- I ∧ w``); a best match between the lower and upper vigilance opens a new category of a
   known cluster (a variant of a known shape: not a novelty); below the lower vigilance the input
-  opens a new cluster: a novelty.
+  opens a new cluster: a novelty. The universal box (the category of an empty bank, match 1/32)
+  is the floor of every best match.
 * **Self-tuning vigilance.** The starting vigilance is the typical best match of the warm-up
   windows in a scratch bank; afterwards, every half warm-up (and shortly after each novelty) the
   upper vigilance follows the mean best match and the lower one rises towards the lowest recent
@@ -36,6 +38,13 @@ at one fixed vigilance, this detector follows ARTime's ideas that made it NAB's 
   masked until the bank has been stable for ``mask`` steps, unless the match falls clearly below
   the last reported novelty's. A reported novelty's score grows with its distance below both
   vigilances and with the mismatch of the newest level; everything else scores 0.
+
+**Same method, same scores.** Handed the whole file's minimum and maximum, as NAB's runner hands
+them to ARTime, this detector reproduces ARTime's published NAB result files row for row on the 16
+of 58 files where ARTime's approximate running median equals the exact one (two of them are test
+fixtures), and scores 75.15 on the corpus against ARTime's 74.85. That range is look-ahead;
+``detect`` and the live pipeline use the causal warm-up range (``benchmarks/ml/nab_vigilance.py``
+measures what the difference costs).
 
 Per sensor the bank is capped at ``max_categories`` categories (least recently resonating
 replaced): at the cap 1,024 × 32 floats, 256 KB. Scores depend only on earlier readings and on the
@@ -56,6 +65,11 @@ from .resonance import PerSensorScorer
 
 FloatArray = npt.NDArray[np.float64]
 
+# The match of any complement-coded input with the universal box [0, 1]^d, the category of a bank
+# that knows nothing and the floor of every best match: subsethood 1/2 cubed times the newest
+# level's 1/2 squared.
+EMPTY_BANK_MATCH = 0.5 ** 3 * 0.5 ** 2
+
 
 def haar(v: FloatArray) -> FloatArray:
     """Full orthonormal Haar decomposition of a power-of-two-long vector (coarsest first)."""
@@ -65,7 +79,7 @@ def haar(v: FloatArray) -> FloatArray:
     while len(a) > 1:
         pairs = a.reshape(-1, 2)
         half = len(a) // 2
-        out[end - half:end] = (pairs[:, 0] - pairs[:, 1]) / math.sqrt(2.0)
+        out[end - half:end] = (pairs[:, 1] - pairs[:, 0]) / math.sqrt(2.0)
         a = (pairs[:, 0] + pairs[:, 1]) / math.sqrt(2.0)
         end -= half
     out[0] = a[0]
@@ -195,9 +209,14 @@ class DualVigilanceDetector(PerSensorScorer):
         dim = 4 * self.window  # 2 × window features, complement coded
         s.weights = np.zeros((self.max_categories, dim))
         s.used = np.zeros(self.max_categories)
+        # the mean match starts from the window - 1 readings-in-blocks before the first full
+        # window, as ARTime counts them: one at 0 and the rest at the empty bank's match; this
+        # keeps the upper vigilance a little below the typical match early in a file
+        s.match_n = self.window - 1
+        s.match_sum = (self.window - 2) * EMPTY_BANK_MATCH
         feats = [f for f in (self._downsample(s, x) for x in warm) if f is not None]
         if feats:
-            rho = self._initial_vigilance(np.asarray(feats))
+            rho = self._initial_vigilance(np.asarray(feats), s.trend)
             s.rho_lb = s.rho_ub = rho
             for f in feats:
                 self._present(s, f)  # warm-up trains the bank, never scores
@@ -206,16 +225,28 @@ class DualVigilanceDetector(PerSensorScorer):
         """The values the middle of [0, 1] stands for: the warm-up's minimum and maximum."""
         return min(warm), max(warm)
 
-    def _initial_vigilance(self, feats: FloatArray) -> float:
-        """Typical best match of the warm-up windows, most atypical first, in a scratch bank."""
-        norm = np.linalg.norm(feats, axis=1)
-        norm[norm == 0] = 1.0
-        unit = feats / norm[:, None]
-        order = np.argsort((unit @ unit.T).sum(axis=1), kind="stable")
+    def _initial_vigilance(self, feats: FloatArray, trend: int) -> float:
+        """Typical best match of the warm-up windows in a scratch bank, most atypical first.
+
+        Typicality is a window's summed cosine similarity to the others (on the features before
+        complement coding; an all-zero window has similarity ``1 - |other|``). As in ARTime, the
+        most atypical window is not learnt (its presentation only sets up the empty bank, match 0),
+        and the typical best match is the mean over the presentations from ``trend // 2`` on."""
+        half = feats[:, :feats.shape[1] // 2]
+        norm = np.linalg.norm(half, axis=1)
+        empty = norm == 0
+        unit = half / np.where(empty, 1.0, norm)[:, None]
+        similarity = unit @ unit.T
+        # an all-zero window (flat at the bottom of the range) is as similar to another window as
+        # that window is small
+        similarity[empty, :] = 1.0 - norm[None, :]
+        similarity[:, empty] = 1.0 - norm[:, None]
+        np.fill_diagonal(similarity, 1.0)
+        order = np.argsort(similarity.sum(axis=1), kind="stable")
         scratch = _Sensor(warmup=2, rho_lb=self.initial_vigilance, rho_ub=self.initial_vigilance,
                           weights=np.zeros((len(feats), feats.shape[1])), used=np.zeros(len(feats)))
-        best = [self._match_learn(scratch, feats[i])[0] for i in order]
-        tail = best[len(best) // 2:]
+        best = [0.0] + [self._match_learn(scratch, feats[i])[0] for i in order[1:]]
+        tail = best[max(0, trend // 2 - 1):]
         return float(np.mean(tail)) if tail else self.initial_vigilance
 
     # -- one downsampled point -------------------------------------------------------------
@@ -274,7 +305,7 @@ class DualVigilanceDetector(PerSensorScorer):
         n = s.n_cat
         if n == 0:
             self._commit(s, f)
-            return 0.0, 0.0, 2
+            return EMPTY_BANK_MATCH, 0.5, 2
         w = s.weights[:n]
         both = np.minimum(f, w)
         w_sum = w.sum(axis=1)
@@ -283,14 +314,16 @@ class DualVigilanceDetector(PerSensorScorer):
         newest = (both[:, half - 1] + both[:, -1]) / (w[:, half - 1] + w[:, -1])
         match = (both.sum(axis=1) / w_sum) ** 3 * newest ** 2
         j = int(np.argmax(match))
-        best = float(match[j])
+        best, best_newest = float(match[j]), float(newest[j])
         if best >= s.rho_ub:
             hit = match >= s.rho_ub
             w[hit] = both[hit]
             s.used[:n][hit] = s.n_ds
-            return best, float(newest[j]), 0
+            return best, best_newest, 0
+        if best < EMPTY_BANK_MATCH:  # the universal box (never learning) is the best match
+            best, best_newest = EMPTY_BANK_MATCH, 0.5
         self._commit(s, f)
-        return best, float(newest[j]), 1 if best >= s.rho_lb else 2
+        return best, best_newest, 1 if best >= s.rho_lb else 2
 
     def _commit(self, s: _Sensor, f: FloatArray) -> None:
         if s.n_cat < len(s.weights):

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.analytics.contextual import EnsembleAnomalyDetector
-from sidecar.analytics.dual_vigilance import DualVigilanceDetector, haar
+from sidecar.analytics.contextual import EnsembleAnomalyDetector, nab_probation
+from sidecar.analytics.dual_vigilance import EMPTY_BANK_MATCH, DualVigilanceDetector, _Sensor, haar
 from sidecar.analytics.streaming import StreamingAnomalyDetector
+
+
+NAB_ARTIME = Path(__file__).parent / "data" / "nab_artime"
+
+
+class _FileRange(DualVigilanceDetector):
+    """The range NAB's runner hands ARTime: the whole file's minimum and maximum (look-ahead;
+    the product never does this, the test uses it to compare with ARTime's published scores)."""
+
+    def __init__(self, lo: float, hi: float) -> None:
+        super().__init__(margin=0.0)
+        self.file_range = (lo, hi)
+
+    def _value_range(self, warm: list[float]) -> tuple[float, float]:
+        return self.file_range
 
 
 def _daily(n: int, seed: int = 0, period: int = 96) -> np.ndarray:
@@ -24,7 +44,8 @@ def test_haar_is_orthonormal_and_coarsest_first() -> None:
     h = haar(v)
     assert h[0] == pytest.approx(v.sum() / np.sqrt(8))  # the overall level first
     assert np.linalg.norm(h) == pytest.approx(np.linalg.norm(v))  # energy preserved
-    assert h[4:] == pytest.approx((v[0::2] - v[1::2]) / np.sqrt(2))  # finest details last
+    # finest details last, second minus first (the convention of Wavelets.jl, which ARTime uses)
+    assert h[4:] == pytest.approx((v[1::2] - v[0::2]) / np.sqrt(2))
 
 
 @settings(max_examples=15, deadline=None)
@@ -142,3 +163,41 @@ def test_streaming_forget_returns_a_sensor_to_a_fresh_start() -> None:
     reused.score_series(_daily(300, seed=7) * 3.0, key="s")  # another history under the same key
     reused.forget("s")
     np.testing.assert_array_equal(reused.score_series(x, key="s"), fresh)
+
+
+@pytest.mark.parametrize("name", ["ec2_cpu_utilization_77c1ca", "art_load_balancer_spikes"])
+def test_given_artimes_range_the_scores_are_artimes_published_scores(name: str) -> None:
+    """Same method, same inputs, same scores: on these NAB files (where ARTime's approximate
+    running median equals the exact one) every row matches ARTime's NAB result file."""
+    expected = json.loads((NAB_ARTIME / "artime_scores.json").read_text())[name]
+    x = pd.read_csv(NAB_ARTIME / f"{name}.csv")["value"].to_numpy(float)
+    assert len(x) == expected["rows"]
+    det = _FileRange(float(x.min()), float(x.max()))
+    det.set_warmup("f", nab_probation(len(x)))
+    scores = np.round(det.score_series(x, key="f"), 6)
+    want = np.zeros(len(x))
+    for row, score in expected["scores"].items():
+        want[int(row)] = score
+    np.testing.assert_allclose(scores, want, atol=1e-6)
+    assert (scores > 0).sum() == len(expected["scores"]) >= 10
+
+
+def test_the_universal_box_is_the_floor_of_every_best_match() -> None:
+    det = DualVigilanceDetector(window=2)
+    s = _Sensor(warmup=2, weights=np.zeros((4, 8)), used=np.zeros(4), rho_lb=0.8, rho_ub=0.9)
+    low = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])  # complement coded: everything at 0
+    assert det._match_learn(s, low) == (EMPTY_BANK_MATCH, 0.5, 2)  # an empty bank
+    best, newest, kind = det._match_learn(s, 1.0 - low)  # everything at 1: no overlap with the box at 0
+    assert (best, newest, kind) == (EMPTY_BANK_MATCH, 0.5, 2) and s.n_cat == 2
+    assert EMPTY_BANK_MATCH == pytest.approx(1 / 32)
+
+
+def test_empty_windows_are_typical_of_a_warmup_that_sits_at_the_bottom_of_its_range() -> None:
+    det = DualVigilanceDetector()
+    empty = np.tile(np.r_[np.zeros(16), np.ones(16)], (40, 1))  # flat at level 0: all-zero features
+    rng = np.random.default_rng(1)
+    shapes = rng.uniform(0.2, 1.0, (4, 16))
+    feats = np.vstack([empty, np.hstack([shapes, 1.0 - shapes])])
+    # the four odd windows go first and are out of the mean; the empty windows resonate with each other
+    assert det._initial_vigilance(feats, trend=len(feats)) == pytest.approx(1.0)
+    assert math.isclose(det._initial_vigilance(feats[::-1].copy(), trend=len(feats)), 1.0)
