@@ -109,6 +109,9 @@ class ApiIndex:
         return bool(match and match.group(1) in members)
 
 
+_COMMENTED_NONE = re.compile(r"^\s+#None = ")
+
+
 def _class_index(tree, source):
     lines = source.splitlines()
     classes = {}
@@ -133,9 +136,8 @@ def _class_index(tree, source):
                 members.add(item.name)
         # Enum members named None are commented out in the stubs ("#None = 0").
         end = getattr(node, "end_lineno", node.lineno)
-        for line in lines[node.lineno:end]:
-            if re.match(r"^\s+#None = ", line):
-                members.add("None")
+        if any("#None = " in line and _COMMENTED_NONE.match(line) for line in lines[node.lineno:end]):
+            members.add("None")
         bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
         if "None__" in members:
             members.discard("None__")
@@ -176,18 +178,30 @@ def _module_names(tree):
     return sorted(names)
 
 
+_DEF_NONE = re.compile(r"\bdef None\(")
+_ASSIGN_NONE = re.compile(r"^(\s*)None\s*=")
+_CLASS_LINE = re.compile(r"^\s*class \w.*:\s*$")
+
+
 def _repair(source):
-    """The generated stubs leave some class bodies empty (no members): give them ``...``."""
+    """The generated stubs leave some class bodies empty (no members): give them ``...``.
+
+    Linear in the file's length: the stubs run to tens of thousands of lines, and the index is
+    built for seven Revit versions inside one test fixture."""
     lines = source.splitlines()
     out = []
     for i, line in enumerate(lines):
         # Members called None (a keyword) are spelled out in some stubs: rename for ast.
-        line = re.sub(r"\bdef None\(", "def None__(", line)
-        line = re.sub(r"^(\s*)None\s*=", r"\1None__ =", line)
+        if "None" in line:
+            line = _DEF_NONE.sub("def None__(", line)
+            line = _ASSIGN_NONE.sub(r"\1None__ =", line)
         out.append(line)
-        if re.match(r"^\s*class \w.*:\s*$", line):
+        if "class " in line and _CLASS_LINE.match(line):
             indent = len(line) - len(line.lstrip())
-            following = next((l for l in lines[i + 1:] if l.strip()), "")
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            following = lines[j] if j < len(lines) else ""
             if len(following) - len(following.lstrip()) <= indent:
                 out.append(" " * (indent + 4) + "...")
     return "\n".join(out) + "\n"
@@ -228,5 +242,6 @@ def load(version):
             else:
                 classes.setdefault(module, {}).update(_class_index(tree, source))
     with open(index_file, "w", encoding="utf-8") as handle:
-        json.dump({"format": INDEX_FORMAT, "classes": classes, "pyrevit": pyrevit}, handle)
+        # dumps, not dump: dump streams through the pure-Python encoder, several times slower
+        handle.write(json.dumps({"format": INDEX_FORMAT, "classes": classes, "pyrevit": pyrevit}))
     return ApiIndex(classes, pyrevit)
