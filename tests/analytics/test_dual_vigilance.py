@@ -168,7 +168,8 @@ def test_streaming_forget_returns_a_sensor_to_a_fresh_start() -> None:
 @pytest.mark.parametrize("name", ["ec2_cpu_utilization_77c1ca", "art_load_balancer_spikes"])
 def test_given_artimes_range_the_scores_are_artimes_published_scores(name: str) -> None:
     """Same method, same inputs, same scores: on these NAB files (where ARTime's approximate
-    running median equals the exact one) every row matches ARTime's NAB result file."""
+    running median, signed spike rule and even-length probation make no difference) every row
+    matches ARTime's NAB result file."""
     expected = json.loads((NAB_ARTIME / "artime_scores.json").read_text())[name]
     x = pd.read_csv(NAB_ARTIME / f"{name}.csv")["value"].to_numpy(float)
     assert len(x) == expected["rows"]
