@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -238,25 +239,41 @@ def test_icon_colour_follows_the_worst_status_and_critical_alerts_notify(control
         watcher.join(3)
 
 
-def _start_xvfb() -> tuple[subprocess.Popen, str, int]:
-    """Xvfb on a free display (it picks one and reports it through -displayfd)."""
+def _start_xvfb(log_path: Path) -> tuple[subprocess.Popen, str, int, Any]:
+    """Xvfb on a free display (it picks one and reports it through -displayfd), proven to accept
+    clients: the returned X connection is held open until the test ends, and ``-noreset`` keeps the
+    server from resetting when a client leaves (a client arriving during such a reset has its
+    connection reset: seen once in a full-suite run)."""
     assert os.path.exists(XVFB), f"{XVFB} is missing: apt-get install -y xvfb"
     read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(log_path, "w")  # noqa: SIM115 - Xvfb writes to it until it is stopped
+    xvfb = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp",
+                             "-noreset"], pass_fds=(write_fd,), stdout=log, stderr=subprocess.STDOUT)
     os.close(write_fd)
+    log.close()
     reported = b""
     deadline = time.monotonic() + 20
     while not reported.endswith(b"\n"):  # keep the pipe open: closing it early would SIGPIPE Xvfb
-        assert time.monotonic() < deadline and xvfb.poll() is None, "Xvfb did not report its display"
+        assert time.monotonic() < deadline and xvfb.poll() is None, "Xvfb did not report its display:\n" + log_path.read_text()
         ready, _, _ = select.select([read_fd], [], [], 1.0)
         if ready:
             reported += os.read(read_fd, 32)
-    return xvfb, f":{reported.decode().strip()}", read_fd
+    display = f":{reported.decode().strip()}"
+    from Xlib import display as xdisplay
+    from Xlib import error as xerror
+
+    while True:
+        try:
+            probe = xdisplay.Display(display)
+            break
+        except (xerror.DisplayError, xerror.ConnectionClosedError, OSError):
+            assert time.monotonic() < deadline and xvfb.poll() is None, "Xvfb takes no clients:\n" + log_path.read_text()
+            time.sleep(0.2)
+    return xvfb, display, read_fd, probe
 
 
 def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
-    xvfb, display, display_fd = _start_xvfb()
+    xvfb, display, display_fd, probe = _start_xvfb(tmp_path / "xvfb.log")
     command, events = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     config = write_config(tmp_path / "sidecar.toml", command, events, tmp_path)  # endpoints from the file only
     env = dict(os.environ, DISPLAY=display, PYSTRAY_BACKEND="xorg", PYTHONUNBUFFERED="1")
@@ -269,7 +286,8 @@ def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
     try:
         deadline = time.monotonic() + 60
         while not any("tray icon running" in line for line in list(output)):
-            assert tray.poll() is None, "tray exited early:\n" + "".join(output)
+            assert tray.poll() is None, "tray exited early:\n" + "".join(output) + "\nXvfb:\n" + (
+                tmp_path / "xvfb.log").read_text()
             assert time.monotonic() < deadline, "".join(output)
             time.sleep(0.1)
         assert "pystray._xorg" in "".join(output)
@@ -296,6 +314,7 @@ def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
         if tray.poll() is None:
             tray.kill()
             tray.wait(5)
+        probe.close()
         xvfb.terminate()
         xvfb.wait(10)
         os.close(display_fd)
