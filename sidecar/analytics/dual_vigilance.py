@@ -210,9 +210,10 @@ class DualVigilanceDetector(PerSensorScorer):
         dim = 4 * self.window  # 2 × window features, complement coded
         s.weights = np.zeros((self.max_categories, dim))
         s.used = np.zeros(self.max_categories)
-        # the mean match starts from the window - 1 readings-in-blocks before the first full
-        # window, as ARTime counts them: one at 0 and the rest at the empty bank's match; this
-        # keeps the upper vigilance a little below the typical match early in a file
+        # the mean match starts from the window - 1 downsampled points before the first full
+        # window, which ARTime presents with empty features and counts: the first at 0, the rest
+        # at the empty bank's match; this keeps the upper vigilance a little below the typical
+        # match early in a file
         s.match_n = self.window - 1
         s.match_sum = (self.window - 2) * EMPTY_BANK_MATCH
         feats = [f for f in (self._downsample(s, x) for x in warm) if f is not None]

@@ -16,7 +16,6 @@ from sidecar.analytics.contextual import EnsembleAnomalyDetector, nab_probation
 from sidecar.analytics.dual_vigilance import EMPTY_BANK_MATCH, DualVigilanceDetector, _Sensor, haar
 from sidecar.analytics.streaming import StreamingAnomalyDetector
 
-
 NAB_ARTIME = Path(__file__).parent / "data" / "nab_artime"
 
 
