@@ -41,7 +41,8 @@ FULL_CORPUS = {
 # From `python benchmarks/ml/nab_vigilance.py <numenta/NAB @ ea702d7>` (standard profile, all 58 files):
 # ARTime's method (our dual-vigilance detector) on ARTime's look-ahead range, that range widened,
 # and causal; ARTime's own result files from `nab_full.py`.
-LOOK_AHEAD = [
+Bar = tuple[str, float, tuple[int, int, int]]  # label, score, colour
+LOOK_AHEAD: list[Bar] = [
     ("ARTime, published (file range, look-ahead)", 74.85, (160, 160, 160)),
     ("dual vigilance, the same file range", 75.10, (150, 180, 210)),
     ("dual vigilance, file range widened 2 %", 71.59, (150, 180, 210)),
@@ -53,21 +54,28 @@ PREVIOUS = 52.69  # previous version (refractory damping 0.3)
 EXAMPLE = "realKnownCause/machine_temperature_system_failure.csv"
 
 
-def bar_chart(ours: float, path: Path) -> None:
-    rows = [("RevitPyIoT (this version)", ours, (31, 119, 180)), ("RevitPyIoT (previous, damping 0.3)", PREVIOUS, (150, 180, 210))]
-    rows += [(k, v, (160, 160, 160)) for k, v in PUBLISHED_SAME_FILES.items()]
-    rows.sort(key=lambda r: -r[1])
-    w, h, left, bar = 760, 40 + 34 * len(rows), 230, 22
-    img = Image.new("RGB", (w, h), "white")
+def _bars(rows: list[Bar], title: str, path: Path, width: int, left: int) -> None:
+    """One horizontal bar per row, score printed at its end, on a 0-100 scale."""
+    bar = 22
+    img = Image.new("RGB", (width, 40 + 34 * len(rows)), "white")
     d = ImageDraw.Draw(img)
-    d.text((10, 8), "NAB standard score, 30 files of shared data (0 = null detector, 100 = perfect)", fill="black")
-    scale = (w - left - 60) / 100.0
+    d.text((10, 8), title, fill="black")
+    scale = (width - left - 60) / 100.0
     for i, (name, v, colour) in enumerate(rows):
         y = 34 + 34 * i
         d.text((10, y + 5), name, fill="black")
         d.rectangle([left, y, left + v * scale, y + bar], fill=colour)
         d.text((left + v * scale + 6, y + 5), f"{v:.1f}", fill="black")
     img.save(path)
+
+
+def bar_chart(ours: float, path: Path) -> None:
+    rows: list[Bar] = [("RevitPyIoT (this version)", ours, (31, 119, 180)),
+                       ("RevitPyIoT (previous, damping 0.3)", PREVIOUS, (150, 180, 210))]
+    rows += [(k, v, (160, 160, 160)) for k, v in PUBLISHED_SAME_FILES.items()]
+    rows.sort(key=lambda r: -r[1])
+    _bars(rows, "NAB standard score, 30 files of shared data (0 = null detector, 100 = perfect)", path,
+          width=760, left=230)
 
 
 def full_corpus_chart(path: Path) -> None:
@@ -95,19 +103,8 @@ def full_corpus_chart(path: Path) -> None:
 
 def look_ahead_chart(path: Path) -> None:
     """Bars: what the exact file range (look-ahead) is worth to ARTime's method."""
-    w, left, bar = 820, 330, 22
-    h = 40 + 34 * len(LOOK_AHEAD)
-    img = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(img)
-    d.text((10, 8), "NAB standard score, all 58 files: ARTime's method with and without the file's exact range",
-           fill="black")
-    scale = (w - left - 60) / 100.0
-    for i, (name, v, colour) in enumerate(LOOK_AHEAD):
-        y = 34 + 34 * i
-        d.text((10, y + 5), name, fill="black")
-        d.rectangle([left, y, left + v * scale, y + bar], fill=colour)
-        d.text((left + v * scale + 6, y + 5), f"{v:.1f}", fill="black")
-    img.save(path)
+    _bars(LOOK_AHEAD, "NAB standard score, all 58 files: ARTime's method with and without the file's exact range",
+          path, width=820, left=330)
 
 
 def example(threshold: float, path: Path) -> None:

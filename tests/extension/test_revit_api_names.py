@@ -378,7 +378,6 @@ def apis():
     return {version: ext_revit_stubs.load(version) for version in VERSIONS}
 
 
-
 @pytest.fixture(scope="module")
 def uses():
     found = []
