@@ -142,7 +142,7 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ANALYTICS_COMMANDS:
-        return _delegate("sidecar.analytics.cli", argv)
+        return _delegate("sidecar.analytics.offline.cli", argv)
     if argv and argv[0] == "tray":
         return _delegate("sidecar.tray", argv[1:])
     parser = build_parser()

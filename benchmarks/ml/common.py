@@ -14,8 +14,8 @@ DATA = Path(os.environ.get("REVITPYIOT_EVAL_DATA", REPO.parent / "shared" / "dat
 
 
 def run_cli(*argv: str) -> None:
-    """Run the product's own command line (``python -m sidecar.analytics.cli``) in a subprocess."""
-    cmd = [sys.executable, "-m", "sidecar.analytics.cli", *argv]
+    """Run the product's own command line (``python -m sidecar.analytics.offline.cli``) in a subprocess."""
+    cmd = [sys.executable, "-m", "sidecar.analytics.offline.cli", *argv]
     subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
 
 

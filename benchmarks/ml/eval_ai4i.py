@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.failure import DEFAULT_GRID, FailureModel, cross_validate
+    from sidecar.analytics.offline.failure import DEFAULT_GRID, FailureModel, cross_validate
 
     frame = pd.read_csv(DATA / "ai4i2020" / "ai4i2020.csv")
     grid = (DEFAULT_GRID[0],) if args.quick else None  # --quick: one setting, no inner search

@@ -19,7 +19,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.rul import cross_validate, read_histories
+    from sidecar.analytics.offline.rul import cross_validate, read_histories
 
     train = read_histories(DATA / "cmapss" / "train_FD001.txt")
     res = cross_validate(train, cuts_per_unit=2 if args.quick else 5)

@@ -49,7 +49,7 @@ def delays(y: np.ndarray, p: np.ndarray) -> list[float | None]:
 
 def learned_alone(target: Path, others: list[Path]) -> np.ndarray:
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.ahu_fdd import ColumnMap, LearnedAHUDetector, load_points
+    from sidecar.analytics.offline.ahu_fdd import ColumnMap, LearnedAHUDetector, load_points
 
     cmap = ColumnMap.load("lbnl")
     frames, labels = [], []

@@ -6,7 +6,7 @@ collecting sink is not needed: its vectorised ``sample(wall)`` is driven directl
 time, one reading per sensor per ``--period`` seconds, without sleeping) and scores every reading
 with the live detector's ``score_many`` exactly as the pipeline does, one batch per hour. The
 detector is ``--model`` (``streaming``, the default, or ``ensemble-vigilance``), built by
-``sidecar.analytics.live.build_anomaly_detector`` as the alert rule and the maintenance engine
+``sidecar.analytics.detectors.live.build_anomaly_detector`` as the alert rule and the maintenance engine
 build it (``--warmup`` readings per sensor for ensemble-vigilance, default 750).
 
 Alerts, as the alert engine raises them with its defaults (``[alerts.anomaly]``: threshold 0.9,
@@ -61,7 +61,7 @@ class Detector:
     threshold: float = ANOMALY_THRESHOLD
 
     def build(self) -> Any:
-        from sidecar.analytics.live import build_anomaly_detector
+        from sidecar.analytics.detectors.live import build_anomaly_detector
 
         return build_anomaly_detector(self.model, self.warmup)
 

@@ -34,11 +34,11 @@ def _detector(name: str, warm: int) -> Any:
     """A fresh instance of detector ``name``, with a short warm-up (the timed steps then run the
     learnt tables and category banks, not the warm-up buffers)."""
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector
-    from sidecar.analytics.dual_vigilance import DualVigilanceDetector
-    from sidecar.analytics.live import ensemble_vigilance
-    from sidecar.analytics.resonance import ResonanceAnomalyDetector
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
+    from sidecar.analytics.detectors.contextual import ContextualAnomalyDetector, EnsembleAnomalyDetector
+    from sidecar.analytics.detectors.dual_vigilance import DualVigilanceDetector
+    from sidecar.analytics.detectors.live import ensemble_vigilance
+    from sidecar.analytics.detectors.resonance import ResonanceAnomalyDetector
+    from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
     builders: dict[str, Callable[[], Any]] = {
         "streaming": StreamingAnomalyDetector,
@@ -109,7 +109,7 @@ def main() -> None:
                              "detect_s": round(elapsed, 1), "readings_per_s": round(rate)}
     print(f"machine: {machine()}")
     # Top level: NAB of what `detect` runs by default, throughput of the live (streaming) detector.
-    from sidecar.analytics.cli import DEFAULT_DETECTOR
+    from sidecar.analytics.offline.cli import DEFAULT_DETECTOR
     emit({"nab": figures[DEFAULT_DETECTOR]["nab"], "nab_detector": DEFAULT_DETECTOR,
           "readings_per_s": figures["streaming"]["readings_per_s"], "detectors": figures})
 

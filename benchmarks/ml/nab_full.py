@@ -10,7 +10,7 @@ checkout's own result files on the same three file sets, with the same scorer (`
 which reproduces the published 58-file figures exactly).
 
 What it measures, for each ``--detect-args`` variant (the product's own CLI,
-``python -m sidecar.analytics.cli detect DATA --output-dir TMP ARGS``; default: one variant with no
+``python -m sidecar.analytics.offline.cli detect DATA --output-dir TMP ARGS``; default: one variant with no
 extra arguments, i.e. what ``detect`` ships):
 
 * the normalised NAB score of the three profiles (standard, reward_low_FP_rate, reward_low_FN_rate)

@@ -71,14 +71,14 @@ def main() -> None:
     ap.add_argument("--family", nargs="*", choices=list(GRIDS), default=list(GRIDS))
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.contextual import (
+    from sidecar.analytics.detectors.contextual import (
         ContextualAnomalyDetector,
         DailyRecurrenceMask,
         EnsembleAnomalyDetector,
         nab_probation,
     )
-    from sidecar.analytics.resonance import ResonanceAnomalyDetector
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
+    from sidecar.analytics.detectors.resonance import ResonanceAnomalyDetector
+    from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
     nab = DATA / "nab"
     files = sorted(str(p.relative_to(nab)).replace("\\", "/") for p in nab.rglob("*.csv"))

@@ -40,8 +40,8 @@ from common import REPO, emit, machine
 from nab_full import SETS, Corpus, Results, Scores, loco, score_sets
 
 sys.path.insert(0, str(REPO))
-from sidecar.analytics.contextual import EnsembleAnomalyDetector, nab_probation
-from sidecar.analytics.dual_vigilance import DualVigilanceDetector
+from sidecar.analytics.detectors.contextual import EnsembleAnomalyDetector, nab_probation
+from sidecar.analytics.detectors.dual_vigilance import DualVigilanceDetector
 
 Scored = dict[str, np.ndarray]  # relative path -> scores
 

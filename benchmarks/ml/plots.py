@@ -109,7 +109,7 @@ def look_ahead_chart(path: Path) -> None:
 
 def example(threshold: float, path: Path) -> None:
     sys.path.insert(0, str(REPO))
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
+    from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
     frame = pd.read_csv(DATA / "nab" / EXAMPLE)
     x = frame["value"].to_numpy(float)

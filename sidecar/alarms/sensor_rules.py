@@ -8,7 +8,7 @@
 - **stale**: no reading (arrival time) for ``factor`` x the sensor's expected interval (learned
   from its timestamps unless configured), never less than ``min_s``. Evaluated by the timer.
 - **anomaly**: the score of the detector named by ``[alerts.anomaly] model`` (``streaming``, the
-  default, or ``ensemble-vigilance``, ``detect``'s default; ``sidecar.analytics.live``) when
+  default, or ``ensemble-vigilance``, ``detect``'s default; ``sidecar.analytics.detectors.live``) when
   ``[alerts.anomaly] detector = true``, or scores fed by ``on_scores``, against
   ``threshold``/``critical_threshold``.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from shared_schemas import protocol
 from sidecar.alarms.settings import AlarmSettings, ScoreSettings
 from sidecar.alerts import KIND_ANOMALY, KIND_FLATLINE, KIND_RATE, KIND_STALE, AlertEngine
 from sidecar.model import BuildingModel
+
+if TYPE_CHECKING:
+    from sidecar.analytics.detectors.base import Detector
 
 INTERVAL_EWMA = 0.2   # weight of a batch's interval estimate in the learned reading interval
 
@@ -47,10 +50,10 @@ class SensorRules:
     def __init__(self, model: BuildingModel, engine: AlertEngine, settings: AlarmSettings):
         self.engine = engine
         self.settings = settings
-        self.detector: Any = None
+        self.detector: Detector | None = None
         if settings.anomaly.rule.enabled and settings.anomaly.detector:
             # Imported only when enabled: the detectors are numpy-only but not needed otherwise.
-            from sidecar.analytics.live import build_anomaly_detector
+            from sidecar.analytics.detectors.live import build_anomaly_detector
             self.detector = build_anomaly_detector(settings.anomaly.model, settings.anomaly.warmup_readings)
         self.allocate(model)
 

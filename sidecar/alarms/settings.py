@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_schemas import protocol
-from sidecar.analytics.live import (
+from sidecar.analytics.detectors.live import (
     ANOMALY_MODELS,
     DEFAULT_ANOMALY_MODEL,
     DEFAULT_WARMUP_READINGS,
@@ -80,7 +80,7 @@ class ScoreSettings:
     threshold: float
     critical_threshold: float = math.inf
     detector: bool = False        # anomaly only: run a detector in the pipeline
-    model: str = DEFAULT_ANOMALY_MODEL   # anomaly only: which (sidecar.analytics.live.ANOMALY_MODELS)
+    model: str = DEFAULT_ANOMALY_MODEL   # anomaly only: which (sidecar.analytics.detectors.live.ANOMALY_MODELS)
     warmup_readings: int = DEFAULT_WARMUP_READINGS   # anomaly only: per-sensor warm-up of ensemble-vigilance
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from sidecar.maintenance.trend import (
     crossing_risk,
     robust_trend,
 )
+
+if TYPE_CHECKING:
+    from sidecar.analytics.detectors.base import Detector
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +111,9 @@ class Analysis:
     def __init__(self, settings: AnalyticsSettings) -> None:
         self.settings = settings
         self.bins = MinuteBins(max(settings.window_hours, settings.long_window_hours) * 3600.0)
-        self.detector: Any = None
+        self.detector: Detector | None = None
         if settings.anomaly:
-            from sidecar.analytics.live import build_anomaly_detector
+            from sidecar.analytics.detectors.live import build_anomaly_detector
             self.detector = build_anomaly_detector(settings.anomaly_model, settings.anomaly_warmup_readings)
         self.score_log: dict[str, list[tuple[float, float]]] = {}   # sensor -> (ts, max score) per run
         self.model: learned.LearnedModel | None = None
@@ -210,7 +213,7 @@ class MaintenanceEngine:
         """Reload a persisted learned model (``[analytics] model = "auto"``); else the trend estimator."""
         if self.settings.model != "auto" or not self.model_path.is_file():
             return
-        from sidecar.analytics.models import ModelFileError
+        from sidecar.analytics.offline.models import ModelFileError
         try:
             self.analysis.model = learned.LearnedModel.load(self.model_path)
             self.model_note = "trend"

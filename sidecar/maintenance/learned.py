@@ -97,8 +97,8 @@ def train(histories: list[SensorHistory], out_path: Path, horizon_h: float, wind
     if episodes < min_failures:
         raise NotEnoughHistory(f"{episodes} failure episode(s) in history, {min_failures} needed")
     # Imported only now: pandas and scikit-learn load when there is something to train.
-    from sidecar.analytics.failure import FailureModel, cross_validate
-    from sidecar.analytics.models import ModelCard, save_model
+    from sidecar.analytics.offline.failure import FailureModel, cross_validate
+    from sidecar.analytics.offline.models import ModelCard, save_model
 
     table = training_table(histories, horizon_h, window_h)
     positives = int(table[LABEL].sum()) if len(table) else 0
@@ -128,7 +128,7 @@ class LearnedModel:
 
     @classmethod
     def load(cls, path: Path) -> LearnedModel:
-        from sidecar.analytics.models import load_model
+        from sidecar.analytics.offline.models import load_model
 
         model, card = load_model(path, MODEL_KIND)
         return cls(model, card)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.analytics.live import (  # numpy-free module
+from sidecar.analytics.detectors.live import (  # numpy-free module
     ANOMALY_MODELS,
     DEFAULT_ANOMALY_MODEL,
     DEFAULT_WARMUP_READINGS,
@@ -35,7 +35,7 @@ class AnalyticsSettings:
     long_window_hours: float = 24.0   # long trend window: the slope must agree (one-minute means kept)
     min_span_minutes: float = 10.0    # a trend needs at least this much data
     anomaly: bool = True              # run an anomaly detector for health evidence
-    anomaly_model: str = DEFAULT_ANOMALY_MODEL   # which (sidecar.analytics.live.ANOMALY_MODELS)
+    anomaly_model: str = DEFAULT_ANOMALY_MODEL   # which (sidecar.analytics.detectors.live.ANOMALY_MODELS)
     anomaly_warmup_readings: int = DEFAULT_WARMUP_READINGS   # per-sensor warm-up of ensemble-vigilance
     anomaly_window_s: float = 600.0   # an equipment's anomaly evidence = its sensors' max score over this
     workorder_threshold: float = 0.7  # raise a work order at this failure probability

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sidecar.analytics import cli
+from sidecar.analytics.offline import cli
 
 
 def _nab_csv(path: Path, n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -139,7 +139,7 @@ def test_rul_cli_long_csv(tmp_path: Path) -> None:
 def test_detect_uses_epoch_seconds_whatever_the_datetime_resolution(tmp_path: Path) -> None:
     # 50 h of 5-minute readings with a new extreme after 33 h: the spatial check (which waits for
     # a day of history) must see real seconds, as score_many given true epoch seconds does.
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
+    from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
     rng = np.random.default_rng(3)
     stamps = pd.date_range("2014-01-01", periods=600, freq="5min")

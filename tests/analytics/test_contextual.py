@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.analytics import cli
-from sidecar.analytics.contextual import (
+from sidecar.analytics.detectors.contextual import (
     ContextualAnomalyDetector,
     DailyRecurrenceMask,
     EnsembleAnomalyDetector,
     nab_probation,
 )
+from sidecar.analytics.offline import cli
 
 
 def _daily(n: int, seed: int = 0) -> np.ndarray:
@@ -82,7 +82,7 @@ def test_suppression_after_a_high_score() -> None:
 
 
 def test_ensemble_is_streaming_damped_where_contexts_foresaw() -> None:
-    from sidecar.analytics.streaming import StreamingAnomalyDetector
+    from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
     # A pulse every 40 readings: the residual detector keeps finding it mildly unusual, the
     # contexts learned it during the warm-up.

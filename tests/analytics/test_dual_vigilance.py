@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.analytics.contextual import EnsembleAnomalyDetector, nab_probation
-from sidecar.analytics.dual_vigilance import EMPTY_BANK_MATCH, DualVigilanceDetector, _Sensor, haar
-from sidecar.analytics.streaming import StreamingAnomalyDetector
+from sidecar.analytics.detectors.contextual import EnsembleAnomalyDetector, nab_probation
+from sidecar.analytics.detectors.dual_vigilance import EMPTY_BANK_MATCH, DualVigilanceDetector, _Sensor, haar
+from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
 NAB_ARTIME = Path(__file__).parent / "data" / "nab_artime"
 
@@ -122,7 +122,7 @@ def test_non_finite_readings_are_ignored_and_parameters_checked() -> None:
     det = DualVigilanceDetector(warmup=10)
     assert det.score_learn_one(float("nan")) == 0.0 and "default" not in det.sensors_
     det.set_warmup("k", 20)
-    det.score_learn_one(1.0, "k")
+    det.score_learn_one(1.0, key="k")
     with pytest.raises(ValueError):
         det.set_warmup("k", 30)  # already started
     for bad in ({"window": 6}, {"levels": 1}, {"margin": 0.5}, {"initial_vigilance": 1.0},

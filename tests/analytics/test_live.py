@@ -1,4 +1,4 @@
-"""The live detectors by name (``sidecar.analytics.live``): what the factory builds, the live batch
+"""The live detectors by name (``sidecar.analytics.detectors.live``): what the factory builds, the live batch
 shape (many sensors per batch, hourly batches) scoring exactly like one series per sensor, and
 ``EnsembleAnomalyDetector.forget`` dropping a sensor in every part."""
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sidecar.analytics.contextual import DailyRecurrenceMask, EnsembleAnomalyDetector
-from sidecar.analytics.dual_vigilance import DualVigilanceDetector
-from sidecar.analytics.live import ANOMALY_MODELS, build_anomaly_detector, ensemble_vigilance
-from sidecar.analytics.streaming import StreamingAnomalyDetector
+from sidecar.analytics.detectors.contextual import DailyRecurrenceMask, EnsembleAnomalyDetector
+from sidecar.analytics.detectors.dual_vigilance import DualVigilanceDetector
+from sidecar.analytics.detectors.live import ANOMALY_MODELS, build_anomaly_detector, ensemble_vigilance
+from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
 T0 = 1_700_000_000.0
 

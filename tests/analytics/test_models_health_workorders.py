@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sidecar.analytics.ahu_fdd import POINTS, G36RuleDetector, G36Tolerances
-from sidecar.analytics.failure import FailureModel
 from sidecar.analytics.health_score import EquipmentEvidence, health_score
-from sidecar.analytics.models import ModelCard, ModelFileError, load_model, save_model
+from sidecar.analytics.offline.ahu_fdd import POINTS, G36RuleDetector, G36Tolerances
+from sidecar.analytics.offline.failure import FailureModel
+from sidecar.analytics.offline.models import ModelCard, ModelFileError, load_model, save_model
 from sidecar.analytics.workorders import WorkOrderLog
 
 
@@ -65,7 +65,7 @@ def test_fc4_hunting() -> None:
     p = _points(120)
     p.loc[p.index % 4 < 2, "cooling_valve"] = 0.0
     p.loc[p.index % 4 < 2, "heating_valve"] = 0.5
-    from sidecar.analytics.ahu_fdd import raw_fault_conditions
+    from sidecar.analytics.offline.ahu_fdd import raw_fault_conditions
 
     # State changes every 2 minutes: FC4 is raised (instantaneously; the mode delay then keeps the
     # persistent flag quiet, as the guideline's FC4 is evaluated over the hour).

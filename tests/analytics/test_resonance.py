@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.analytics.contextual import EnsembleAnomalyDetector
-from sidecar.analytics.resonance import ResonanceAnomalyDetector
+from sidecar.analytics.detectors.contextual import EnsembleAnomalyDetector
+from sidecar.analytics.detectors.resonance import ResonanceAnomalyDetector
 
 
 def _daily(n: int, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.analytics.streaming import StreamingAnomalyDetector
+from sidecar.analytics.detectors.streaming import StreamingAnomalyDetector
 
 
 def _series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

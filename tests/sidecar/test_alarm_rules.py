@@ -195,7 +195,7 @@ def test_ensemble_vigilance_detector_in_the_pipeline() -> None:
     """``[alerts.anomaly] model = "ensemble-vigilance"``: detect's default model runs on the live
     batches (two sensors per batch); nothing during or after its warm-up on the usual cycle, an
     alert once the supply air jumps far outside anything seen and stays there."""
-    from sidecar.analytics.contextual import EnsembleAnomalyDetector
+    from sidecar.analytics.detectors.contextual import EnsembleAnomalyDetector
     from sidecar.readings import ReadingBatch
 
     rig = Rig(settings(anomaly={"enabled": True, "detector": True, "threshold": 0.9, "model": "ensemble-vigilance",

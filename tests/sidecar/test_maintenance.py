@@ -129,8 +129,8 @@ async def test_ensemble_vigilance_model_gives_the_anomaly_evidence(tmp_path: Pat
     """``[analytics] anomaly_model = "ensemble-vigilance"``: the engine runs detect's default model;
     after the sensors' warm-up a vibration jump far outside anything seen is a novelty that reaches
     the equipment's health evidence."""
-    from sidecar.analytics.contextual import EnsembleAnomalyDetector
-    from sidecar.analytics.dual_vigilance import DualVigilanceDetector
+    from sidecar.analytics.detectors.contextual import EnsembleAnomalyDetector
+    from sidecar.analytics.detectors.dual_vigilance import DualVigilanceDetector
 
     plant = Plant(tmp_path, anomaly_model="ensemble-vigilance", anomaly_warmup_readings=208)
     try:

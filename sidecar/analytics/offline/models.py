@@ -8,13 +8,19 @@ the result at start.
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ANALYTICS_VERSION
+from .. import ANALYTICS_VERSION
+
+# Model files written before the offline models had their own subpackage name their classes by the
+# old module path; ``load_model`` makes that path resolve to the module's new home.
+_MOVED_MODULES = {"sidecar.analytics.failure": "sidecar.analytics.offline.failure"}
 
 
 class ModelFileError(Exception):
@@ -50,6 +56,9 @@ def load_model(path: Path, kind: str | None = None) -> tuple[Any, ModelCard]:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    for old, new in _MOVED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
     try:
         blob = joblib.load(path)
         card = ModelCard(**blob["card"])

@@ -14,14 +14,14 @@ the training rows' out-of-fold predictions, else the given value (default 0.5); 
 
 from __future__ import annotations
 
-import argparse
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .cli import CliError
+from .errors import CliError
 
 # Columns that are identifiers or leak the answer (AI4I failure-mode flags) are never features.
 DEFAULT_DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF", "unit", "id")
@@ -205,7 +205,7 @@ def cross_validate(model: FailureModel, frame: pd.DataFrame, label: str, folds: 
     out["chosen_params"] = chosen
     bins = np.array([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0001])
     rel = []
-    for lo, hi in zip(bins[:-1], bins[1:]):
+    for lo, hi in itertools.pairwise(bins):
         sel = (prob >= lo) & (prob < hi)
         if sel.any():
             rel.append({"bin": f"{lo:.1f}-{min(hi, 1.0):.1f}", "n": int(sel.sum()),
@@ -213,26 +213,3 @@ def cross_validate(model: FailureModel, frame: pd.DataFrame, label: str, folds: 
                         "observed": round(float(y[sel].mean()), 3)})
     out["reliability"] = rel
     return out
-
-
-def run_failure_cli(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    for p in (args.train, args.predict):
-        if not Path(p).is_file():
-            raise CliError(f"input not found: {p}")
-    train = pd.read_csv(args.train)
-    test_text = pd.read_csv(args.predict, dtype=str, keep_default_na=False)
-    test = pd.read_csv(args.predict)
-    model = FailureModel(drop=args.drop).fit(train, args.label)
-    prob = model.predict_proba(test)
-    out = test_text.copy()
-    out["failure_probability"] = np.round(prob, 6)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(args.output, index=False)
-    if args.model_out:
-        from .models import ModelCard, save_model
-
-        save_model(model, args.model_out, ModelCard(kind="failure", params={"label": args.label}))
-    print(f"failure: {int((prob >= 0.7).sum())} of {len(prob)} rows at p >= 0.7 -> {args.output}")
-    return 0

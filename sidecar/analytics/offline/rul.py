@@ -14,7 +14,6 @@ Prediction is at each unit's last cycle.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cli import CliError
+from .errors import CliError
 
 CMAPSS_COLUMNS = ["unit", "cycle", "setting1", "setting2", "setting3"] + [f"s{i}" for i in range(1, 22)]
 
@@ -157,14 +156,3 @@ def cross_validate(frame: pd.DataFrame, folds: int = 5, cuts_per_unit: int = 5, 
             "rmse": round(float(np.sqrt(np.mean((p - t) ** 2))), 2),
             "nasa_score_per_unit": round(nasa_score(t, p) / len(t), 3),
             "mae": round(float(np.mean(np.abs(p - t))), 2)}
-
-
-def run_rul_cli(args: argparse.Namespace) -> int:
-    train = read_histories(args.train)
-    test = read_histories(args.predict)
-    model = RULModel(cap=args.cap).fit(train)
-    out = model.predict_last(test)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(args.output, index=False)
-    print(f"rul: {len(out)} units -> {args.output}")
-    return 0

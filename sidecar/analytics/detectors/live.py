@@ -12,16 +12,17 @@ command line tool was measured with).
   ``residual_gain`` as a maximum. Every sensor's first ``warmup`` readings fix its value range and
   time scale (a window point is ``warmup // 104`` readings) and score 0.
 
-This module imports no numpy at import time: the settings modules use its names to validate the
-configuration before anything heavy loads.
+Every detector built here implements ``base.Detector``; the live path calls only its
+``score_many`` and ``forget``. This module imports no numpy at import time: the settings modules
+use its names to validate the configuration before anything heavy loads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .base import Detector
     from .contextual import DailyRecurrenceMask, EnsembleAnomalyDetector
 
 ANOMALY_MODELS = ("streaming", "ensemble-vigilance")
@@ -30,14 +31,6 @@ DEFAULT_WARMUP_READINGS = 750       # readings per sensor before ensemble-vigila
 MIN_WARMUP_READINGS = 104           # window (8) x windows per warm-up (13): one reading per point
 MAX_WARMUP_READINGS = 10_000_000    # settings' upper bound (about 19 years of one reading a minute)
 VIGILANCE_RESIDUAL_GAIN = 0.2       # detect's --residual-gain default
-
-
-class LiveDetector(Protocol):
-    """What the pipeline needs of a detector: score-then-learn a batch, drop a sensor."""
-
-    def score_many(self, keys: Sequence[Hashable], values: Any, timestamps: Any = None) -> Any: ...
-
-    def forget(self, key: Hashable) -> None: ...
 
 
 def ensemble_vigilance(warmup: int = DEFAULT_WARMUP_READINGS, residual_gain: float = VIGILANCE_RESIDUAL_GAIN,
@@ -54,7 +47,7 @@ def ensemble_vigilance(warmup: int = DEFAULT_WARMUP_READINGS, residual_gain: flo
 
 
 def build_anomaly_detector(model: str = DEFAULT_ANOMALY_MODEL,
-                           warmup: int = DEFAULT_WARMUP_READINGS) -> LiveDetector:
+                           warmup: int = DEFAULT_WARMUP_READINGS) -> Detector:
     """The live detector called ``model`` (one of ``ANOMALY_MODELS``); ``warmup`` is used by
     ``ensemble-vigilance`` only (the streaming detector has its own short warm-up)."""
     if model == "streaming":

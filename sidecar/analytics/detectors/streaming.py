@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from .base import DEFAULT_KEY, Detector, FloatArray
 
 _SECONDS_PER_DAY = 86400.0
 _LN10 = math.log(10.0)
@@ -91,7 +91,7 @@ class _State:
         return int(sum(arr.nbytes for arr in vars(self).values()))
 
 
-class StreamingAnomalyDetector:
+class StreamingAnomalyDetector(Detector):
     """Streaming anomaly detector for any number of sensors (keys).
 
     Parameters
@@ -403,20 +403,13 @@ class StreamingAnomalyDetector:
         s.ncm_mean[rows] = np.where(ncm > 0, np.where(m > 0, m + a * (upd - m), ncm), m)
 
     # -- river-style API -----------------------------------------------------------------
-    def score_one(self, x: float, t: float | None = None, key: Hashable = "default") -> float:
+    def score_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
         """Score one reading without learning from it."""
         rows = self._rows([key])
         tt = None if t is None else np.array([float(t)])
         return float(self._kernel(rows, np.array([float(x)]), tt, update=False)[0])
 
-    def learn_one(self, x: float, t: float | None = None, key: Hashable = "default") -> StreamingAnomalyDetector:
-        """Update the sensor's state with one reading."""
-        rows = self._rows([key])
-        tt = None if t is None else np.array([float(t)])
-        self._kernel(rows, np.array([float(x)]), tt, update=True)
-        return self
-
-    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = "default") -> float:
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
         """Score one reading, then learn it (what a live pipeline does)."""
         rows = self._rows([key])
         tt = None if t is None else np.array([float(t)])
@@ -459,7 +452,7 @@ class StreamingAnomalyDetector:
 
     def score_series(self, values: Sequence[float] | FloatArray,
                      timestamps: Sequence[float] | FloatArray | None = None,
-                     key: Hashable = "default") -> FloatArray:
+                     key: Hashable = DEFAULT_KEY) -> FloatArray:
         """Score a single sensor's series in order (causal: each score uses only earlier rows)."""
         x = np.asarray(values, dtype=np.float64)
         t = None if timestamps is None else np.asarray(timestamps, dtype=np.float64)

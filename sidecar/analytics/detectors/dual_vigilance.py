@@ -62,9 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .resonance import PerSensorScorer
-
-FloatArray = npt.NDArray[np.float64]
+from .base import DEFAULT_KEY, FloatArray, PerSensorDetector
 
 # The match of any complement-coded input with the universal box [0, 1]^d, the category of a bank
 # that knows nothing and the floor of every best match: subsethood 1/2 cubed times the newest
@@ -132,7 +130,7 @@ class _Sensor:
     stable: int = 0  # downsampled points since the last new cluster
 
 
-class DualVigilanceDetector(PerSensorScorer):
+class DualVigilanceDetector(PerSensorDetector):
     """Self-tuning dual-vigilance fuzzy-ART novelty detector for any number of sensors (keys).
 
     Parameters
@@ -393,8 +391,9 @@ class DualVigilanceDetector(PerSensorScorer):
         return float(min(1.0, max(0.0, 0.35 * above_ub + 0.65 * above_lb + 1.5 * (1.0 - newest))))
 
     # -- river-style API -------------------------------------------------------------------
-    def score_learn_one(self, x: float, key: Hashable = "default") -> float:
-        """Score one reading, then learn it (non-finite readings are ignored and score 0)."""
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
+        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
+        not used)."""
         if not math.isfinite(x):
             return 0.0
         s = self._sensor(key)
@@ -407,7 +406,7 @@ class DualVigilanceDetector(PerSensorScorer):
         f = self._downsample(s, x)
         return 0.0 if f is None else self._present(s, f)
 
-    def n_categories(self, key: Hashable = "default") -> int:
+    def n_categories(self, key: Hashable = DEFAULT_KEY) -> int:
         """Categories held for one sensor (never above ``max_categories``)."""
         s = self.sensors_.get(key)
         return 0 if s is None else s.n_cat

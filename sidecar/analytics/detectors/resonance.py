@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from .base import DEFAULT_KEY, FloatArray, PerSensorDetector
 
 
 @dataclass
@@ -57,47 +55,7 @@ class _Sensor:
     episode_score: float = 0.0  # score of the novelty that started the current rest period
 
 
-class PerSensorScorer:
-    """The warm-up, batch, series and forget methods shared by detectors that score one reading of one
-    sensor at a time with ``score_learn_one(x, key)`` and keep their state in ``sensors_``."""
-
-    sensors_: dict[Hashable, Any]
-
-    def _sensor(self, key: Hashable) -> Any:
-        """The sensor's state, created on first use (it has ``seen`` and ``warmup`` fields)."""
-        raise NotImplementedError
-
-    def score_learn_one(self, x: float, key: Hashable = "default") -> float:
-        raise NotImplementedError
-
-    def set_warmup(self, key: Hashable, warmup: int) -> None:
-        """Give one sensor its own warm-up length before its first reading (``detect`` gives each
-        file its NAB probationary length)."""
-        if warmup < 2:
-            raise ValueError("warmup must be >= 2")
-        s = self._sensor(key)
-        if s.seen:
-            raise ValueError(f"sensor {key!r} has already seen readings")
-        s.warmup = warmup
-
-    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray:
-        """Score then learn a batch of readings of any sensors, in the order given."""
-        x = np.asarray(values, dtype=np.float64)
-        if x.shape != (len(keys),):
-            raise ValueError(f"values has shape {x.shape}, expected ({len(keys)},)")
-        return np.array([self.score_learn_one(float(v), k) for k, v in zip(keys, x)], dtype=np.float64)
-
-    def score_series(self, values: Sequence[float] | FloatArray, key: Hashable = "default") -> FloatArray:
-        """Score a single sensor's series in order (causal: each score uses only earlier rows)."""
-        x = np.asarray(values, dtype=np.float64)
-        return self.score_many([key] * len(x), x)
-
-    def forget(self, key: Hashable) -> None:
-        """Drop one sensor's state."""
-        self.sensors_.pop(key, None)
-
-
-class ResonanceAnomalyDetector(PerSensorScorer):
+class ResonanceAnomalyDetector(PerSensorDetector):
     """Fuzzy-ART novelty detector for any number of sensors (keys), river style.
 
     Parameters
@@ -195,8 +153,9 @@ class ResonanceAnomalyDetector(PerSensorScorer):
         s.warm = []
 
     # -- river-style API -----------------------------------------------------------------
-    def score_learn_one(self, x: float, key: Hashable = "default") -> float:
-        """Score one reading, then learn it (non-finite readings are ignored and score 0)."""
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
+        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
+        not used)."""
         if not math.isfinite(x):
             return 0.0
         s = self._sensor(key)
@@ -223,7 +182,7 @@ class ResonanceAnomalyDetector(PerSensorScorer):
         s.episode_score = score
         return score
 
-    def n_categories(self, key: Hashable = "default") -> int:
+    def n_categories(self, key: Hashable = DEFAULT_KEY) -> int:
         """Categories held for one sensor (never above ``max_categories``)."""
         s = self.sensors_.get(key)
         return 0 if s is None else s.n_cat

@@ -48,25 +48,11 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-from .resonance import PerSensorScorer
+from .base import DEFAULT_KEY, Detector, FloatArray, PerSensorDetector
 from .streaming import StreamingAnomalyDetector
-
-FloatArray = npt.NDArray[np.float64]
-
-
-class NoveltyScorer(Protocol):
-    """What the ensemble needs of a window-novelty detector (resonance, dual vigilance)."""
-
-    def set_warmup(self, key: Hashable, warmup: int) -> None: ...
-
-    def score_many(self, keys: Sequence[Hashable], values: Sequence[float] | FloatArray) -> FloatArray: ...
-
-    def forget(self, key: Hashable) -> None: ...
 
 
 @dataclass
@@ -83,7 +69,7 @@ class _Sensor:
     last_high: int = -(10 ** 9)  # reading index of the last raw score >= base_threshold
 
 
-class ContextualAnomalyDetector(PerSensorScorer):
+class ContextualAnomalyDetector(PerSensorDetector):
     """Contextual anomaly detector for any number of sensors (keys), river style.
 
     Parameters
@@ -177,21 +163,17 @@ class ContextualAnomalyDetector(PerSensorScorer):
         s.warm = []
 
     # -- river-style API -----------------------------------------------------------------
-    def score_one(self, x: float, key: Hashable = "default") -> float:
-        """Score one reading from the current state (learns nothing)."""
+    def score_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
+        """Score one reading from the current state (learns nothing; ``t`` is not used)."""
         s = self.sensors_.get(key)
         if s is None or s.seen < s.warmup or not math.isfinite(x):
             return 0.0
         raw = self._raw(s, self._bin(s, x))
         return 0.0 if s.seen - s.last_high <= self.rest else raw
 
-    def learn_one(self, x: float, key: Hashable = "default") -> ContextualAnomalyDetector:
-        """Update the sensor's state with one reading (non-finite readings are ignored)."""
-        self.score_learn_one(x, key)
-        return self
-
-    def score_learn_one(self, x: float, key: Hashable = "default") -> float:
-        """Score one reading, then learn it (what a streaming pipeline does)."""
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
+        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
+        not used)."""
         if not math.isfinite(x):
             return 0.0
         s = self._sensor(key)
@@ -210,7 +192,7 @@ class ContextualAnomalyDetector(PerSensorScorer):
         s.seen += 1
         return score
 
-    def ready(self, key: Hashable = "default") -> bool:
+    def ready(self, key: Hashable = DEFAULT_KEY) -> bool:
         """Whether the sensor's warm-up is over (its scores mean something)."""
         s = self.sensors_.get(key)
         return s is not None and s.seen >= s.warmup
@@ -219,13 +201,13 @@ class ContextualAnomalyDetector(PerSensorScorer):
     def n_sensors_(self) -> int:
         return len(self.sensors_)
 
-    def n_contexts(self, key: Hashable = "default") -> int:
+    def n_contexts(self, key: Hashable = DEFAULT_KEY) -> int:
         """Contexts held for one sensor (never above ``max_contexts``)."""
         s = self.sensors_.get(key)
         return 0 if s is None else len(s.contexts)
 
 
-class EnsembleAnomalyDetector:
+class EnsembleAnomalyDetector(Detector):
     """Streaming residual detector, damped where the learned contexts foresaw the reading.
 
     ``score = streaming × (veto_damping if contextual_raw < veto_below else 1)``, the contextual
@@ -241,7 +223,7 @@ class EnsembleAnomalyDetector:
     def __init__(self, bins: int = 16, max_order: int = 7, max_contexts: int = 4096, warmup: int = 750,
                  veto_below: float = 0.6, veto_damping: float = 0.3,
                  streaming: StreamingAnomalyDetector | None = None,
-                 resonance: NoveltyScorer | None = None, resonance_gain: float = 0.3,
+                 resonance: PerSensorDetector | None = None, resonance_gain: float = 0.3,
                  recurrence: DailyRecurrenceMask | None = None, residual_gain: float = 1.0) -> None:
         if not 0.0 < resonance_gain <= 1.0 or not 0.0 < residual_gain <= 1.0:
             raise ValueError("resonance_gain and residual_gain must be in (0, 1]")
@@ -281,7 +263,7 @@ class EnsembleAnomalyDetector:
         factor = np.ones(len(x))
         for i, (k, v) in enumerate(zip(keys, x)):
             was_ready = ctx.ready(k)
-            raw = ctx.score_learn_one(float(v), k)
+            raw = ctx.score_learn_one(float(v), None, k)
             if was_ready and raw < self.veto_below:
                 factor[i] = self.veto_damping
         out = base * factor * self.residual_gain
@@ -291,16 +273,23 @@ class EnsembleAnomalyDetector:
             out = self.recurrence.mask_many(keys, out, np.asarray(timestamps, dtype=np.float64))
         return np.asarray(out, dtype=np.float64)
 
-    def score_series(self, values: Sequence[float] | FloatArray,
-                     timestamps: Sequence[float] | FloatArray | None = None,
-                     key: Hashable = "default") -> FloatArray:
-        """Score a single sensor's series in order (causal)."""
-        x = np.asarray(values, dtype=np.float64)
-        return self.score_many([key] * len(x), x, timestamps)
-
-    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = "default") -> float:
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
         """Score one reading, then learn it."""
         return float(self.score_many([key], [x], None if t is None else [t])[0])
+
+    def score_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
+        """Score one reading from every part's current state, learning nothing (the score
+        ``score_learn_one`` would give it)."""
+        out = self.streaming.score_one(x, t, key)
+        ctx = self.contextual
+        if ctx.ready(key) and ctx.score_one(x, t, key) < self.veto_below:
+            out *= self.veto_damping
+        out *= self.residual_gain
+        if self.resonance is not None:
+            out = max(out, self.resonance_gain * self.resonance.score_one(x, t, key))
+        if self.recurrence is not None and t is not None:
+            out = self.recurrence.peek_one(out, t, key)
+        return out
 
 
 class DailyRecurrenceMask:
@@ -355,7 +344,15 @@ class DailyRecurrenceMask:
                     return True
         return False
 
-    def mask_one(self, score: float, t: float, key: Hashable = "default") -> float:
+    def peek_one(self, score: float, t: float, key: Hashable = DEFAULT_KEY) -> float:
+        """The reading's score after masking, remembering nothing."""
+        if score <= self.floor or not math.isfinite(t):
+            return score
+        log = self.events_.get(key)
+        routine = log is not None and score < self.ceiling and self._recurs(log, t, score)
+        return score * self.damping if routine else score
+
+    def mask_one(self, score: float, t: float, key: Hashable = DEFAULT_KEY) -> float:
         """The reading's score after masking; remembers the unmasked score."""
         if score <= self.floor or not math.isfinite(t):
             return score

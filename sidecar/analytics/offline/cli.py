@@ -1,8 +1,12 @@
 """Command-line tools over users' own exports: ``detect``, ``fdd``, ``failure`` and ``rul``.
 
 ``python -m sidecar detect|fdd|failure|rul ...`` delegates here (``main(argv)``); this module also
-runs on its own as ``python -m sidecar.analytics.cli ...``. Heavy imports happen inside each
+runs on its own as ``python -m sidecar.analytics.offline.cli ...``. Heavy imports happen inside each
 subcommand so ``--help`` is instant.
+
+The CLI sits on top of analytics: it imports the live detectors (``detect`` runs them over files)
+and the offline models; none of them imports it. A user error is a ``CliError`` (``errors``),
+printed as ``error: ...`` with exit code 2.
 """
 
 from __future__ import annotations
@@ -11,15 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import CliError
+
 # Detectors of ``detect``; the default is the one that scored best out of sample (NAB,
 # leave-one-category-out, benchmarks/ml/nab_loco.py; docs/analytics.md).
 DETECTORS = ("streaming", "contextual", "resonance", "vigilance", "ensemble", "ensemble-resonance",
              "ensemble-vigilance")
 DEFAULT_DETECTOR = "ensemble-vigilance"
-
-
-class CliError(Exception):
-    """A user error with a precise message (bad path, missing column, ...)."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -98,7 +100,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from .streaming import StreamingAnomalyDetector
+    from ..detectors.streaming import StreamingAnomalyDetector
 
     if not 0.0 < args.residual_gain <= 1.0:
         raise CliError(f"--residual-gain must be in (0, 1], got {args.residual_gain}")
@@ -134,15 +136,15 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if args.detector == "streaming":
         scores[finite] = StreamingAnomalyDetector().score_many(list(key_arr[finite]), x[finite], t[finite])
     else:
-        from .contextual import (
+        from ..detectors.contextual import (
             ContextualAnomalyDetector,
             DailyRecurrenceMask,
             EnsembleAnomalyDetector,
             nab_probation,
         )
-        from .dual_vigilance import DualVigilanceDetector
-        from .live import ensemble_vigilance
-        from .resonance import ResonanceAnomalyDetector
+        from ..detectors.dual_vigilance import DualVigilanceDetector
+        from ..detectors.live import ensemble_vigilance
+        from ..detectors.resonance import ResonanceAnomalyDetector
 
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
         # is the file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores
@@ -185,21 +187,72 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_fdd(args: argparse.Namespace) -> int:
-    from .ahu_fdd import run_fdd_cli
+    import pandas as pd
 
-    return run_fdd_cli(args)
+    from .ahu_fdd import AHUFaultDetector, ColumnMap, LearnedAHUDetector, load_points
+
+    cmap = ColumnMap.load(args.columns)
+    frame, points = load_points(args.input, cmap)
+    detector = AHUFaultDetector()
+    if args.train:
+        frames, labels = [], []
+        for path in args.train:
+            raw, pts = load_points(path, cmap)
+            label_col = args.label_column or next(iter(cmap.columns.get("label", [])), None)
+            stripped = {c.strip(): c for c in raw.columns}
+            if label_col is None or label_col.strip() not in stripped:
+                raise CliError(f"{path}: label column {label_col!r} not found (use --label-column)")
+            y = pd.to_numeric(raw[stripped[label_col.strip()]], errors="coerce").fillna(0).to_numpy()
+            frames.append(pts)
+            labels.append(y)
+        detector.learned = LearnedAHUDetector().fit(frames, labels)
+    result = detector.predict(points)
+    out = frame.copy()
+    out["fault"] = result["fault"].to_numpy()
+    out["fault_condition"] = result["fault_condition"].to_numpy()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.output, index=False)
+    print(f"fdd: {int(out['fault'].sum())} of {len(out)} rows flagged -> {args.output}")
+    return 0
 
 
 def _cmd_failure(args: argparse.Namespace) -> int:
-    from .failure import run_failure_cli
+    import numpy as np
+    import pandas as pd
 
-    return run_failure_cli(args)
+    from .failure import FailureModel
+
+    for p in (args.train, args.predict):
+        if not Path(p).is_file():
+            raise CliError(f"input not found: {p}")
+    train = pd.read_csv(args.train)
+    test_text = pd.read_csv(args.predict, dtype=str, keep_default_na=False)
+    test = pd.read_csv(args.predict)
+    model = FailureModel(drop=args.drop).fit(train, args.label)
+    prob = model.predict_proba(test)
+    out = test_text.copy()
+    out["failure_probability"] = np.round(prob, 6)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.output, index=False)
+    if args.model_out:
+        from .models import ModelCard, save_model
+
+        save_model(model, args.model_out, ModelCard(kind="failure", params={"label": args.label}))
+    print(f"failure: {int((prob >= 0.7).sum())} of {len(prob)} rows at p >= 0.7 -> {args.output}")
+    return 0
 
 
 def _cmd_rul(args: argparse.Namespace) -> int:
-    from .rul import run_rul_cli
+    from .rul import RULModel, read_histories
 
-    return run_rul_cli(args)
+    train = read_histories(args.train)
+    test = read_histories(args.predict)
+    model = RULModel(cap=args.cap).fit(train)
+    out = model.predict_last(test)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.output, index=False)
+    print(f"rul: {len(out)} units -> {args.output}")
+    return 0
 
 
 _COMMANDS = {"detect": _cmd_detect, "fdd": _cmd_fdd, "failure": _cmd_failure, "rul": _cmd_rul}

@@ -27,7 +27,6 @@ stated in F); signals to fractions 0..1.
 
 from __future__ import annotations
 
-import argparse
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cli import CliError
+from .errors import CliError
 
 MAPS_DIR = Path(__file__).with_name("maps")
 
@@ -337,29 +336,3 @@ def load_points(path: Path, cmap: ColumnMap) -> tuple[pd.DataFrame, pd.DataFrame
         raise CliError(f"{path}: no data for {', '.join(needed)}; give a column map with --columns "
                        f"(columns in file: {', '.join(c.strip() for c in frame.columns)})")
     return frame, points
-
-
-def run_fdd_cli(args: argparse.Namespace) -> int:
-    cmap = ColumnMap.load(args.columns)
-    frame, points = load_points(args.input, cmap)
-    detector = AHUFaultDetector()
-    if args.train:
-        frames, labels = [], []
-        for path in args.train:
-            raw, pts = load_points(path, cmap)
-            label_col = args.label_column or next(iter(cmap.columns.get("label", [])), None)
-            stripped = {c.strip(): c for c in raw.columns}
-            if label_col is None or label_col.strip() not in stripped:
-                raise CliError(f"{path}: label column {label_col!r} not found (use --label-column)")
-            y = pd.to_numeric(raw[stripped[label_col.strip()]], errors="coerce").fillna(0).to_numpy()
-            frames.append(pts)
-            labels.append(y)
-        detector.learned = LearnedAHUDetector().fit(frames, labels)
-    result = detector.predict(points)
-    out = frame.copy()
-    out["fault"] = result["fault"].to_numpy()
-    out["fault_condition"] = result["fault_condition"].to_numpy()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(args.output, index=False)
-    print(f"fdd: {int(out['fault'].sum())} of {len(out)} rows flagged -> {args.output}")
-    return 0
