@@ -124,3 +124,23 @@ def test_work_order_at_threshold_logged_once_and_reloaded(tmp_path: Path) -> Non
     assert "eq1" in again.open_
     again.close("eq1")
     assert "eq1" not in WorkOrderLog(tmp_path / "workorders.jsonl").open_
+
+
+def test_a_model_file_written_before_the_offline_package_still_loads(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model files of analytics 1.0 name FailureModel as sidecar.analytics.failure.FailureModel."""
+    import sys
+
+    from sidecar.analytics.offline import failure
+
+    model = FailureModel(max_iter=20).fit(_frame(500, 0), "y")
+    monkeypatch.setattr(FailureModel, "__module__", "sidecar.analytics.failure")
+    monkeypatch.setitem(sys.modules, "sidecar.analytics.failure", failure)
+    path = save_model(model, tmp_path / "old.joblib", ModelCard(kind="failure"))
+    assert b"sidecar.analytics.failure" in path.read_bytes()
+    monkeypatch.undo()
+    sys.modules.pop("sidecar.analytics.failure", None)
+    again, card = load_model(path, kind="failure")
+    test = _frame(200, 1)
+    np.testing.assert_array_equal(again.predict_proba(test), model.predict_proba(test))
+    assert card.kind == "failure"

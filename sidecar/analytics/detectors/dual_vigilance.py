@@ -156,6 +156,16 @@ class DualVigilanceDetector(PerSensorDetector):
         Cap of the per-sensor bank (least recently resonating replaced).
     warmup:
         Readings that fix the range and the starting vigilance and train the bank, scored 0.
+
+    Example: a chiller's cycle of 64 readings that stays flat for one cycle from row 1000; the
+    novelty is reported once, a few readings in (one point per ``416 // 104 = 4`` readings).
+
+    >>> import math
+    >>> det = DualVigilanceDetector(warmup=416)
+    >>> x = [0.0 if 1000 <= i < 1064 else math.sin(2 * math.pi * i / 64) for i in range(1500)]
+    >>> scores = det.score_series(x, key="chiller")
+    >>> [(i, round(float(s), 3)) for i, s in enumerate(scores) if s > 0]
+    [(1003, 0.817)]
     """
 
     def __init__(self, window: int = 8, windows_per_warmup: int = 13, levels: int = 80, chomp: float = 0.075,

@@ -49,7 +49,16 @@ def ensemble_vigilance(warmup: int = DEFAULT_WARMUP_READINGS, residual_gain: flo
 def build_anomaly_detector(model: str = DEFAULT_ANOMALY_MODEL,
                            warmup: int = DEFAULT_WARMUP_READINGS) -> Detector:
     """The live detector called ``model`` (one of ``ANOMALY_MODELS``); ``warmup`` is used by
-    ``ensemble-vigilance`` only (the streaming detector has its own short warm-up)."""
+    ``ensemble-vigilance`` only (the streaming detector has its own short warm-up).
+
+    >>> det = build_anomaly_detector("streaming")
+    >>> type(det).__name__, det.score_many(["s1", "s2"], [21.0, 600.0]).tolist()
+    ('StreamingAnomalyDetector', [0.0, 0.0])
+    >>> build_anomaly_detector("ensemble-vigilance", warmup=50)
+    Traceback (most recent call last):
+    ...
+    ValueError: warmup must be at least 104 readings, got 50
+    """
     if model == "streaming":
         from .streaming import StreamingAnomalyDetector
 

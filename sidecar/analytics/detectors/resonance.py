@@ -76,6 +76,15 @@ class ResonanceAnomalyDetector(PerSensorDetector):
     rest:
         Readings after a novelty during which further novelties score 0 unless they are farther
         from every category than the one that started the episode.
+
+    Example: a pump on for 6 readings, off for 6; after five readings on, one more is the learnt
+    shape, an early stop a new one.
+
+    >>> det = ResonanceAnomalyDetector(window=3, block=2, warmup=48)
+    >>> for i in range(400):
+    ...     _ = det.learn_one(float(i % 12 < 6), key="pump")
+    >>> det.score_one(1.0, key="pump"), round(det.score_one(0.0, key="pump"), 3)
+    (0.0, 0.833)
     """
 
     def __init__(self, window: int = 6, block: int = 4, vigilance: float = 0.9, rate: float = 0.1,

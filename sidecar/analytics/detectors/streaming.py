@@ -144,6 +144,17 @@ class StreamingAnomalyDetector(Detector):
 
     A sensor whose readings have never decreased (a cumulative meter: energy, run hours) is
     judged by its steps only: its level and its new highs are how a counter works.
+
+    Example: a room temperature that wobbles by 0.1 K, then a reading of 35 °C; a batch of two
+    sensors scores both in one vectorised step (a new sensor scores 0 during its warm-up).
+
+    >>> det = StreamingAnomalyDetector(warmup=10)
+    >>> for i in range(200):
+    ...     _ = det.learn_one(21.0 + 0.1 * (i % 3), key="room-1")
+    >>> det.score_one(21.1, key="room-1"), det.score_one(35.0, key="room-1")
+    (0.0, 1.0)
+    >>> det.score_many(["room-1", "room-2", "room-1"], [21.0, 400.0, 35.0]).tolist()
+    [0.0, 0.0, 1.0]
     """
 
     def __init__(
