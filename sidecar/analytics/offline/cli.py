@@ -169,11 +169,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             det = ensemble_vigilance(residual_gain=args.residual_gain, recurrence=mask)
         for i in range(len(frames)):
             det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
-        fkeys = list(key_arr[finite])
-        if isinstance(det, EnsembleAnomalyDetector):
-            scores[finite] = det.score_many(fkeys, x[finite], t[finite])
-        else:
-            scores[finite] = det.score_many(fkeys, x[finite])
+        # Every detector takes the timestamps (those that do not use time ignore them).
+        scores[finite] = det.score_many(list(key_arr[finite]), x[finite], t[finite])
     offset = 0
     for (src, rel), frame in zip(pairs, frames):
         out = frame.copy()
