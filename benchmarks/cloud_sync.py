@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -57,10 +58,9 @@ class Arrivals:
     async def close(self) -> None:
         if self.client is not None:
             self.client.reconnect_retries = 0
-            try:
+            # a broker already gone: the observer is discarded either way
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.client.disconnect(), 2)
-            except Exception:
-                pass
 
     def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, props: dict) -> int:
         now = time.time()
@@ -89,7 +89,7 @@ class Arrivals:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def noop_commands(kind: str, body: dict) -> dict:

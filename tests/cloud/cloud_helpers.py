@@ -3,6 +3,7 @@ name, since several test folders have a conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -60,10 +61,9 @@ class Observer:
     async def close(self) -> None:
         if self.client is not None:
             self.client.reconnect_retries = 0
-            try:
+            # a broker already gone: the observer is discarded either way
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.client.disconnect(), 2)
-            except Exception:
-                pass
             self.client = None
 
     def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: dict) -> int:

@@ -82,8 +82,11 @@ async def test_commands_reach_the_handler_and_results_come_back(aws_broker, pki,
         observer.publish("building/B1/controls/commands", json.dumps({"type": "start", "id": "c-2"}))
         observer.publish("building/B1/controls/commands", b"not json")
         observer.publish("building/B1/controls/commands", json.dumps({"type": "configure", "id": "c-3"}))
-        answered = await observer.wait_for(lambda ms: (lambda r: r if len(r) >= 4 else None)(
-            [m for m in ms if m.topic.startswith("building/B1/controls/results")]))
+        def four_results(ms: list) -> list | None:
+            results = [m for m in ms if m.topic.startswith("building/B1/controls/results")]
+            return results if len(results) >= 4 else None
+
+        answered = await observer.wait_for(four_results)
         by_id = {m.json()["id"]: m for m in answered}
         first = by_id["c-1"]
         assert first.topic == "building/B1/controls/results/app-7"

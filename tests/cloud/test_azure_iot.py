@@ -51,9 +51,11 @@ async def test_telemetry_and_alerts_arrive_with_iot_hub_properties(
                  "sensor_id": "s2", "kind": "high", "severity": "critical", "state": "active",
                  "message": "CO2 high", "value": 1900.0, "threshold": 1500.0, "raised_ts": now, "updated_ts": now}
         connector.on_alert(alert)
-        events = await observer.wait_for(
-            lambda ms: (lambda ev: ev if len(ev) >= 3 else None)(
-                [m for m in ms if m.topic.startswith("devices/dev1/messages/events/")]))
+        def three_events(ms: list) -> list | None:
+            events = [m for m in ms if m.topic.startswith("devices/dev1/messages/events/")]
+            return events if len(events) >= 3 else None
+
+        events = await observer.wait_for(three_events)
         by_type = {}
         for m in events:
             props = d2c_props(m.topic)

@@ -3,6 +3,7 @@ process holding the outbox is killed during an outage."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -40,7 +41,7 @@ def assert_complete_in_order(values: list[float], expected: int) -> None:
             firsts.append(v)
     assert firsts == [float(i) for i in range(expected)], \
         f"missing {sorted(set(range(expected)) - seen)[:10]}, first arrivals out of order: " \
-        f"{[a for a, b in zip(firsts, firsts[1:]) if a > b][:10]}"
+        f"{[a for a, b in itertools.pairwise(firsts) if a > b][:10]}"
 
 
 @pytest.mark.parametrize("kind", ["azure", "aws"])
@@ -178,7 +179,7 @@ async def test_a_long_outage_rolls_up_then_drops_with_a_counted_alerted_loss(
         unique = {m.json()["message_id"]: m.json() for m in observer.messages
                   if m.topic.startswith("devices/dev1/messages/events/")}  # the cloud dedupes on message_id
         got = list(unique.values())
-        notice = [g for g in got if g["type"] == "data_loss"][0]
+        notice = next(g for g in got if g["type"] == "data_loss")
         assert notice["total_dropped_readings"] == status["dropped"]
         raw = sum(len(g["readings"]) for g in got if g["type"] == "telemetry")
         rolled = sum(e["n"] for g in got if g["type"] == "telemetry_rollup" for e in g["stats"])

@@ -51,7 +51,7 @@ def test_over_the_bound_old_telemetry_is_rolled_up_into_minute_stats(tmp_path):
     assert kinds[0] == KIND_ROLLUP and KIND_TELEMETRY in kinds
     assert [m.row_id for m in messages] == sorted(m.row_id for m in messages)
     rollup = json.loads(messages[0].payload())
-    s1 = [e for e in rollup["stats"] if e["sensor_id"] == "s1"][0]
+    s1 = next(e for e in rollup["stats"] if e["sensor_id"] == "s1")
     assert s1["t0"] == base and s1["n"] == 10 and s1["min"] == 0.0 and s1["max"] == 9.0 and s1["mean"] == 4.5
     assert rollup["covers"][0] == messages[0].row_id
     # every reading is accounted for: raw, or inside a roll-up
@@ -75,7 +75,7 @@ def test_when_rolling_up_is_not_enough_the_oldest_is_dropped_counted_and_announc
     messages = box.peek(100)
     kinds = [m.kind for m in messages]
     assert KIND_ALERT in kinds  # telemetry goes first, the alert is kept
-    notice = json.loads([m for m in messages if m.kind == KIND_LOSS][0].payload())
+    notice = json.loads(next(m for m in messages if m.kind == KIND_LOSS).payload())
     assert notice["dropped_readings"] == loss.readings and notice["first_ts"] == 1_700_000_000.0
     box.close()
     reopened = Outbox(tmp_path / "o.sqlite3", OutboxLimits(max_rows=1000, max_bytes=4096))

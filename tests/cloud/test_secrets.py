@@ -3,6 +3,7 @@ error text -- checked on everything logged at DEBUG while real connectors run.""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -97,10 +98,20 @@ async def test_no_key_or_connection_string_in_any_log_status_or_error(
 
     # the same connector in a process of its own, logging at DEBUG to stderr
     stderr = tmp_path / "proc.stderr"
+    await asyncio.to_thread(run_connector_until_drained, azure_settings(azure_broker, pki), tmp_path / "d", stderr)
+    texts = {"caplog": caplog.text + "\n".join(r.getMessage() for r in caplog.records),
+             "status": repr(statuses), "stderr": stderr.read_text()}
+    assert "DEBUG" in texts["stderr"] and len(caplog.records) > 20  # there was plenty to leak into
+    for where, text in texts.items():
+        assert not leaks(text, secrets), f"secret in {where}: {leaks(text, secrets)}"
+
+
+def run_connector_until_drained(settings: dict, data_dir: Path, stderr: Path) -> None:
+    """The connector in a process of its own (tests/cloud/connector_proc.py) until it has drained."""
     with open(stderr, "wb") as err:
-        proc = subprocess.Popen([sys.executable, str(PROC), "azure", __import__("json").dumps(
-            azure_settings(azure_broker, pki)), str(tmp_path / "d"), "0", "3", "0.01"],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=dict(os.environ))
+        proc = subprocess.Popen([sys.executable, str(PROC), "azure", json.dumps(settings), str(data_dir),
+                                 "0", "3", "0.01"], stdout=subprocess.PIPE, stderr=err, text=True,
+                                env=dict(os.environ))
     try:
         assert proc.stdout is not None
         for line in iter(proc.stdout.readline, ""):
@@ -109,8 +120,3 @@ async def test_no_key_or_connection_string_in_any_log_status_or_error(
     finally:
         proc.kill()
         proc.wait(5)
-    texts = {"caplog": caplog.text + "\n".join(r.getMessage() for r in caplog.records),
-             "status": repr(statuses), "stderr": stderr.read_text()}
-    assert "DEBUG" in texts["stderr"] and len(caplog.records) > 20  # there was plenty to leak into
-    for where, text in texts.items():
-        assert not leaks(text, secrets), f"secret in {where}: {leaks(text, secrets)}"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 import pytest
 import zmq
@@ -20,7 +21,7 @@ QUIET_SIM = "[simulator]\ndemo_faults = false\n"
 
 
 @pytest.fixture
-def sidecar_factory() -> Callable[..., ContextManager[SidecarHandle]]:
+def sidecar_factory() -> Callable[..., AbstractContextManager[SidecarHandle]]:
     """``with sidecar_factory(config_text=...) as handle:`` for tests that need their own settings."""
     return running_sidecar
 
