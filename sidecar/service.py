@@ -16,9 +16,9 @@ import zmq
 import zmq.asyncio
 
 from shared_schemas import protocol
-from sidecar.alarms.limits_update import limits_to_wire
+from sidecar.alarms.limits import limits_to_wire
 from sidecar.alarms.notify import Notifier
-from sidecar.alerts import Alert, ShelveError, UnknownAlert
+from sidecar.alarms.record import Alert, ShelveError, UnknownAlert
 from sidecar.bus import CommandServer, EventPublisher
 from sidecar.config import SidecarConfig
 from sidecar.errors import RequestError
