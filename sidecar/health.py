@@ -52,6 +52,8 @@ CODE_STATUS = {OK: protocol.STATUS_OK, WATCH: protocol.STATUS_WATCH, WARNING: pr
 CODE_SCORE = {OK: 100.0, WATCH: 75.0, WARNING: 45.0, CRITICAL: 15.0, NO_DATA: 70.0, STALE: 70.0}
 DRIVER_ORDER = {CRITICAL: 0, WARNING: 1, WATCH: 2, STALE: 3, NO_DATA: 4, OK: 5}
 MAX_DRIVERS = 8
+# How bad a value state is, for the dwell (stale and no data are about data, not values: no dwell).
+VALUE_RANK = np.array([0, 0, 1, 2, 3, 0], dtype=np.int8)  # by code: NO_DATA, OK, WATCH, WARNING, CRITICAL, STALE
 FAILURE_CODES = ((0.7, CRITICAL), (0.4, WARNING), (0.2, WATCH))
 ANOMALY_WATCH = 0.7
 COMPARED = ("status", "health_score", "drivers", "failure_probability", "ttf_hours")
@@ -65,6 +67,7 @@ class HealthSettings:
     watch_deadbands: float = 2.0    # a value within this many deadbands of a limit: watch
     watch_hysteresis: float = 0.05  # ... which it leaves this fraction of the limit span further away
     dwell_s: float = 60.0           # a sensor on watch returns to ok only after this long without cause
+    alarm_dwell_s: float = 0.0      # a sensor in warning/critical shows better this long after its alarm returned
 
 
 @dataclass(slots=True)
@@ -104,7 +107,11 @@ class HealthEngine:
         self.near_limit = np.full(n, np.nan)              # the limit a sensor on watch is near
         self._near_high = np.zeros(n, dtype=bool)         # inside the watch band of each side
         self._near_low = np.zeros(n, dtype=bool)
-        self._ok_since = np.full(n, np.nan)               # on watch, but without cause since then
+        self._better_since = np.full(n, np.nan)           # shown state worse than the sensor's since then
+        self._better_code = np.zeros(n, dtype=np.uint8)   # ... and the state it would show
+        self._dwell = np.full(len(CODE_SCORE), np.inf)    # per shown code (stale, no data: none)
+        self._dwell[[WATCH, WARNING, CRITICAL]] = [self.settings.dwell_s, self.settings.alarm_dwell_s,
+                                                   self.settings.alarm_dwell_s]
         self.refresh_limits()
         self.records: dict[str, dict[str, Any]] = {}
         self.evidence: dict[str, Evidence] = {}
@@ -151,15 +158,15 @@ class HealthEngine:
 
     def note_quiet(self, last_seen: np.ndarray) -> list[dict[str, Any]]:
         """Periodic: sensors with no reading (arrival time) for ``stale_after_s`` become stale,
-        and sensors on watch without cause for ``dwell_s`` return to ok."""
+        and sensors whose better state has held for its dwell show it."""
         now = self.clock()
         states = self.sensor_state
         quiet = (now - last_seen > self.stale_after_s) & (states != STALE) & (states != NO_DATA)
         records = self.update(np.flatnonzero(quiet), np.full(int(quiet.sum()), STALE, dtype=np.uint8))
         with np.errstate(invalid="ignore"):
-            settled = (states == WATCH) & (now - self._ok_since >= self.settings.dwell_s)
-        if settled.any():
-            records += self.update(np.flatnonzero(settled), np.full(int(settled.sum()), OK, dtype=np.uint8))
+            settled = np.flatnonzero(now - self._better_since >= self._dwell[states])
+        if len(settled):
+            records += self.update(settled, self._better_code[settled])
         return records
 
     def _codes(self, indices: np.ndarray, latest: np.ndarray, seen: np.ndarray, now: float) -> np.ndarray:
@@ -173,19 +180,22 @@ class HealthEngine:
         codes[near] = WATCH
         if near.any():  # which limit the value is near, for the driver's text
             self.near_limit[indices[near]] = np.where(high, self._high[indices], self._low[indices])[near]
-        # Dwell: a sensor on watch stays there until it has been without cause for dwell_s.
-        shown = self.sensor_state[indices]
-        calm = (codes == OK) & (shown == WATCH) & (level == 0)
-        since = self._ok_since[indices]
-        since = np.where(calm, np.where(np.isnan(since), now, since), np.nan)
-        self._ok_since[indices] = since
-        with np.errstate(invalid="ignore"):
-            codes[calm & ~(now - since >= self.settings.dwell_s)] = WATCH
         codes[level == 1] = WARNING
         codes[level == 2] = CRITICAL
+        # Dwell: worse shows at once; better only once it has held for the shown state's dwell.
+        shown = self.sensor_state[indices]
+        better = (VALUE_RANK[codes] < VALUE_RANK[shown]) & (VALUE_RANK[shown] > 0)
+        since = self._better_since[indices]
+        since = np.where(better, np.where(np.isnan(since), now, since), np.nan)
+        self._better_since[indices] = since
+        self._better_code[indices] = codes
+        with np.errstate(invalid="ignore"):
+            hold = better & ~(now - since >= self._dwell[shown])
+        codes[hold] = shown[hold]
         codes[now - seen > self.stale_after_s] = STALE
         codes[self.alerts.watch[KIND_STALE][indices]] = STALE   # an open stale alarm
         codes[np.isneginf(seen)] = NO_DATA
+        self._better_since[indices[(codes == STALE) | (codes == NO_DATA)]] = np.nan
         return codes
 
     def set_evidence(self, unique_id: str, failure_probability: float | None = None,
@@ -210,7 +220,7 @@ class HealthEngine:
         if len(indices) == 0:
             return []
         self.sensor_state[indices] = codes
-        self._ok_since[indices] = np.nan
+        self._better_since[indices] = np.nan
         subjects: dict[str, None] = {}
         for index in indices.tolist():
             for unique_id in self.model.subjects_of_sensor(index):
