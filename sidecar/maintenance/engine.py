@@ -9,8 +9,8 @@ Every ``interval_s`` (an asyncio task of the service):
    ``analytics.live``: ``streaming`` by default or ``ensemble-vigilance``), each
    sensor's robust trend toward its critical limit -> time to failure and failure probability
    (calibrated trend estimator, or the learned model when one is loaded);
-3. on the loop: per equipment, the health score and drivers (``analytics.health_score``) from
-   that evidence plus its open alerts and stale data, then ``PipelinePort.feed_failure`` (so
+3. on the loop: per equipment, the drivers that explain that evidence (trends; anomaly texts
+   from ``analytics.health_score``'s weights), then ``PipelinePort.feed_failure`` (so
    health records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk``
    rule can fire); at p >= ``workorder_threshold`` a work order
    (``analytics.workorders.WorkOrderLog``) and a ``maintenance`` alert (``set_condition``;
@@ -96,8 +96,6 @@ class SensorResult:
 class EquipmentState:
     p: float = 0.0
     ttf_hours: float | None = None
-    score: float = 100.0
-    status: str = protocol.STATUS_UNKNOWN
     drivers: list[str] = field(default_factory=list)
 
 
@@ -308,8 +306,6 @@ class MaintenanceEngine:
         sensors = [model.sensors[i] for i in indices]
         own = (KIND_FAILURE, KIND_MAINTENANCE)
         alerts = [a for a in pipeline.open_alerts([uid]) if a.kind not in own]
-        warnings = [a.message for a in alerts if a.severity == protocol.SEVERITY_WARNING]
-        criticals = [a.message for a in alerts if a.severity == protocol.SEVERITY_CRITICAL]
         anomaly_scores: dict[str, float] = {}
         for sensor in sensors:
             r = results.get(sensor.sensor_id)
@@ -349,16 +345,15 @@ class MaintenanceEngine:
                     ttf = r.risk.ttf_hours
             trend_drivers.append(text + f", {sp:.0%} within {self.settings.horizon_hours:g} h")
         p = round(min(1.0, max(0.0, p)), 2)
-        evidence = EquipmentEvidence(True, anomaly_scores, warnings, criticals, failure_probability=p)
-        score = health_score(evidence, self.health_config)
-        # Alerts already show in the health record; the analytics drivers add what they do not.
+        # The one health score is the published record's (sidecar.health): this adds evidence to
+        # it. Alerts already show in the record; the analytics drivers add what they do not.
         own_ev = EquipmentEvidence(True, anomaly_scores, [], [], failure_probability=p if p >= P_DRIVER else None)
         drivers = trend_drivers + [d for d in health_score(own_ev, self.health_config).drivers
                                    if not d.startswith("failure probability")]
         ttf_out = None if ttf is None else round(ttf, 1)
         anomaly = max(anomaly_scores.values(), default=None) if anomaly_scores else None
         pipeline.feed_failure(uid, p, now, ttf_out, drivers, None if anomaly is None else round(anomaly, 2))
-        self.states[uid] = EquipmentState(p, ttf_out, score.score, score.status, drivers)
+        self.states[uid] = EquipmentState(p, ttf_out, drivers)
         self._work_orders(pipeline, model, uid, p, ttf_out, drivers, now)
         return True
 
