@@ -32,6 +32,7 @@ from sidecar.alarms.record import KIND_FAILURE, Alert, Describer
 from sidecar.alarms.sensor_rules import SensorRules, score_levels, score_severities
 from sidecar.alarms.settings import AlarmSettings, RuleSettings
 from sidecar.health import HealthEngine, HealthSettings
+from sidecar.limits import Limits
 from sidecar.model import BuildingModel
 from sidecar.readings import ReadingBatch
 from sidecar.store.ring import DEFAULT_CAPACITY, SensorRing
@@ -177,16 +178,18 @@ class Pipeline:
         self._refresh_dirty()
 
     # -- alarm management ----------------------------------------------------------------
-    def _refresh_dirty(self) -> None:
-        """Health of the elements whose alerts changed (severity, acknowledgement, shelving)."""
+    def _refresh_dirty(self, also: Iterable[int] = ()) -> None:
+        """Health of the elements whose alerts changed (severity, acknowledgement, shelving),
+        and of the sensors ``also``."""
         sensors, elements = self.alerts.take_dirty()
+        sensors.update(also)
         if not sensors and not elements:
             return
         indices = np.array(sorted(sensors), dtype=np.int64)
         self._publish_health(self.health.note_alerts(indices, self.latest_value[indices], self.last_seen[indices],
                                                      elements))
 
-    def set_limits(self, sensor_id: str, limits: dict[str, Any]) -> Any:
+    def set_limits(self, sensor_id: str, limits: dict[str, Any]) -> Limits:
         """Replace some of one sensor's limits live (``set_limits`` request) and re-evaluate its
         latest value against them. Raises KeyError (unknown sensor) or ValueError (bad limits)."""
         index = self.model.sensor_index[sensor_id]
@@ -198,10 +201,7 @@ class Pipeline:
             one, v = np.array([index]), np.array([value])
             self.alerts.evaluate(index, np.array([ts]), v, *self.rules.limit_levels(one, v))
         self._flush_alerts()
-        self._refresh_dirty()
-        # Its watch band moved too.
-        one = np.array([index])
-        self._publish_health(self.health.note_alerts(one, self.latest_value[one], self.last_seen[one], ()))
+        self._refresh_dirty(also=[index])   # its watch band moved too
         return new
 
     def feed_scores(self, sensor_ids: list[str], ts: np.ndarray | list[float], scores: np.ndarray | list[float]) -> None:

@@ -60,7 +60,7 @@ from sidecar.alarms.record import (
 from sidecar.alarms.settings import SEVERITY_LEVEL, AlarmSettings, RuleSettings
 from sidecar.model import BuildingModel, Sensor
 
-__all__ = ["AlertEngine", "ShelveError", "UnknownAlert"]
+__all__ = ["AlertEngine"]
 
 LEVEL_SEVERITY = {1: protocol.SEVERITY_WARNING, 2: protocol.SEVERITY_CRITICAL}
 SEVERITY_UP_ONE = {protocol.SEVERITY_INFO: protocol.SEVERITY_WARNING,
