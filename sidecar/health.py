@@ -11,7 +11,8 @@ data (or it has none); ``ok`` otherwise.
 
 How a sensor's state changes (``HealthSettings``): a worse state shows at once (an alarm is
 never delayed: warning and critical follow the alert engine, whose limits' deadband and the
-rule's off-delay decide when an alarm returns). ``watch`` has hysteresis and a dwell: a value
+rule's off-delay decide when an alarm returns; ``alarm_dwell_s`` can hold them longer after
+it returned). ``watch`` has hysteresis and a dwell: a value
 enters it within ``watch_deadbands`` deadbands of a limit and leaves only once it is
 ``watch_hysteresis`` of the limit span (at least one deadband) further away, and a sensor on
 watch returns to ok only after ``dwell_s`` without a reason to watch. So a value oscillating
