@@ -219,7 +219,7 @@ class Plugins:
                 connector = create_connector(kind, settings, self.data_dir, self.request)
                 connector.add_loss_listener(self._on_data_loss)
                 await connector.start()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a connector that fails to start must not stop monitoring
                 self.connector_errors[kind] = redact(str(error))
                 log.error("cloud connector %s not started: %s", kind, redact(str(error)))
                 continue
