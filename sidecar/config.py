@@ -97,6 +97,10 @@ class AlertsConfig:
 class HealthConfig:
     stale_after_s: float = 60.0   # a sensor with no reading for this long is stale
     check_interval_s: float = 1.0
+    # How health states change (sidecar.health.HealthSettings): watch hysteresis and dwell.
+    watch_hysteresis: float = 0.05
+    dwell_s: float = 60.0
+    alarm_dwell_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -136,6 +140,12 @@ def _get(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], de
         raise ConfigError(f"{where}.{key}: expected {'/'.join(k.__name__ for k in kinds)}, "
                           f"got {type(value).__name__}")
     return value
+
+
+def _not_negative(value: float, where: str) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{where}: must be a number >= 0, got {value!r}")
+    return float(value)
 
 
 def _positive(value: float, where: str) -> float:
@@ -254,6 +264,11 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
         stale_after_s=_positive(_get(health, "stale_after_s", (int, float), 60.0, "health"), "health.stale_after_s"),
         check_interval_s=_positive(_get(health, "check_interval_s", (int, float), 1.0, "health"),
                                    "health.check_interval_s"),
+        watch_hysteresis=_not_negative(_get(health, "watch_hysteresis", (int, float), 0.05, "health"),
+                                       "health.watch_hysteresis"),
+        dwell_s=_not_negative(_get(health, "dwell_s", (int, float), 60.0, "health"), "health.dwell_s"),
+        alarm_dwell_s=_not_negative(_get(health, "alarm_dwell_s", (int, float), 0.0, "health"),
+                                    "health.alarm_dwell_s"),
     )
     try:
         config.analytics = parse_analytics(data.get("analytics"))

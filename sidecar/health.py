@@ -9,6 +9,15 @@ that severity; ``watch`` when a value sits within two deadbands of a limit, or s
 sensors are stale or silent while others report; ``unknown`` when none of its sensors has fresh
 data (or it has none); ``ok`` otherwise.
 
+How a sensor's state changes (``HealthSettings``): a worse state shows at once (an alarm is
+never delayed: warning and critical follow the alert engine, whose limits' deadband and the
+rule's off-delay decide when an alarm returns; ``alarm_dwell_s`` can hold them longer after
+it returned). ``watch`` has hysteresis and a dwell: a value
+enters it within ``watch_deadbands`` deadbands of a limit and leaves only once it is
+``watch_hysteresis`` of the limit span (at least one deadband) further away, and a sensor on
+watch returns to ok only after ``dwell_s`` without a reason to watch. So a value oscillating
+at the edge of the band is one change, not one per reading.
+
 Score, 0..100: each sensor scores ok 100, watch 75, stale-among-fresh 70, warning 45,
 critical 15; the element takes its worst sensor's score minus 5 for each further sensor that is
 not ok. ``unknown`` scores 0 (no evidence of health).
@@ -24,7 +33,7 @@ critical, >= 0.4 warning, >= 0.2 watch; an anomaly score >= 0.7 watch. The score
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +41,8 @@ import numpy as np
 
 from shared_schemas import protocol
 from sidecar.alarms import states as isa
-from sidecar.alerts import Alert, AlertEngine
+from sidecar.alarms.engine import AlertEngine
+from sidecar.alarms.record import KIND_STALE, Alert
 from sidecar.model import BuildingModel
 
 # Sensor state codes.
@@ -43,9 +53,22 @@ CODE_STATUS = {OK: protocol.STATUS_OK, WATCH: protocol.STATUS_WATCH, WARNING: pr
 CODE_SCORE = {OK: 100.0, WATCH: 75.0, WARNING: 45.0, CRITICAL: 15.0, NO_DATA: 70.0, STALE: 70.0}
 DRIVER_ORDER = {CRITICAL: 0, WARNING: 1, WATCH: 2, STALE: 3, NO_DATA: 4, OK: 5}
 MAX_DRIVERS = 8
+# How bad a value state is, for the dwell (stale and no data are about data, not values: no dwell).
+VALUE_RANK = np.array([0, 0, 1, 2, 3, 0], dtype=np.int8)  # by code: NO_DATA, OK, WATCH, WARNING, CRITICAL, STALE
 FAILURE_CODES = ((0.7, CRITICAL), (0.4, WARNING), (0.2, WATCH))
 ANOMALY_WATCH = 0.7
 COMPARED = ("status", "health_score", "drivers", "failure_probability", "ttf_hours")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """How sensor states change (``[health]``)."""
+
+    stale_after_s: float = 60.0     # no reading (arrival time) for this long: stale
+    watch_deadbands: float = 2.0    # a value within this many deadbands of a limit: watch
+    watch_hysteresis: float = 0.05  # ... which it leaves this fraction of the limit span further away
+    dwell_s: float = 60.0           # a sensor on watch returns to ok only after this long without cause
+    alarm_dwell_s: float = 0.0      # a sensor in warning/critical shows better this long after its alarm returned
 
 
 @dataclass(slots=True)
@@ -69,17 +92,112 @@ def alert_text(alert: Alert) -> str:
 
 
 class HealthEngine:
+    """Per-sensor state codes and per-element records. The pipeline reports what it saw
+    (``note_sensor_state``, ``note_alerts``, ``note_quiet``, ``tick``); each returns the records
+    that changed, to publish."""
+
     def __init__(self, model: BuildingModel, alerts: AlertEngine, stale_after_s: float,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, settings: HealthSettings | None = None):
         self.model = model
         self.alerts = alerts
         self.stale_after_s = stale_after_s
         self.clock = clock
-        self.sensor_state = np.zeros(model.sensor_count, dtype=np.uint8)
-        # Set by the pipeline: the sensor's latest value and the limit it is near (watch).
-        self.near_limit = np.full(model.sensor_count, np.nan)
+        self.settings = settings or HealthSettings(stale_after_s=stale_after_s)
+        n = model.sensor_count
+        self.sensor_state = np.zeros(n, dtype=np.uint8)   # the state shown (read-only outside)
+        self.near_limit = np.full(n, np.nan)              # the limit a sensor on watch is near
+        self._near_high = np.zeros(n, dtype=bool)         # inside the watch band of each side
+        self._near_low = np.zeros(n, dtype=bool)
+        self._better_since = np.full(n, np.nan)           # shown state worse than the sensor's since then
+        self._better_code = np.zeros(n, dtype=np.uint8)   # ... and the state it would show
+        self._dwell = np.full(len(CODE_SCORE), np.inf)    # per shown code (stale, no data: none)
+        self._dwell[[WATCH, WARNING, CRITICAL]] = [self.settings.dwell_s, self.settings.alarm_dwell_s,
+                                                   self.settings.alarm_dwell_s]
+        self.refresh_limits()
         self.records: dict[str, dict[str, Any]] = {}
         self.evidence: dict[str, Evidence] = {}
+
+    def refresh_limits(self) -> None:
+        """Recompute the watch bands from the model's limits (at start and after ``set_limits``)."""
+        model, s = self.model, self.settings
+        high = np.fmin(model.high, model.high_critical)   # lowest high limit (nan: none)
+        low = np.fmax(model.low, model.low_critical)      # highest low limit
+        with np.errstate(invalid="ignore"):
+            span = np.where(np.isfinite(high) & np.isfinite(low) & (high > low), high - low,
+                            np.fmax(np.abs(high), np.abs(low)))
+            band = np.fmax(model.deadband, s.watch_hysteresis * span)
+        self._high, self._low = high, low
+        self._enter_high = high - s.watch_deadbands * model.deadband
+        self._enter_low = low + s.watch_deadbands * model.deadband
+        self._leave_high = self._enter_high - band
+        self._leave_low = self._enter_low + band
+
+    # -- what the pipeline reports --------------------------------------------------------
+    def note_sensor_state(self, indices: np.ndarray, latest: np.ndarray, seen: np.ndarray,
+                          refresh: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """The sensors' latest values and arrival times (``indices`` ascending, no repeats):
+        their states follow, and the records of the elements whose sensors changed state (and
+        of ``refresh``) are recomputed. Returns the records that changed."""
+        subjects: dict[str, None] = dict.fromkeys(refresh)
+        if len(indices):
+            now = self.clock()
+            codes = self._codes(indices, latest, seen, now)
+            changed = codes != self.sensor_state[indices]
+            self.sensor_state[indices] = codes
+            for index in indices[changed].tolist():
+                subjects.update(dict.fromkeys(self.model.subjects_of_sensor(index)))
+        return self.refresh(subjects)
+
+    def note_alerts(self, indices: np.ndarray, latest: np.ndarray, seen: np.ndarray,
+                    elements: Iterable[str]) -> list[dict[str, Any]]:
+        """Alerts of these sensors and elements changed (severity, acknowledgement, shelving):
+        their records are recomputed even when no state changed (the drivers show the alerts)."""
+        subjects: dict[str, None] = dict.fromkeys(elements)
+        for index in indices.tolist():
+            subjects.update(dict.fromkeys(self.model.subjects_of_sensor(index)))
+        return self.note_sensor_state(indices, latest, seen, subjects)
+
+    def note_quiet(self, last_seen: np.ndarray) -> list[dict[str, Any]]:
+        """Periodic: sensors with no reading (arrival time) for ``stale_after_s`` become stale,
+        and sensors whose better state has held for its dwell show it."""
+        now = self.clock()
+        states = self.sensor_state
+        quiet = (now - last_seen > self.stale_after_s) & (states != STALE) & (states != NO_DATA)
+        records = self.update(np.flatnonzero(quiet), np.full(int(quiet.sum()), STALE, dtype=np.uint8))
+        with np.errstate(invalid="ignore"):
+            settled = np.flatnonzero(now - self._better_since >= self._dwell[states])
+        if len(settled):
+            records += self.update(settled, self._better_code[settled])
+        return records
+
+    def _codes(self, indices: np.ndarray, latest: np.ndarray, seen: np.ndarray, now: float) -> np.ndarray:
+        level = self.alerts.sensor_level[indices]
+        with np.errstate(invalid="ignore"):
+            high = latest >= np.where(self._near_high[indices], self._leave_high[indices], self._enter_high[indices])
+            low = latest <= np.where(self._near_low[indices], self._leave_low[indices], self._enter_low[indices])
+        self._near_high[indices], self._near_low[indices] = high, low
+        near = high | low
+        codes = np.full(len(indices), OK, dtype=np.uint8)
+        codes[near] = WATCH
+        if near.any():  # which limit the value is near, for the driver's text
+            self.near_limit[indices[near]] = np.where(high, self._high[indices], self._low[indices])[near]
+        codes[level == 1] = WARNING
+        codes[level == 2] = CRITICAL
+        # Dwell: worse shows at once; better only once it has held for the shown state's dwell.
+        shown = self.sensor_state[indices]
+        better = (VALUE_RANK[codes] < VALUE_RANK[shown]) & (VALUE_RANK[shown] > 0)
+        since = self._better_since[indices]
+        since = np.where(better, np.where(np.isnan(since), now, since), np.nan)
+        self._better_since[indices] = since
+        self._better_code[indices] = codes
+        with np.errstate(invalid="ignore"):
+            hold = better & ~(now - since >= self._dwell[shown])
+        codes[hold] = shown[hold]
+        codes[now - seen > self.stale_after_s] = STALE
+        codes[self.alerts.watch[KIND_STALE][indices]] = STALE   # an open stale alarm
+        codes[np.isneginf(seen)] = NO_DATA
+        self._better_since[indices[(codes == STALE) | (codes == NO_DATA)]] = np.nan
+        return codes
 
     def set_evidence(self, unique_id: str, failure_probability: float | None = None,
                      ttf_hours: float | None = None, anomaly_score: float | None = None,
@@ -99,17 +217,18 @@ class HealthEngine:
         return changed
 
     def update(self, indices: np.ndarray, codes: np.ndarray) -> list[dict[str, Any]]:
-        """New state codes for some sensors; returns the records that changed."""
+        """Set state codes of some sensors as they are (no dwell); returns the records that changed."""
         if len(indices) == 0:
             return []
         self.sensor_state[indices] = codes
+        self._better_since[indices] = np.nan
         subjects: dict[str, None] = {}
         for index in indices.tolist():
             for unique_id in self.model.subjects_of_sensor(index):
                 subjects[unique_id] = None
         return self.refresh(subjects)
 
-    def refresh(self, subjects: Any) -> list[dict[str, Any]]:
+    def refresh(self, subjects: Iterable[str]) -> list[dict[str, Any]]:
         now = self.clock()
         changed = []
         for unique_id in subjects:

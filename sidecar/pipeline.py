@@ -1,25 +1,38 @@
-"""The readings pipeline: accepted batch -> latest values -> limit rules -> alerts -> health.
+"""The readings pipeline: accepted batch -> latest values -> rules -> alerts -> health.
+
+One reading's way: ``submit`` keeps each sensor's newest value and hands the batch to the
+sensor rules (``alarms.sensor_rules``: limits, rate of change, flat line, stale, anomaly),
+which drive the alert engine (``alarms.engine``); the engine's listener collects each change,
+and the pipeline publishes them (``alert``), then the health of the sensors the batch touched
+and of those whose alerts changed (``health``).
 
 Everything per reading is vectorised over the batch (gathers from per-sensor limit arrays,
 comparisons, one lexsort to find each sensor's latest reading). Python-level work happens only
 for sensors that are out of limits or have an open alert, and for elements whose sensors
 changed state, so a batch of normal readings costs a few numpy passes whatever its size.
+
+``Pipeline`` is the ``PipelinePort`` (``sidecar.port``) the maintenance engine and the
+plug-ins use.
 """
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from shared_schemas import protocol
+from sidecar.alarms.engine import AlertEngine
+from sidecar.alarms.limits import apply_limits
+from sidecar.alarms.record import KIND_FAILURE, Alert, Describer
 from sidecar.alarms.sensor_rules import SensorRules, score_levels, score_severities
-from sidecar.alarms.settings import AlarmSettings
-from sidecar.alerts import KIND_FAILURE, KIND_STALE, Alert, AlertEngine
-from sidecar.health import CRITICAL, NO_DATA, OK, STALE, WARNING, WATCH, HealthEngine
+from sidecar.alarms.settings import AlarmSettings, RuleSettings
+from sidecar.health import HealthEngine, HealthSettings
+from sidecar.limits import Limits
 from sidecar.model import BuildingModel
 from sidecar.readings import ReadingBatch
 from sidecar.store.ring import DEFAULT_CAPACITY, SensorRing
@@ -28,7 +41,6 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str, Any], None]
 RATE_WINDOW_S = 5.0
-WATCH_DEADBANDS = 2.0  # a value within this many deadbands of a limit puts its sensor on watch
 
 
 class RateMeter:
@@ -64,8 +76,8 @@ class Pipeline:
     def __init__(self, model: BuildingModel, emit: Emit, on_readings: Callable[[ReadingBatch], None],
                  stale_after_s: float = 60.0, recent_cleared: int = 1000,
                  clock: Callable[[], float] = time.time, ring_points: int = DEFAULT_CAPACITY,
-                 alarm_settings: AlarmSettings | None = None):
-        self.model = model
+                 alarm_settings: AlarmSettings | None = None, health_settings: HealthSettings | None = None):
+        self._model = model
         self.ring_points = ring_points
         self.ring = SensorRing(model.sensor_count, ring_points)  # recent readings, fixed memory
         self.ring_model = model
@@ -79,7 +91,8 @@ class Pipeline:
         self.alarm_settings = alarm_settings or AlarmSettings()
         self.alerts = AlertEngine(model, self._alert_changed, recent_cleared, clock, self.alarm_settings)
         self.rules = SensorRules(model, self.alerts, self.alarm_settings)
-        self.health = HealthEngine(model, self.alerts, stale_after_s, clock)
+        self.health_settings = health_settings or HealthSettings(stale_after_s=stale_after_s)
+        self.health = HealthEngine(model, self.alerts, stale_after_s, clock, self.health_settings)
         self.rate = RateMeter()
         self.readings_total = 0
         self._allocate(model)
@@ -89,17 +102,16 @@ class Pipeline:
         self.latest_value = np.full(n, np.nan)
         self.latest_ts = np.full(n, -np.inf)
         self.last_seen = np.full(n, -np.inf)   # arrival time: freshness ignores device clocks
-        # Per-sensor limit views used on every batch.
-        self.high_any = np.fmin(model.high, model.high_critical)   # lowest high limit (nan: none)
-        self.low_any = np.fmax(model.low, model.low_critical)      # highest low limit
-        self.watch_high = self.high_any - WATCH_DEADBANDS * model.deadband
-        self.watch_low = self.low_any + WATCH_DEADBANDS * model.deadband
         if model is not self.ring_model:  # a new configuration keeps its sensors' recent readings
             ring = SensorRing(n, self.ring_points)
             ring.carry_over(self.ring, [s.sensor_id for s in self.ring_model.sensors],
                             [s.sensor_id for s in model.sensors])
             self.ring = ring
         self.ring_model = model
+
+    @property
+    def model(self) -> BuildingModel:
+        return self._model
 
     def _alert_changed(self, alert: Alert) -> None:
         self._pending_alerts.append(alert.to_wire())
@@ -110,11 +122,11 @@ class Pipeline:
 
     def rebind(self, model: BuildingModel) -> None:
         """Switch to a new configuration live, keeping the open alerts that still apply."""
-        self.model = model
+        self._model = model
         self._allocate(model)
         self.alerts.rebind(model)
         self.rules.allocate(model)
-        self.health = HealthEngine(model, self.alerts, self.stale_after_s, self.clock)
+        self.health = HealthEngine(model, self.alerts, self.stale_after_s, self.clock, self.health_settings)
         self._flush_alerts()
         self.initialise()
 
@@ -148,62 +160,17 @@ class Pipeline:
         self.latest_ts[updated] = ts[last[newer]]
         self.last_seen[touched] = now
 
-        # Limit levels of every reading: 2 beyond critical, 1 beyond warning, 0 inside.
-        model = self.model
-        with np.errstate(invalid="ignore"):
-            hi_level = np.where(value > model.high_critical[sensor], 2, (value > model.high[sensor]).astype(np.int8))
-            lo_level = np.where(value < model.low_critical[sensor], 2, (value < model.low[sensor]).astype(np.int8))
-            attention = (hi_level > 0) | (lo_level > 0)
-            attention |= self.alerts.needs_limit_check[sensor]
-            if attention.any():
-                deadband = model.deadband[sensor]
-                hi_clear = value <= self.high_any[sensor] - deadband
-                lo_clear = value >= self.low_any[sensor] + deadband
-                starts = np.searchsorted(s_sorted, touched, side="left")
-                ends = np.searchsorted(s_sorted, touched, side="right")
-                for k in np.flatnonzero(np.isin(touched, sensor[attention])).tolist():
-                    group = order[starts[k]:ends[k]]
-                    self.alerts.evaluate(int(touched[k]), ts[group], value[group], hi_level[group],
-                                         hi_clear[group], lo_level[group], lo_clear[group])
         self.rules.on_batch(sensor, ts, value, order, s_sorted, last, touched)
         self._flush_alerts()
-        self._update_health(touched)
+        self._publish_health(self.health.note_sensor_state(touched, self.latest_value[touched],
+                                                           self.last_seen[touched]))
         self._refresh_dirty()
 
-    def _sensor_codes(self, indices: np.ndarray, now: float) -> np.ndarray:
-        level = self.alerts.sensor_level[indices]
-        latest = self.latest_value[indices]
-        with np.errstate(invalid="ignore"):
-            near = (latest >= self.watch_high[indices]) | (latest <= self.watch_low[indices])
-        seen = self.last_seen[indices]
-        codes = np.full(len(indices), OK, dtype=np.uint8)
-        codes[near] = WATCH
-        codes[level == 1] = WARNING
-        codes[level == 2] = CRITICAL
-        codes[now - seen > self.stale_after_s] = STALE
-        codes[self.alerts.watch[KIND_STALE][indices]] = STALE   # an open stale alarm
-        codes[np.isneginf(seen)] = NO_DATA
-        if near.any():
-            # Remember which limit the value is near, for the health driver's text.
-            high_side = latest >= self.watch_high[indices]
-            self.health.near_limit[indices[near]] = np.where(
-                high_side, self.high_any[indices], self.low_any[indices])[near]
-        return codes
-
-    def _update_health(self, indices: np.ndarray) -> None:
-        codes = self._sensor_codes(indices, self.clock())
-        changed = codes != self.health.sensor_state[indices]
-        if changed.any():
-            self._publish_health(self.health.update(indices[changed], codes[changed]))
-
     def check_stale(self) -> None:
-        """Periodic: sensors that went quiet become stale (and their elements' health follows)."""
+        """Periodic: sensors that went quiet become stale (and their elements' health follows),
+        sensors on watch settle, and the alarm timers run."""
         now = self.clock()
-        states = self.health.sensor_state
-        quiet = (now - self.last_seen > self.stale_after_s) & (states != STALE) & (states != NO_DATA)
-        indices = np.flatnonzero(quiet)
-        if len(indices):
-            self._publish_health(self.health.update(indices, np.full(len(indices), STALE, dtype=np.uint8)))
+        self._publish_health(self.health.note_quiet(self.last_seen))
         # The alarm timers: stale sensors, delays of quiet sensors, shelving, escalation, floods.
         self.rules.tick(now, self.last_seen)
         self.alerts.tick()
@@ -211,41 +178,30 @@ class Pipeline:
         self._refresh_dirty()
 
     # -- alarm management ----------------------------------------------------------------
-    def _refresh_dirty(self) -> None:
-        """Health of the elements whose alerts changed (severity, acknowledgement, shelving)."""
+    def _refresh_dirty(self, also: Iterable[int] = ()) -> None:
+        """Health of the elements whose alerts changed (severity, acknowledgement, shelving),
+        and of the sensors ``also``."""
         sensors, elements = self.alerts.take_dirty()
+        sensors.update(also)
         if not sensors and not elements:
             return
-        subjects: dict[str, None] = dict.fromkeys(elements)
-        if sensors:
-            indices = np.array(sorted(sensors), dtype=np.int64)
-            self.health.sensor_state[indices] = self._sensor_codes(indices, self.clock())
-            for index in indices.tolist():
-                subjects.update(dict.fromkeys(self.model.subjects_of_sensor(index)))
-        self._publish_health(self.health.refresh(subjects))
+        indices = np.array(sorted(sensors), dtype=np.int64)
+        self._publish_health(self.health.note_alerts(indices, self.latest_value[indices], self.last_seen[indices],
+                                                     elements))
 
-    def set_limits(self, sensor_id: str, limits: dict[str, Any]) -> Any:
+    def set_limits(self, sensor_id: str, limits: dict[str, Any]) -> Limits:
         """Replace some of one sensor's limits live (``set_limits`` request) and re-evaluate its
         latest value against them. Raises KeyError (unknown sensor) or ValueError (bad limits)."""
-        from sidecar.alarms.limits_update import apply_limits
         index = self.model.sensor_index[sensor_id]
         new = apply_limits(self.model, index, limits)
-        self.high_any = np.fmin(self.model.high, self.model.high_critical)
-        self.low_any = np.fmax(self.model.low, self.model.low_critical)
-        self.watch_high = self.high_any - WATCH_DEADBANDS * self.model.deadband
-        self.watch_low = self.low_any + WATCH_DEADBANDS * self.model.deadband
+        self.rules.refresh_limits()
+        self.health.refresh_limits()
         value, ts = float(self.latest_value[index]), float(self.latest_ts[index])
         if np.isfinite(value):
-            model = self.model
-            v = np.array([value])
-            with np.errstate(invalid="ignore"):
-                hi = np.where(v > model.high_critical[index], 2, (v > model.high[index]).astype(np.int8))
-                lo = np.where(v < model.low_critical[index], 2, (v < model.low[index]).astype(np.int8))
-                hi_clear = v <= self.high_any[index] - model.deadband[index]
-                lo_clear = v >= self.low_any[index] + model.deadband[index]
-            self.alerts.evaluate(index, np.array([ts]), v, hi, hi_clear, lo, lo_clear)
-            self.alerts.dirty_sensors.add(index)
-        self.flush()
+            one, v = np.array([index]), np.array([value])
+            self.alerts.evaluate(index, np.array([ts]), v, *self.rules.limit_levels(one, v))
+        self._flush_alerts()
+        self._refresh_dirty(also=[index])   # its watch band moved too
         return new
 
     def feed_scores(self, sensor_ids: list[str], ts: np.ndarray | list[float], scores: np.ndarray | list[float]) -> None:
@@ -274,6 +230,35 @@ class Pipeline:
 
     def alarm_metrics(self) -> dict[str, Any]:
         return self.alerts.metrics()
+
+    # -- the rest of PipelinePort ---------------------------------------------------------
+    def recent_readings(self, sensor_index: int, after_ts: float) -> tuple[np.ndarray, np.ndarray]:
+        ts, value = self.ring.between(sensor_index, np.nextafter(after_ts, math.inf), math.inf)
+        return ts.copy(), value.copy()
+
+    def seen_at(self, sensor_indices: Sequence[int]) -> np.ndarray:
+        return self.last_seen[np.asarray(sensor_indices, dtype=np.int64)]
+
+    def open_alerts(self, unique_ids: Iterable[str] | None = None) -> list[Alert]:
+        return self.alerts.open_alerts(unique_ids)
+
+    def set_condition(self, kind: str, active: bool, *, unique_id: str | None = None, value: float = math.nan,
+                      ts: float | None = None, threshold: float = math.nan,
+                      severity: str = protocol.SEVERITY_WARNING, label: str | None = None) -> Alert | None:
+        engine = self.alerts
+        if unique_id is None:
+            subject = engine.building_subject(label or self.model.building_id)
+        else:
+            if unique_id not in self.model.elements:
+                raise KeyError(unique_id)
+            subject = engine.equipment_subject(unique_id)
+        when = self.clock() if ts is None else ts
+        engine.set_condition(subject, kind, active, value, when, threshold, severity, RuleSettings(severity=severity))
+        self.flush()
+        return engine.standing_alert(subject, kind)
+
+    def describe_kind(self, kind: str, describer: Describer) -> None:
+        self.alerts.describe_kind(kind, describer)
 
     # -- publishing ----------------------------------------------------------------------
     def _flush_alerts(self) -> None:

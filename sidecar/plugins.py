@@ -8,20 +8,23 @@ is reported in ``status`` and logged, and the sidecar keeps monitoring without i
 
 Cloud data loss (a connector's outbox over its bound during a long outage) is never silent:
 it is logged at ERROR, counted in ``status.cloud.<name>`` (``dropped``, ``data_loss_events``,
-``last_data_loss``) and, once the service hands over its pipeline (``pipeline=``), raised as a
-building-level ``cloud_data_loss`` alert that an operator acknowledges.
+``last_data_loss``) and, once the service hands over its pipeline (``pipeline=``, a
+``PipelinePort``), raised as a building-level ``cloud_data_loss`` alert that an operator
+acknowledges.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from shared_schemas import protocol
+from sidecar.alarms.record import KIND_CLOUD_DATA_LOSS, Alert
 from sidecar.hub import TOPIC_READINGS, EventHub
+from sidecar.port import PipelinePort
 from sidecar.readings import ReadingBatch
 from sidecar.security import redact
 
@@ -29,7 +32,6 @@ log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 DEFAULT_DASHBOARD_PORT = 8765
-KIND_CLOUD_DATA_LOSS = "cloud_data_loss"
 LOSS_RECOVERY_CHECK_S = 1.0
 LOSS_LOG_INTERVAL_S = 60.0
 
@@ -41,31 +43,23 @@ def readings_as_tuples(batch: Any) -> list[tuple[str, float, float]]:
     return list(batch)
 
 
-def set_data_loss_alert(pipeline: Any, active: bool, info: dict[str, Any] | None = None,
-                        now: float | None = None) -> Any:
+def set_data_loss_alert(pipeline: PipelinePort, active: bool, info: dict[str, Any] | None = None,
+                        now: float | None = None) -> Alert | None:
     """Set or clear the building-level ``cloud_data_loss`` alert (warning) through the
-    pipeline's alert engine; returns the alert (None once back to normal).
+    pipeline's port; returns the alert (None once back to normal).
 
     The subject is the building itself (``unique_id`` = building id, ``element_id`` -1, no
     sensor): one alert per building, whichever connector lost data. The condition holds from a
     loss until the connectors that lost data are connected again; as with every alarm, the
     alert then waits for an acknowledgement (``unack_rtn``) unless one came before, and a
     further loss re-activates the same alert."""
-    from sidecar.alarms.settings import RuleSettings
-    from sidecar.alerts import Subject
-
-    engine = pipeline.alerts
     when = time.time() if now is None else now
-    building = engine.model.building_id
     info = info or {}
     readings = int(info.get("readings") or 0)
     label = (f"Cloud connector {info.get('connector', '?')}: outbox full during an outage, "
              f"{readings} readings / {int(info.get('messages') or 0)} messages dropped:")
-    subject = Subject(building, -1, "", -1, label, "", "")
-    rule = RuleSettings(severity="warning")
-    engine.set_condition(subject, KIND_CLOUD_DATA_LOSS, active, float(readings), when, math.nan, "warning", rule)
-    pipeline.flush()
-    return next((a for a in engine.standing_alerts([building]) if a.kind == KIND_CLOUD_DATA_LOSS), None)
+    return pipeline.set_condition(KIND_CLOUD_DATA_LOSS, active, value=float(readings), ts=when,
+                                  severity=protocol.SEVERITY_WARNING, label=label)
 
 
 class Plugins:
@@ -73,7 +67,7 @@ class Plugins:
 
     def __init__(self, extra: dict[str, Any], data_dir: Path, token: str, hub: EventHub,
                  request: CommandHandler, building: Callable[[], dict[str, Any] | None],
-                 pipeline: Callable[[], Any] | None = None):
+                 pipeline: Callable[[], PipelinePort | None] | None = None):
         self.extra = extra
         self.data_dir = data_dir
         self.token = token
@@ -225,7 +219,7 @@ class Plugins:
                 connector = create_connector(kind, settings, self.data_dir, self.request)
                 connector.add_loss_listener(self._on_data_loss)
                 await connector.start()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - a connector that fails to start must not stop monitoring
                 self.connector_errors[kind] = redact(str(error))
                 log.error("cloud connector %s not started: %s", kind, redact(str(error)))
                 continue

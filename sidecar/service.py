@@ -16,12 +16,13 @@ import zmq
 import zmq.asyncio
 
 from shared_schemas import protocol
-from sidecar.alarms.limits_update import limits_to_wire
+from sidecar.alarms.limits import limits_to_wire
 from sidecar.alarms.notify import Notifier
-from sidecar.alerts import Alert, ShelveError, UnknownAlert
+from sidecar.alarms.record import Alert, ShelveError, UnknownAlert
 from sidecar.bus import CommandServer, EventPublisher
 from sidecar.config import SidecarConfig
 from sidecar.errors import RequestError
+from sidecar.health import HealthSettings
 from sidecar.hub import TOPIC_READINGS, EventHub
 from sidecar.maintenance.engine import MaintenanceEngine, answer_workorders
 from sidecar.model import INGEST_ONLY_SCHEMES, BuildingModel, ModelError, build_model
@@ -74,6 +75,11 @@ class Sidecar:
         self.notifier = Notifier(config.alerts.notifications)
         if self.notifier.channels:
             self.hub.subscribe(protocol.TOPIC_ALERT, self.notifier.on_alert, name="notifications", inline=True)
+
+    def _health_settings(self) -> HealthSettings:
+        health = self.config.health
+        return HealthSettings(health.stale_after_s, watch_hysteresis=health.watch_hysteresis, dwell_s=health.dwell_s,
+                              alarm_dwell_s=health.alarm_dwell_s)
 
     # -- life cycle ----------------------------------------------------------------------
     def open(self) -> None:
@@ -281,7 +287,8 @@ class Sidecar:
             if self.pipeline is None:
                 self.pipeline = Pipeline(model, self.emit, self._on_readings, self.config.health.stale_after_s,
                                          self.config.alerts.recent_cleared, ring_points=self.ring_points,
-                                         alarm_settings=self.config.alerts.rules)
+                                         alarm_settings=self.config.alerts.rules,
+                                         health_settings=self._health_settings())
                 self.pipeline.initialise()
             else:
                 self.pipeline.rebind(model)

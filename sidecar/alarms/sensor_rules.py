@@ -1,5 +1,7 @@
-"""Per-sensor rules beyond limits, evaluated on whole batches with numpy.
+"""Per-sensor rules, evaluated on whole batches with numpy.
 
+- **limits** (``limit_high``/``limit_low``): each reading against the sensor's warning and
+  critical limits (level 1/2); it clears once back beyond the limits' deadband.
 - **rate of change**: each reading's change per minute against the sensor's *anchor*, a
   reading at least ``window_s`` older (refreshed every ``window_s``), so sensor noise over a
   few seconds never looks like a trend. Limit per sensor, else per quantity (unit per minute).
@@ -24,8 +26,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shared_schemas import protocol
+from sidecar.alarms.engine import AlertEngine
+from sidecar.alarms.record import KIND_ANOMALY, KIND_FLATLINE, KIND_HIGH, KIND_LOW, KIND_RATE, KIND_STALE
 from sidecar.alarms.settings import AlarmSettings, ScoreSettings
-from sidecar.alerts import KIND_ANOMALY, KIND_FLATLINE, KIND_RATE, KIND_STALE, AlertEngine
 from sidecar.model import BuildingModel
 
 if TYPE_CHECKING:
@@ -61,6 +64,7 @@ class SensorRules:
         s = self.settings
         n = model.sensor_count
         self.model = model
+        self.refresh_limits()
         rate = s.rate_of_change
         self.rate_limit = np.array([rate.per_sensor.get(x.sensor_id, rate.per_quantity.get(x.quantity, math.nan))
                                     for x in model.sensors], dtype=np.float64)
@@ -81,6 +85,12 @@ class SensorRules:
         if self.detector is not None:
             for sensor in model.sensors:   # indices may now mean other sensors
                 self.detector.forget(sensor.index)
+
+    def refresh_limits(self) -> None:
+        """Recompute the per-sensor limit views (after ``allocate`` or a ``set_limits``)."""
+        model = self.model
+        self.high_any = np.fmin(model.high, model.high_critical)   # lowest high limit (nan: none)
+        self.low_any = np.fmax(model.low, model.low_critical)      # highest low limit
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -104,6 +114,7 @@ class SensorRules:
                  s_sorted: np.ndarray, last: np.ndarray, touched: np.ndarray) -> None:
         """``order`` sorts the batch by (sensor, ts); ``last`` are the positions of each touched
         sensor's newest reading, ``touched`` those sensors (ascending)."""
+        self._limits(sensor, ts, value, order, s_sorted, touched)
         engine = self.engine
         n = self.model.sensor_count
         newest_ts, newest = ts[last], value[last]
@@ -134,6 +145,33 @@ class SensorRules:
         if self.detector is not None:
             scores = self.detector.score_many(sensor.tolist(), value, ts)
             self.on_scores(sensor, ts, scores, order, s_sorted)
+
+    def limit_levels(self, sensor: np.ndarray, value: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per reading: high level (2 beyond critical, 1 beyond warning, 0 inside), high clear
+        (back beyond the deadband), and the same for the low side."""
+        model = self.model
+        with np.errstate(invalid="ignore"):
+            hi_level = np.where(value > model.high_critical[sensor], 2, (value > model.high[sensor]).astype(np.int8))
+            lo_level = np.where(value < model.low_critical[sensor], 2, (value < model.low[sensor]).astype(np.int8))
+            deadband = model.deadband[sensor]
+            hi_clear = value <= self.high_any[sensor] - deadband
+            lo_clear = value >= self.low_any[sensor] + deadband
+        return hi_level, hi_clear, lo_level, lo_clear
+
+    def _limits(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray, order: np.ndarray,
+                s_sorted: np.ndarray, touched: np.ndarray) -> None:
+        model = self.model
+        with np.errstate(invalid="ignore"):
+            attention = (value > np.fmin(model.high[sensor], model.high_critical[sensor])) | \
+                (value < np.fmax(model.low[sensor], model.low_critical[sensor]))
+        attention |= (self.engine.watch[KIND_HIGH] | self.engine.watch[KIND_LOW])[sensor]
+        if not attention.any():
+            return
+        hi_level, hi_clear, lo_level, lo_clear = self.limit_levels(sensor, value)
+        for index, group in self.groups(attention, sensor, order, s_sorted, model.sensor_count):
+            self.engine.evaluate(index, ts[group], value[group], hi_level[group], hi_clear[group], lo_level[group],
+                                 lo_clear[group])
 
     def _rate(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray, order: np.ndarray, s_sorted: np.ndarray,
               touched: np.ndarray, newest_ts: np.ndarray, newest: np.ndarray, n: int) -> None:
@@ -232,3 +270,4 @@ class SensorRules:
         for index in np.flatnonzero(quiet).tolist():
             engine.set_condition(engine.subject(index), KIND_STALE, True, float(age[index]), now,
                                  float(threshold[index]), rule.severity, rule)
+

@@ -3,19 +3,22 @@
 Every ``interval_s`` (an asyncio task of the service):
 
 1. on the loop (fast copies): each equipment sensor's readings that arrived since the last run,
-   from the pipeline's ring buffers;
+   from the pipeline's ring buffers (``PipelinePort.recent_readings``);
 2. in a one-thread executor (the CPU work; the loop keeps serving): one-minute means, the
    anomaly detector (when ``[analytics] anomaly``; ``[analytics] anomaly_model`` names it,
    ``analytics.live``: ``streaming`` by default or ``ensemble-vigilance``), each
    sensor's robust trend toward its critical limit -> time to failure and failure probability
    (calibrated trend estimator, or the learned model when one is loaded);
-3. on the loop: per equipment, the health score and drivers (``analytics.health_score``) from
-   that evidence plus its open alerts and stale data, then ``pipeline.feed_failure`` (so health
-   records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk`` rule can
-   fire); at p >= ``workorder_threshold`` a work order (``analytics.workorders.WorkOrderLog``) and
-   a ``maintenance`` alert through the alert engine (acknowledgeable, shelvable, notified by the
-   notification channels like any alert); below ``close_below`` the order is closed and the alert
-   returns to normal.
+3. on the loop: per equipment, the drivers that explain that evidence (trends; anomaly texts
+   from ``analytics.health_score``'s weights), then ``PipelinePort.feed_failure`` (so
+   health records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk``
+   rule can fire); at p >= ``workorder_threshold`` a work order
+   (``analytics.workorders.WorkOrderLog``) and a ``maintenance`` alert (``set_condition``;
+   acknowledgeable, shelvable, notified by the notification channels like any alert; its text
+   comes from this engine's describer for the kind); below ``close_below`` the order is closed
+   and the alert returns to normal.
+
+The engine sees the pipeline only through ``sidecar.port.PipelinePort``.
 
 The learned model (``learned.py``) trains in the executor from the historian's history when it
 holds enough failure episodes, is saved under ``<data dir>/models/`` and reloaded at start.
@@ -35,8 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shared_schemas import protocol
-from sidecar.alarms.settings import RuleSettings
-from sidecar.alerts import KIND_ANOMALY, KIND_FAILURE, Alert
+from sidecar.alarms.record import KIND_ANOMALY, KIND_FAILURE, KIND_MAINTENANCE, Alert, Description
 from sidecar.analytics.health_score import EquipmentEvidence, HealthScoreConfig, health_score
 from sidecar.analytics.workorders import WorkOrder, WorkOrderLog
 from sidecar.maintenance import learned
@@ -52,13 +54,14 @@ from sidecar.maintenance.trend import (
     crossing_risk,
     robust_trend,
 )
+from sidecar.model import BuildingModel
+from sidecar.port import PipelinePort
 
 if TYPE_CHECKING:
     from sidecar.analytics.detectors.base import Detector
 
 log = logging.getLogger(__name__)
 
-KIND_MAINTENANCE = "maintenance"
 WORKORDER_FILE = "workorders.jsonl"
 P_DRIVER = 0.05          # a sensor's trend becomes a driver from this probability
 STATUS_ORDERS = 50       # open orders listed in status.work_orders (for the dashboard)
@@ -96,8 +99,6 @@ class SensorResult:
 class EquipmentState:
     p: float = 0.0
     ttf_hours: float | None = None
-    score: float = 100.0
-    status: str = protocol.STATUS_UNKNOWN
     drivers: list[str] = field(default_factory=list)
 
 
@@ -179,7 +180,7 @@ class Analysis:
 
 
 class MaintenanceEngine:
-    def __init__(self, settings: AnalyticsSettings, data_dir: Path, pipeline: Callable[[], Any],
+    def __init__(self, settings: AnalyticsSettings, data_dir: Path, pipeline: Callable[[], PipelinePort | None],
                  historian: Any = None, stale_after_s: float = 60.0, clock: Callable[[], float] = time.time):
         self.settings = settings
         self.data_dir = Path(data_dir)
@@ -199,10 +200,8 @@ class MaintenanceEngine:
         self.model_note = "trend"
         self.training = False
         self._alert_orders: dict[str, WorkOrder] = {}   # unique_id -> order its maintenance alert is about
-        self._wrapped: Any = None
         self._task: asyncio.Task[None] | None = None
         self._train_task: asyncio.Task[None] | None = None
-        self.rule = RuleSettings(severity=protocol.SEVERITY_WARNING)
 
     @property
     def model_path(self) -> Path:
@@ -248,7 +247,7 @@ class MaintenanceEngine:
                 self._train_task = asyncio.get_running_loop().create_task(self._train_guarded(), name="maintenance-train")
 
     # -- one run -------------------------------------------------------------------------
-    def _plans(self, model: Any) -> tuple[dict[str, list[int]], dict[str, SensorPlan]]:
+    def _plans(self, model: BuildingModel) -> tuple[dict[str, list[int]], dict[str, SensorPlan]]:
         equipment: dict[str, list[int]] = {}
         plans: dict[str, SensorPlan] = {}
         for uid, element in model.elements.items():
@@ -264,15 +263,13 @@ class MaintenanceEngine:
                                                      float(sensor.limits.high_critical))
         return equipment, plans
 
-    def _collect(self, pipeline: Any, model: Any, plans: dict[str, SensorPlan]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    def _collect(self, pipeline: PipelinePort, model: BuildingModel,
+                 plans: dict[str, SensorPlan]) -> list[tuple[str, np.ndarray, np.ndarray]]:
         collected = []
-        ring = pipeline.ring
         for sid in plans:
-            index = model.sensor_index[sid]
-            since = self.last_ts.get(sid, -math.inf)
-            ts, value = ring.between(index, np.nextafter(since, math.inf), math.inf)
+            ts, value = pipeline.recent_readings(model.sensor_index[sid], self.last_ts.get(sid, -math.inf))
             if len(ts):
-                collected.append((sid, ts.copy(), value.copy()))
+                collected.append((sid, ts, value))
                 self.last_ts[sid] = float(ts[-1])
         return collected
 
@@ -283,7 +280,7 @@ class MaintenanceEngine:
         tic = time.perf_counter()
         now = self.clock()
         model = pipeline.model
-        self._hook_alerts(pipeline)
+        pipeline.describe_kind(KIND_MAINTENANCE, self._describe)
         equipment, plans = self._plans(model)
         collected = self._collect(pipeline, model, plans)
         loop = asyncio.get_running_loop()
@@ -301,19 +298,17 @@ class MaintenanceEngine:
         self.last_run_ts = now
         self.last_run_ms = round((time.perf_counter() - tic) * 1000.0, 1)
 
-    def _apply(self, pipeline: Any, model: Any, uid: str, indices: list[int], plans: dict[str, SensorPlan],
+    def _apply(self, pipeline: PipelinePort, model: BuildingModel, uid: str, indices: list[int], plans: dict[str, SensorPlan],
                results: dict[str, SensorResult], now: float) -> bool:
         if not indices:
             return False
-        seen = pipeline.last_seen[indices]
+        seen = pipeline.seen_at(indices)
         fresh = bool(np.any(now - seen <= self.stale_after_s))
         if not fresh:
             return False
         sensors = [model.sensors[i] for i in indices]
         own = (KIND_FAILURE, KIND_MAINTENANCE)
-        alerts = [a for a in pipeline.alerts.open_alerts([uid]) if a.kind not in own]
-        warnings = [a.message for a in alerts if a.severity == protocol.SEVERITY_WARNING]
-        criticals = [a.message for a in alerts if a.severity == protocol.SEVERITY_CRITICAL]
+        alerts = [a for a in pipeline.open_alerts([uid]) if a.kind not in own]
         anomaly_scores: dict[str, float] = {}
         for sensor in sensors:
             r = results.get(sensor.sensor_id)
@@ -353,21 +348,20 @@ class MaintenanceEngine:
                     ttf = r.risk.ttf_hours
             trend_drivers.append(text + f", {sp:.0%} within {self.settings.horizon_hours:g} h")
         p = round(min(1.0, max(0.0, p)), 2)
-        evidence = EquipmentEvidence(True, anomaly_scores, warnings, criticals, failure_probability=p)
-        score = health_score(evidence, self.health_config)
-        # Alerts already show in the health record; the analytics drivers add what they do not.
+        # The one health score is the published record's (sidecar.health): this adds evidence to
+        # it. Alerts already show in the record; the analytics drivers add what they do not.
         own_ev = EquipmentEvidence(True, anomaly_scores, [], [], failure_probability=p if p >= P_DRIVER else None)
         drivers = trend_drivers + [d for d in health_score(own_ev, self.health_config).drivers
                                    if not d.startswith("failure probability")]
         ttf_out = None if ttf is None else round(ttf, 1)
         anomaly = max(anomaly_scores.values(), default=None) if anomaly_scores else None
         pipeline.feed_failure(uid, p, now, ttf_out, drivers, None if anomaly is None else round(anomaly, 2))
-        self.states[uid] = EquipmentState(p, ttf_out, score.score, score.status, drivers)
+        self.states[uid] = EquipmentState(p, ttf_out, drivers)
         self._work_orders(pipeline, model, uid, p, ttf_out, drivers, now)
         return True
 
     # -- work orders and the maintenance alert ---------------------------------------------
-    def _work_orders(self, pipeline: Any, model: Any, uid: str, p: float, ttf: float | None, drivers: list[str],
+    def _work_orders(self, pipeline: PipelinePort, model: BuildingModel, uid: str, p: float, ttf: float | None, drivers: list[str],
                      now: float) -> None:
         element = model.elements[uid]
         if p >= self.settings.workorder_threshold:
@@ -377,50 +371,33 @@ class MaintenanceEngine:
                          order.recommended_action)
                 self._alert_orders[uid] = order
                 severity = protocol.SEVERITY_CRITICAL if order.priority == "high" else protocol.SEVERITY_WARNING
-                pipeline.alerts.set_condition(pipeline.alerts.equipment_subject(uid), KIND_MAINTENANCE, True, p, now,
-                                              self.settings.workorder_threshold, severity, self.rule)
-                pipeline.flush()
+                pipeline.set_condition(KIND_MAINTENANCE, True, unique_id=uid, value=p, ts=now,
+                                       threshold=self.settings.workorder_threshold, severity=severity)
         elif p < self.settings.close_below and uid in self.orders.open_:
             closed = self.orders.close(uid, now)
             if closed is not None:
                 log.info("work order %s closed: %s recovered (p %.2f)", closed.work_order_id, element.label, p)
                 self._alert_orders[uid] = closed
-                pipeline.alerts.set_condition(pipeline.alerts.equipment_subject(uid), KIND_MAINTENANCE, False, p, now,
-                                              self.settings.workorder_threshold, protocol.SEVERITY_WARNING, self.rule)
-                pipeline.flush()
+                pipeline.set_condition(KIND_MAINTENANCE, False, unique_id=uid, value=p, ts=now,
+                                       threshold=self.settings.workorder_threshold)
 
-    def _hook_alerts(self, pipeline: Any) -> None:
-        """Give ``maintenance`` alerts their work order's action, probability and text before the
-        pipeline publishes them (the alert engine knows only generic kinds)."""
-        engine = pipeline.alerts
-        if getattr(engine.listener, "__self__", None) is self:
-            return
-        inner = engine.listener
-        self._wrapped = inner
-
-        def listener(alert: Alert) -> None:
-            if alert.kind == KIND_MAINTENANCE:
-                self._describe(alert, pipeline)
-            inner(alert)
-
-        listener.__self__ = self  # type: ignore[attr-defined]  # marks the hook as installed
-        engine.listener = listener
-
-    def _describe(self, alert: Alert, pipeline: Any) -> None:
+    def _describe(self, alert: Alert) -> Description | None:
+        """The describer of ``maintenance`` alerts: their work order's action, probability and
+        text (the alert engine knows only generic kinds)."""
         order = self._alert_orders.get(alert.unique_id)
         if order is None:
-            return
-        element = pipeline.model.elements.get(alert.unique_id)
+            return None
+        pipeline = self.get_pipeline()
+        element = pipeline.model.elements.get(alert.unique_id) if pipeline is not None else None
         label = element.label if element is not None else alert.unique_id
-        alert.recommended_action = order.recommended_action
-        alert.failure_probability = order.failure_probability
         if alert.condition:
             due = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(order.due_ts))
             ttf = f", ~{order.ttf_hours:g} h to failure" if order.ttf_hours is not None else ""
-            alert.message = (f"{label}: maintenance work order {order.work_order_id[:8]} ({order.priority}), "
-                             f"failure probability {order.failure_probability:.0%}{ttf}, due {due}")
+            message = (f"{label}: maintenance work order {order.work_order_id[:8]} ({order.priority}), "
+                       f"failure probability {order.failure_probability:.0%}{ttf}, due {due}")
         else:
-            alert.message = f"{label}: work order {order.work_order_id[:8]} closed, the equipment recovered"
+            message = f"{label}: work order {order.work_order_id[:8]} closed, the equipment recovered"
+        return Description(message, order.recommended_action, order.failure_probability)
 
     # -- learned model -------------------------------------------------------------------
     async def _train_guarded(self) -> None:

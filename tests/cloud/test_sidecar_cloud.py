@@ -18,8 +18,8 @@ from support.buildings import small_building
 from support.protocol_client import CommandClient, EventListener
 from support.sidecar_process import running_sidecar
 
+from sidecar.alarms.record import KIND_CLOUD_DATA_LOSS
 from sidecar.config import load_config
-from sidecar.plugins import KIND_CLOUD_DATA_LOSS
 from sidecar.service import Sidecar
 
 BUILDING = "HQ"

@@ -6,7 +6,7 @@ from alarm_support import Rig, settings
 from support.buildings import AHU
 
 from shared_schemas.validation import validate_record
-from sidecar.alerts import ShelveError
+from sidecar.alarms.record import ShelveError
 
 VIB = "ahu1.sf_vib"   # vibration: warning above 4.5 mm/s, critical above 7.1, deadband 0.3
 

@@ -14,9 +14,10 @@ import pytest
 from support.buildings import small_building
 
 from shared_schemas import validation
+from sidecar.alarms.record import KIND_MAINTENANCE
 from sidecar.config import ConfigError, config_from_mapping
 from sidecar.maintenance import learned
-from sidecar.maintenance.engine import KIND_MAINTENANCE, MaintenanceEngine
+from sidecar.maintenance.engine import MaintenanceEngine
 from sidecar.maintenance.orders import select_orders
 from sidecar.maintenance.settings import parse_analytics
 from sidecar.maintenance.trend import calibrate, crossing_risk, robust_trend

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.buildings import AHU, PUMP, ZONE_SENSOR, small_building
 
-from sidecar.alerts import AlertEngine, UnknownAlert
+from sidecar.alarms.engine import AlertEngine
+from sidecar.alarms.record import UnknownAlert
 from sidecar.config import ConfigError, config_from_mapping, load_config
 from sidecar.health import HealthEngine
 from sidecar.hub import EventHub
@@ -270,7 +271,7 @@ async def test_hub_isolates_slow_and_failing_subscribers() -> None:
 
 
 def test_alert_message_never_prints_a_reading_equal_to_the_limit_it_crossed() -> None:
-    from sidecar.alerts import _fmt
+    from sidecar.alarms.engine import _fmt
 
     assert _fmt(1000.4, 1000.0) == "1000.4"
     assert _fmt(7.1004, 7.1) == "7.1004"

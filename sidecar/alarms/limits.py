@@ -1,5 +1,10 @@
 """``set_limits``: change one sensor's limits live.
 
+The limits themselves (the ``Limits`` record, the quantity defaults, how a sensor's own
+``limits`` override them) belong to the building model and live in ``sidecar.limits``, which
+``sidecar.model`` imports; keeping them there keeps the model below the alarms (the alarms
+import the model, never the other way round).
+
 Keys absent from the request keep their current value; a number replaces it; ``null`` returns
 that key to the quantity's default. ``deadband`` may be set too (otherwise it is derived as at
 configure time). The change lives until the next ``configure`` (the Revit model's limits are

@@ -1,15 +1,10 @@
 """The alert engine: rule conditions -> ISA-18.2 alarm states -> alert events.
 
-Key: one alert per (unique_id, kind, sensor_id). ``unique_id`` is the equipment the sensor
-measures (or the sensor element itself when it has no host); the sensor is part of the key
-because one piece of equipment often carries several sensors of one quantity (supply and
-return fan vibration). Equipment-level rules (failure probability) key on (unique_id, kind, "").
-
-Kinds: ``limit_high``/``limit_low`` (quantity defaults + per-sensor limits, with the limits'
-deadband), ``rate_of_change``, ``stale``, ``flatline``, ``anomaly`` (analytics score per sensor)
-and ``failure_risk`` (failure probability per equipment). Every rule runs through one state
-machine (``evaluate_rule``) with the rule's on-delay (the condition must hold that long before
-the alarm raises) and off-delay (it must be gone that long before the alarm returns).
+The record, the kinds and their texts live in ``sidecar.alarms.record``; the rules that decide
+when a condition holds in ``sidecar.alarms.sensor_rules`` (and the analytics hooks of the
+pipeline). Every rule runs through one state machine (``evaluate_rule``) with the rule's
+on-delay (the condition must hold that long before the alarm raises) and off-delay (it must be
+gone that long before the alarm returns).
 
 States (``sidecar.alarms.states``): normal -> unack_active -> ack_active -> normal, or
 unack_active -> unack_rtn -> (ack) normal, and unack_rtn -> unack_active when the condition
@@ -18,6 +13,9 @@ makes it unacknowledged again; severity never steps down while the condition is 
 Orthogonal to the state: shelving (keyed by the alert's key, with an expiry), escalation when
 unacknowledged too long, and flood suppression (during a flood, new alerts below
 ``flood_keep_severity`` are tracked but not published until the flood ends).
+
+Every published change goes to ``listener`` after the kind's describer (``describe_kind``), if
+one is registered, has given the alert its text.
 
 Time: reading-driven decisions use the readings' timestamps; the timer (``tick``) uses the
 engine's clock for shelving expiry, escalation, flood end and for completing on/off-delays of
@@ -39,147 +37,35 @@ import numpy as np
 from shared_schemas import protocol
 from sidecar.alarms import states as isa
 from sidecar.alarms.metrics import RATE_WINDOW_S, AlarmRates
+from sidecar.alarms.record import (
+    KIND_ACTIONS,
+    KIND_ANOMALY,
+    KIND_FAILURE,
+    KIND_FLATLINE,
+    KIND_HIGH,
+    KIND_LOW,
+    KIND_RATE,
+    KIND_STALE,
+    RECOMMENDED_ACTIONS,
+    RETURN_TEXT,
+    SENSOR_KINDS,
+    Alert,
+    AlertListener,
+    Describer,
+    Key,
+    ShelveError,
+    Subject,
+    UnknownAlert,
+)
 from sidecar.alarms.settings import SEVERITY_LEVEL, AlarmSettings, RuleSettings
 from sidecar.model import BuildingModel, Sensor
 
-KIND_HIGH = "limit_high"
-KIND_LOW = "limit_low"
-KIND_RATE = "rate_of_change"
-KIND_STALE = "stale"
-KIND_FLATLINE = "flatline"
-KIND_ANOMALY = "anomaly"
-KIND_FAILURE = "failure_risk"
-SENSOR_KINDS = (KIND_HIGH, KIND_LOW, KIND_RATE, KIND_STALE, KIND_FLATLINE, KIND_ANOMALY)
+__all__ = ["AlertEngine"]
+
 LEVEL_SEVERITY = {1: protocol.SEVERITY_WARNING, 2: protocol.SEVERITY_CRITICAL}
 SEVERITY_UP_ONE = {protocol.SEVERITY_INFO: protocol.SEVERITY_WARNING,
                    protocol.SEVERITY_WARNING: protocol.SEVERITY_CRITICAL,
                    protocol.SEVERITY_CRITICAL: protocol.SEVERITY_CRITICAL}
-
-# What a facility engineer should look at first; keyed by quantity (limit alerts) or kind.
-RECOMMENDED_ACTIONS: dict[str, str] = {
-    "vibration": "Inspect bearings, belt tension, alignment and balance; plan maintenance before failure.",
-    "temperature": "Check the zone setpoint, valve/damper positions and the serving unit's supply air.",
-    "humidity": "Check humidifier/dehumidification control and outdoor air intake.",
-    "co2": "Increase outdoor air for the zone; check the damper and the demand-controlled ventilation.",
-    "voc": "Increase ventilation and look for a pollutant source.",
-    "pm25": "Check filters and outdoor air quality; increase filtration.",
-    "pressure": "Check filters for loading and the fan speed control.",
-    "power": "Check the load against its schedule and look for equipment left running.",
-    "current": "Check the motor load and the supply; look for a failing motor.",
-    "flow": "Check pump/fan operation, valves and strainers.",
-}
-KIND_ACTIONS: dict[str, str] = {
-    KIND_STALE: "Check the sensor's power, wiring or network link and its data source.",
-    KIND_FLATLINE: "Check the sensor: a value that never changes is usually a stuck or failed sensor.",
-    KIND_RATE: "Check what changed: a fast swing often means a failed actuator, a stuck valve or a bad sensor.",
-    KIND_ANOMALY: "Compare with the equipment's trend and related sensors; inspect if it persists.",
-    KIND_FAILURE: "Plan maintenance: inspect the equipment before it fails.",
-}
-RETURN_TEXT: dict[str, str] = {
-    KIND_HIGH: "back within limits", KIND_LOW: "back within limits", KIND_RATE: "rate of change back to normal",
-    KIND_STALE: "reporting again", KIND_FLATLINE: "values changing again",
-    KIND_ANOMALY: "readings back to normal", KIND_FAILURE: "failure probability back to normal",
-}
-
-Key = tuple[str, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What an alert is about: a sensor (``sensor_index`` >= 0) or a piece of equipment."""
-
-    unique_id: str
-    element_id: int
-    sensor_id: str
-    sensor_index: int
-    label: str
-    unit: str
-    quantity: str
-
-
-@dataclass(slots=True)
-class Alert:
-    alert_id: str
-    building_id: str
-    unique_id: str
-    element_id: int
-    sensor_id: str
-    sensor_index: int
-    kind: str
-    severity: str
-    isa_state: str
-    message: str
-    value: float
-    threshold: float
-    raised_ts: float
-    updated_ts: float
-    activated_at: float                  # engine clock at the last activation (escalation, standing)
-    recommended_action: str | None = None
-    acked_by: str | None = None
-    ack_note: str | None = None
-    acked_ts: float | None = None
-    shelved_until: float | None = None
-    shelved_by: str | None = None
-    shelve_reason: str | None = None
-    escalations: int = 0
-    change: str = isa.RAISED
-    suppressed: bool = False             # held back by flood suppression (not published)
-    failure_probability: float | None = None
-
-    @property
-    def key(self) -> Key:
-        return (self.unique_id, self.kind, self.sensor_id)
-
-    @property
-    def state(self) -> str:
-        """PROTOCOL.md's state."""
-        return isa.WIRE_STATE[self.isa_state]
-
-    @property
-    def condition(self) -> bool:
-        """Whether the alarm condition is present (unack_active or ack_active)."""
-        return self.isa_state in (isa.UNACK_ACTIVE, isa.ACK_ACTIVE)
-
-    def to_wire(self) -> dict[str, Any]:
-        """The PROTOCOL.md Alert map plus the additive alarm-management fields."""
-        wire: dict[str, Any] = {
-            "alert_id": self.alert_id, "building_id": self.building_id, "unique_id": self.unique_id,
-            "element_id": self.element_id, "kind": self.kind,
-            "severity": self.severity, "state": self.state, "message": self.message,
-            "raised_ts": self.raised_ts, "updated_ts": self.updated_ts,
-            "isa_state": self.isa_state, "change": self.change, "escalated": self.escalations > 0,
-        }
-        if self.sensor_id:
-            wire["sensor_id"] = self.sensor_id
-        if math.isfinite(self.value):
-            wire["value"] = self.value
-        if math.isfinite(self.threshold):
-            wire["threshold"] = self.threshold
-        if self.recommended_action:
-            wire["recommended_action"] = self.recommended_action
-        if self.failure_probability is not None:
-            wire["failure_probability"] = self.failure_probability
-        if self.acked_ts is not None:
-            wire["acknowledged_ts"] = self.acked_ts
-            if self.acked_by:
-                wire["acknowledged_by"] = self.acked_by
-            if self.ack_note:
-                wire["ack_note"] = self.ack_note
-        if self.shelved_until is not None:
-            wire["shelved_until"] = self.shelved_until
-            if self.shelved_by:
-                wire["shelved_by"] = self.shelved_by
-            if self.shelve_reason:
-                wire["shelve_reason"] = self.shelve_reason
-        return wire
-
-
-class UnknownAlert(KeyError):
-    pass
-
-
-class ShelveError(ValueError):
-    """A shelve request the engine cannot honour (the message says why)."""
 
 
 @dataclass(slots=True)
@@ -205,9 +91,6 @@ class _Pending:
     off_value: float = math.nan
 
 
-AlertListener = Callable[[Alert], None]
-
-
 def _fmt(value: float, beside: float | None = None) -> str:
     """A reading for a message: 3 significant digits, more when that would make it print
     the same as the limit it crossed (1000.4 ppm > 1000 ppm, not "1000 > 1000")."""
@@ -217,6 +100,15 @@ def _fmt(value: float, beside: float | None = None) -> str:
         digits += 1
         text = f"{value:.{digits}g}"
     return text
+
+
+def _limit_threshold(sensor: Sensor, kind: str, level: int) -> float:
+    limits = sensor.limits
+    if kind == KIND_HIGH:
+        value = limits.high_critical if level == 2 else limits.high
+        return limits.high_critical if math.isnan(value) else value
+    value = limits.low_critical if level == 2 else limits.low
+    return limits.low_critical if math.isnan(value) else value
 
 
 def _rank(severity: str) -> int:
@@ -242,8 +134,9 @@ class AlertEngine:
         self._shelves: dict[Key, _Shelf] = {}
         self._ids = itertools.count(1)
         self._id_prefix = f"{int(time.time()):x}{os.getpid():x}"
-        self.dirty_sensors: set[int] = set()         # sensors whose alerts changed (health follows)
-        self.dirty_elements: set[str] = set()        # elements with equipment-level alert changes
+        self._dirty_sensors: set[int] = set()        # sensors whose alerts changed (health follows)
+        self._dirty_elements: set[str] = set()       # elements with equipment-level alert changes
+        self._describers: dict[str, Describer] = {}
         self._bind(model)
 
     def _bind(self, model: BuildingModel) -> None:
@@ -265,6 +158,11 @@ class AlertEngine:
         return Subject(sensor.alert_unique_id, element_id, sensor.sensor_id, sensor.index, sensor.label,
                        sensor.unit, sensor.quantity)
 
+    def describe_kind(self, kind: str, describer: Describer) -> None:
+        """Let ``describer`` give alerts of ``kind`` their message, recommended action and
+        failure probability before each change is published (replaces an earlier one)."""
+        self._describers[kind] = describer
+
     def subject(self, index: int) -> Subject:
         return self._subjects[index]
 
@@ -272,9 +170,9 @@ class AlertEngine:
         element = self.model.elements[unique_id]
         return Subject(unique_id, element.element_id, "", -1, element.label, "", "")
 
-    @property
-    def needs_limit_check(self) -> np.ndarray:
-        return self.watch[KIND_HIGH] | self.watch[KIND_LOW]
+    def building_subject(self, label: str) -> Subject:
+        """The building itself (``unique_id`` = building id, ``element_id`` -1, no sensor)."""
+        return Subject(self.model.building_id, -1, "", -1, label, "", "")
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -305,13 +203,23 @@ class AlertEngine:
         return [a for key in self._keys_of_sensor.get(index, ()) if (a := self._alerts.get(key)) is not None
                 and a.condition]
 
+    def has_condition(self, subject: Subject, kind: str) -> bool:
+        """Whether ``subject`` has an alert of ``kind`` whose condition is present."""
+        alert = self._alerts.get((subject.unique_id, kind, subject.sensor_id))
+        return alert is not None and alert.condition
+
+    def standing_alert(self, subject: Subject, kind: str) -> Alert | None:
+        """``subject``'s published alert of ``kind`` that is not in normal, if any."""
+        alert = self._alerts.get((subject.unique_id, kind, subject.sensor_id))
+        return alert if alert is not None and not alert.suppressed else None
+
     def get(self, alert_id: str) -> Alert:
         alert = self._by_id.get(alert_id) or self._cleared.get(alert_id)
         if alert is None:
             raise UnknownAlert(alert_id)
         return alert
 
-    # -- the limit rule (both sides) -----------------------------------------------------
+    # -- the limit rule (both sides; levels from ``SensorRules.limit_levels``) -------------
     def evaluate(self, index: int, ts: np.ndarray, values: np.ndarray, hi_level: np.ndarray,
                  hi_clear: np.ndarray, lo_level: np.ndarray, lo_clear: np.ndarray) -> None:
         """Readings of one sensor, in time order, with their per-reading limit levels."""
@@ -320,24 +228,13 @@ class AlertEngine:
         sides = [(KIND_HIGH, hi_level, hi_clear), (KIND_LOW, lo_level, lo_clear)]
         # The side with an open alert goes first, so a swing from low to high publishes the
         # low alert's clear before the high alert's raise.
-        is_open = [(a := self._alerts.get((subject.unique_id, kind, subject.sensor_id))) is not None and a.condition
-                   for kind, _, _ in sides]
-        if is_open[1] and not is_open[0]:
+        if self.has_condition(subject, KIND_LOW) and not self.has_condition(subject, KIND_HIGH):
             sides.reverse()
         rule = self.settings.limit
         for kind, level, clear in sides:
             if self.watch[kind][index] or level.any():
-                thresholds = {lvl: self._limit_threshold(sensor, kind, lvl) for lvl in (1, 2)}
+                thresholds = {lvl: _limit_threshold(sensor, kind, lvl) for lvl in (1, 2)}
                 self.evaluate_rule(subject, kind, ts, values, level, clear, thresholds, LEVEL_SEVERITY, rule)
-
-    @staticmethod
-    def _limit_threshold(sensor: Sensor, kind: str, level: int) -> float:
-        limits = sensor.limits
-        if kind == KIND_HIGH:
-            value = limits.high_critical if level == 2 else limits.high
-            return limits.high_critical if math.isnan(value) else value
-        value = limits.low_critical if level == 2 else limits.low
-        return limits.low_critical if math.isnan(value) else value
 
     # -- the generic rule state machine --------------------------------------------------
     def evaluate_rule(self, subject: Subject, kind: str, ts: np.ndarray, values: np.ndarray, level: np.ndarray,
@@ -526,14 +423,29 @@ class AlertEngine:
                                            default=0)
             if alert.kind in self.watch:
                 self.watch[alert.kind][index] = alert.key in self._pending or alert.condition
-            self.dirty_sensors.add(index)
+            self._dirty_sensors.add(index)
         else:
             self.element_level[alert.unique_id] = max(
                 (SEVERITY_LEVEL[a.severity] for a in self._alerts.values()
                  if a.sensor_index < 0 and a.unique_id == alert.unique_id and a.condition), default=0)
-            self.dirty_elements.add(alert.unique_id)
+            self._dirty_elements.add(alert.unique_id)
+        describer = self._describers.get(alert.kind)
+        if describer is not None:
+            self._apply_description(alert, describer)
         if not alert.suppressed:
             self.listener(alert)
+
+    @staticmethod
+    def _apply_description(alert: Alert, describer: Describer) -> None:
+        description = describer(alert)
+        if description is None:
+            return
+        if description.message is not None:
+            alert.message = description.message
+        if description.recommended_action is not None:
+            alert.recommended_action = description.recommended_action
+        if description.failure_probability is not None:
+            alert.failure_probability = description.failure_probability
 
     # -- operator actions ----------------------------------------------------------------
     def acknowledge(self, alert_id: str, user: str | None = None, note: str | None = None) -> Alert:
@@ -650,8 +562,9 @@ class AlertEngine:
         return body
 
     def take_dirty(self) -> tuple[set[int], set[str]]:
-        sensors, elements = self.dirty_sensors, self.dirty_elements
-        self.dirty_sensors, self.dirty_elements = set(), set()
+        """Sensors and elements whose alerts changed since the last call (health follows)."""
+        sensors, elements = self._dirty_sensors, self._dirty_elements
+        self._dirty_sensors, self._dirty_elements = set(), set()
         return sensors, elements
 
     # -- reconfiguration -----------------------------------------------------------------
