@@ -5,7 +5,6 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -42,13 +41,11 @@ def test_demo_shows_alerts_flowing_end_to_end():
     assert len(health) < max(40, changes // 3), f"{len(health)} HEALTH lines for {changes} changes:\n{out}"
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+def _demo_module():
+    spec = importlib.util.spec_from_file_location("revitpyiot_demo", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _alive(pid: int) -> bool:
@@ -67,6 +64,7 @@ def _alive(pid: int) -> bool:
     ("SIGTERM", False, ") is idle at "),        # while still starting up
 ])
 def test_a_signal_prints_the_summary_and_leaves_no_process_behind(signame, to_group, when):
+    _port_free = _demo_module().port_is_free
     demo = subprocess.Popen([sys.executable, str(DEMO), "--no-colour"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -107,13 +105,6 @@ def test_a_signal_prints_the_summary_and_leaves_no_process_behind(signame, to_gr
             demo.wait(5)
         if sidecar_pid is not None and _alive(sidecar_pid):
             os.kill(sidecar_pid, signal.SIGKILL)
-
-
-def _demo_module():
-    spec = importlib.util.spec_from_file_location("revitpyiot_demo", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_closing_the_windows_console_stops_the_demo_and_waits_for_the_sidecar_stop():
