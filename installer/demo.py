@@ -85,7 +85,7 @@ class StopRequest:
     """How a signal ends the demo. Before monitoring starts a signal interrupts at once
     (``KeyboardInterrupt``; the sidecar is stopped on the way out). While monitoring it only
     sets ``event``: the loop ends, the summary is printed, the sidecar stopped. A second
-    signal interrupts the summary; none interrupts the final stop of the sidecar."""
+    Ctrl-C skips the summary; nothing interrupts the final stop of the sidecar."""
 
     RAISE, FLAG, IGNORE = "raise", "flag", "ignore"
 
@@ -109,7 +109,9 @@ class StopRequest:
         again = self.event.is_set()
         self.reason = self.reason or reason
         self.event.set()
-        if self.mode == self.RAISE or (self.mode == self.FLAG and again):
+        # A second Ctrl-C is an impatient user; a second SIGHUP or SIGTERM is just the shell
+        # and the kernel both passing on a closed terminal.
+        if self.mode == self.RAISE or (self.mode == self.FLAG and again and reason == "SIGINT"):
             raise KeyboardInterrupt
 
     def on_console_event(self, ctrl_type: int) -> bool:
@@ -283,7 +285,7 @@ def run_demo(duration: float | None, use_colour: bool, stop: StopRequest | None 
             live = LiveSync(client, apply_batch=view.apply_batch, request_apply=wake.set)
             live.start()  # subscribes to alert/health and takes a snapshot, as the Live Sync button does
             client.request(protocol.START, {})
-            dashboard_url = client.request(protocol.STATUS, {}).get("dashboard_url")
+            dashboard_url = wait_for_dashboard_url(client)
             if dashboard_url:
                 view.print(f"live dashboard: {dashboard_url}  (open it in a browser)")
             view.print("monitoring started; Ctrl-C stops the demo" if duration is None
@@ -312,6 +314,17 @@ def run_demo(duration: float | None, use_colour: bool, stop: StopRequest | None 
                 client.close()
             sidecar.stop()
             stop.finished.set()
+
+
+def wait_for_dashboard_url(client: SidecarClient, timeout_s: float = 5.0) -> str | None:
+    """The address the sidecar's status names; the dashboard starts a moment after the
+    command endpoint answers, so ask again for a few seconds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        url = client.request(protocol.STATUS, {}).get("dashboard_url")
+        if url or time.monotonic() >= deadline:
+            return url
+        time.sleep(0.1)
 
 
 def final_status(client: SidecarClient) -> dict | None:

@@ -56,16 +56,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# ``python installer/dev.py demo`` runs the demo through dev.run_demo (README's first command)
+VIA_DEV = ("import sys; sys.path.insert(0, 'installer'); import dev; "
+           "sys.exit(dev.run_demo([sys.executable, 'installer/demo.py', '--no-colour']))")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals; Windows' console close is tested below")
-@pytest.mark.parametrize("signame, to_group, when", [
-    ("SIGTERM", False, "monitoring started"),   # kill <pid>
-    ("SIGHUP", True, "monitoring started"),     # the terminal closed: its whole foreground group
-    ("SIGINT", True, "monitoring started"),     # Ctrl-C: the whole foreground group
-    ("SIGTERM", False, ") is idle at "),        # while still starting up
+@pytest.mark.parametrize("signame, to_group, when, via_dev", [
+    ("SIGTERM", False, "monitoring started", False),   # kill <pid>
+    ("SIGHUP", True, "monitoring started", False),     # the terminal closed: its whole foreground group
+    ("SIGINT", True, "monitoring started", False),     # Ctrl-C: the whole foreground group
+    ("SIGTERM", False, ") is idle at ", False),        # while still starting up
+    ("SIGINT", True, "monitoring started", True),      # Ctrl-C to `python installer/dev.py demo`
 ])
-def test_a_signal_prints_the_summary_and_leaves_no_process_behind(signame, to_group, when):
+def test_a_signal_prints_the_summary_and_leaves_no_process_behind(signame, to_group, when, via_dev):
     _port_free = _demo_module().port_is_free
-    demo = subprocess.Popen([sys.executable, str(DEMO), "--no-colour"], cwd=ROOT, stdout=subprocess.PIPE,
+    command = [sys.executable, "-c", VIA_DEV] if via_dev else [sys.executable, str(DEMO), "--no-colour"]
+    demo = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     lines: list[str] = []
