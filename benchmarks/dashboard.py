@@ -114,7 +114,7 @@ async def one_run(clients: int, rate: int, seconds: float, flush_s: float) -> di
     from sidecar.dashboard import LiveFeed, SidecarMirror, start_dashboard
     from sidecar.model import build_model
     from sidecar.pipeline import Pipeline
-    from sidecar.sample_building import build_demo_building
+    from sidecar.simulation.sample_building import build_demo_building
 
     config = build_demo_building()
     model = build_model(config)
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: statistics.median(r[k] for r in results) for k in keys}
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"{runs} run(s) of {seconds:g} s at {args.rate} readings/s, {args.clients} WebSocket clients "
-          f"(+1 stalled), sample building ({len(__import__('sidecar.sample_building', fromlist=['x']).build_demo_building()['elements'])} elements); medians:")
+          f"(+1 stalled), sample building ({len(__import__('sidecar.simulation.sample_building', fromlist=['x']).build_demo_building()['elements'])} elements); medians:")
     print(f"  pipeline alone            {med['pipeline_cpu_us_per_reading']:.2f} us CPU/reading")
     print(f"  pipeline + dashboard      {med['with_dashboard_cpu_us_per_reading']:.2f} us CPU/reading "
           f"(dashboard {med['dashboard_cpu_us_per_reading']:.2f} us/reading, "

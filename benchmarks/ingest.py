@@ -18,14 +18,11 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 import msgpack
 import zmq
 
+from sidecar.client.launcher import LOOPBACK_ANY_PORT, SidecarLauncher, serve_arguments
+from sidecar.client.requests import RequestClient, pack
 from sidecar.store.ring import SensorRing
 
-READY = re.compile(r"\bready command=(\S+) events=(\S+) token_file=(.+)$", re.MULTILINE)
 SENSORS = 1000
 PROBES = 50
 BATCH = 10_000
@@ -57,6 +55,8 @@ def building() -> dict[str, Any]:
 
 
 class Sidecar:
+    """The sidecar under test, pinned to ``cpu``, with a throw-away data folder."""
+
     def __init__(self, cpu: int | None):
         self.temp = tempfile.TemporaryDirectory(prefix="revitpyiot-bench-")
         data = Path(self.temp.name) / "data"
@@ -64,56 +64,33 @@ class Sidecar:
         config = Path(self.temp.name) / "sidecar.toml"
         config.write_text("[simulator]\ndemo_faults = false\n[historian]\nflush_interval_ms = 500\n"
                           f"ring_points = {RING_POINTS}\n[sidecar]\nlog_level = \"WARNING\"\n", encoding="utf-8")
-        self.log_path = Path(self.temp.name) / "sidecar.log"
-        env = dict(os.environ, PYTHONPATH=str(ROOT), REVITPYIOT_DATA_DIR=str(data))
-        command = [sys.executable, "-m", "sidecar", "serve", "--command-endpoint", "tcp://127.0.0.1:*",
-                   "--event-endpoint", "tcp://127.0.0.1:*", "--data-dir", str(data), "--config", str(config)]
-        self.log = open(self.log_path, "wb")
-        preexec = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        preexec_fn=preexec)
-        deadline = time.monotonic() + 30
-        while True:
-            match = READY.search(self.log_path.read_text(errors="replace"))
-            if match:
-                break
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("sidecar did not start:\n" + self.log_path.read_text(errors="replace"))
-            time.sleep(0.02)
-        self.command, self.events = match.group(1), match.group(2)
-        self.token = Path(match.group(3).strip()).read_text().strip()
+        self.launcher = SidecarLauncher(
+            serve_arguments(command_endpoint=LOOPBACK_ANY_PORT, event_endpoint=LOOPBACK_ANY_PORT, data_dir=data,
+                            config=config), log_path=Path(self.temp.name) / "sidecar.log", cwd=ROOT,
+            env=dict(os.environ, REVITPYIOT_DATA_DIR=str(data)), cpu=cpu, client_name="revitpyiot-bench")
+        self.launcher.start(ready_timeout_s=30)
+        self.events = self.launcher.event_endpoint
+
+    def client(self, context: zmq.Context[Any]) -> RequestClient:
+        return self.launcher.client(timeout_s=60.0, context=context)
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        self.launcher.stop(20)
         self.temp.cleanup()
 
 
-class Client:
-    def __init__(self, context: zmq.Context[Any], sidecar: Sidecar):
-        self.socket = context.socket(zmq.REQ)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.RCVTIMEO, 60_000)
-        self.socket.connect(sidecar.command)
-        self.token = sidecar.token
+def packed(client: RequestClient, kind: str, body: Any) -> tuple[str, bytes]:
+    """A request packed ahead of time (packing stays out of the timed loop)."""
+    message = client.envelope(kind, body)
+    return message["id"], pack(message)
 
-    def pack(self, kind: str, body: Any) -> bytes:
-        return msgpack.packb({"v": 1, "type": kind, "id": uuid.uuid4().hex, "ts": time.time(), "token": self.token,
-                              "body": body}, use_bin_type=True)
 
-    def send_packed(self, payload: bytes) -> dict[str, Any]:
-        self.socket.send(payload)
-        reply: dict[str, Any] = msgpack.unpackb(self.socket.recv(), raw=False)
-        if not reply.get("ok"):
-            raise RuntimeError(f"request failed: {reply.get('error')}")
-        return reply["body"]
-
-    def call(self, kind: str, body: Any) -> dict[str, Any]:
-        return self.send_packed(self.pack(kind, body))
+def send_packed(client: RequestClient, request: tuple[str, bytes]) -> dict[str, Any]:
+    reply = client.exchange(request[1], request[0])
+    if not reply.get("ok"):
+        raise RuntimeError(f"request failed: {reply.get('error')}")
+    body: dict[str, Any] = reply["body"]
+    return body
 
 
 def normal_batch(start_ts: float, n: int, offset: int) -> list[list[Any]]:
@@ -121,17 +98,18 @@ def normal_batch(start_ts: float, n: int, offset: int) -> list[list[Any]]:
 
 
 def throughput_run(context: zmq.Context[Any], sidecar: Sidecar, batches: int, run: int) -> dict[str, float]:
-    client = Client(context, sidecar)
+    client = sidecar.client(context)
     base = time.time() - 3600.0 + run * 10.0
-    payloads = [client.pack("ingest", {"readings": normal_batch(base + k * 1.0, BATCH, k * 7)}) for k in range(batches)]
+    payloads = [packed(client, "ingest", {"readings": normal_batch(base + k * 1.0, BATCH, k * 7)})
+                for k in range(batches)]
     started = time.perf_counter()
     for payload in payloads:
-        client.send_packed(payload)
+        send_packed(client, payload)
     replied = time.perf_counter()
-    while client.call("status", {})["historian"]["backlog"] > 0:
+    while client.request("status", {})["historian"]["backlog"] > 0:
         time.sleep(0.005)
     stored = time.perf_counter()
-    client.socket.close(0)
+    client.close()
     total = batches * BATCH
     return {"readings_per_s": total / (stored - started), "ingest_only_readings_per_s": total / (replied - started)}
 
@@ -140,20 +118,20 @@ def latency_run(context: zmq.Context[Any], sidecar: Sidecar, probes: int) -> lis
     stop = threading.Event()
 
     def background() -> None:  # 10,000 readings/s as 1,000-reading batches every 100 ms
-        bg = Client(context, sidecar)
+        bg = sidecar.client(context)
         k = 0
         next_at = time.perf_counter()
         while not stop.is_set():
-            bg.call("ingest", {"readings": normal_batch(time.time(), 1000, k * 1000)})
+            bg.request("ingest", {"readings": normal_batch(time.time(), 1000, k * 1000)})
             k += 1
             next_at += 0.1
             time.sleep(max(0.0, next_at - time.perf_counter()))
-        bg.socket.close(0)
+        bg.close()
 
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"alert")
     sub.connect(sidecar.events)
-    probe_client = Client(context, sidecar)
+    probe_client = sidecar.client(context)
     time.sleep(0.5)
     thread = threading.Thread(target=background, daemon=True)
     thread.start()
@@ -173,26 +151,26 @@ def latency_run(context: zmq.Context[Any], sidecar: Sidecar, probes: int) -> lis
     try:
         for i in range(probes):
             sensor_id = f"probe-{i % PROBES}"
-            payload = probe_client.pack("ingest", {"readings": [[sensor_id, time.time(), 40.0]]})  # > 32 Cel critical
+            request_id, payload = packed(probe_client, "ingest", {"readings": [[sensor_id, time.time(), 40.0]]})  # > 32 Cel critical
             sent = time.perf_counter()
-            probe_client.socket.send(payload)
+            probe_client.send(payload)  # the alert event is stamped before the reply is read
             arrived = wait_alert(sensor_id, "active")
-            probe_client.socket.recv()
+            probe_client.receive(request_id)
             latencies.append((arrived - sent) * 1000.0)
-            probe_client.call("ingest", {"readings": [[sensor_id, time.time(), 21.0]]})
+            probe_client.request("ingest", {"readings": [[sensor_id, time.time(), 21.0]]})
             wait_alert(sensor_id, "cleared")
             time.sleep(0.02)
     finally:
         stop.set()
         thread.join()
         sub.close(0)
-        probe_client.socket.close(0)
+        probe_client.close()
     return latencies
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100.0 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100.0 * (len(ordered) - 1)))]
 
 
 def machine() -> str:
@@ -223,10 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     for run in range(runs):
         sidecar = Sidecar(sidecar_cpu)
         try:
-            client = Client(context, sidecar)
-            client.call("configure", building())
-            client.call("start", {})
-            client.socket.close(0)
+            client = sidecar.client(context)
+            client.request("configure", building())
+            client.request("start", {})
+            client.close()
             throughput.append(throughput_run(context, sidecar, batches, run))
             run_latency = latency_run(context, sidecar, probes // runs)
             latencies.append((percentile(run_latency, 50), percentile(run_latency, 99)))

@@ -13,19 +13,27 @@ What happens:
 3. a console view shows sensors, readings per second, alerts as they are raised,
    acknowledged (the demo operator acknowledges critical alerts after a few
    seconds, as a facility engineer would from the Alerts button) and cleared,
-   and equipment health changing.
+   and equipment health changing: each element entering warning or critical and
+   each recovery on its own line, the rest (ok <-> watch flicker) one line per
+   status interval.
+
+Ctrl-C, SIGTERM, SIGHUP (a closed terminal) and, on Windows, Ctrl-Break and a
+closed console window all end it the same way: the summary is printed and the
+sidecar is stopped (it runs in its own session, so the terminal's signals reach
+only the demo, which stops it).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "RevitPyIoT.extension" / "lib")]
@@ -34,11 +42,19 @@ from revitpyiot.client import SidecarClient, SidecarError
 from revitpyiot.live import LiveSync
 
 from shared_schemas import protocol
+from sidecar.client.launcher import LOOPBACK_ANY_PORT, LaunchError, SidecarLauncher, serve_arguments
 
 DEMO_CONFIG = ROOT / "sidecar" / "data" / "demo.toml"
 ACK_AFTER_S = 6.0
 STATUS_EVERY_S = 5.0
 DASHBOARD_PORT = 8765
+# Statuses whose arrival is always printed (and whose end is printed as a recovery).
+ALARMING = (protocol.STATUS_WARNING, protocol.STATUS_CRITICAL)
+RANK = {protocol.STATUS_UNKNOWN: 0, protocol.STATUS_OK: 0, protocol.STATUS_WATCH: 1,
+        protocol.STATUS_WARNING: 2, protocol.STATUS_CRITICAL: 3}
+# Windows console control events (wincon.h) that end the process once the handler returns.
+CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT = 2, 5, 6
+CONSOLE_CLOSE_GRACE_S = 4.5  # Windows ends the process about 5 s after CTRL_CLOSE_EVENT
 
 ANSI = {
     protocol.STATUS_OK: "\033[32m",
@@ -65,52 +81,59 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def free_port() -> int:
-    import socket
+class StopRequest:
+    """How a signal ends the demo. Before monitoring starts a signal interrupts at once
+    (``KeyboardInterrupt``; the sidecar is stopped on the way out). While monitoring it only
+    sets ``event``: the loop ends, the summary is printed, the sidecar stopped. A second
+    Ctrl-C skips the summary; nothing interrupts the final stop of the sidecar."""
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    RAISE, FLAG, IGNORE = "raise", "flag", "ignore"
 
+    def __init__(self) -> None:
+        self.event = threading.Event()      # stop monitoring
+        self.finished = threading.Event()   # the sidecar is stopped (a console-close handler waits for it)
+        self.mode = self.RAISE
+        self.reason = ""
 
-class SidecarProcess:
-    """The sidecar as a child process, stopped on exit whatever happens."""
+    def install(self) -> None:
+        for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self.on_signal)
+        if sys.platform == "win32":
+            self._install_console_handler()
 
-    def __init__(self, data_dir: Path, config: Path | None):
-        self.command_endpoint = f"tcp://127.0.0.1:{free_port()}"
-        self.event_endpoint = f"tcp://127.0.0.1:{free_port()}"
-        command = [sys.executable, "-m", "sidecar", "serve",
-                   "--command-endpoint", self.command_endpoint,
-                   "--event-endpoint", self.event_endpoint,
-                   "--data-dir", str(data_dir),
-                   "--dashboard-port", str(DASHBOARD_PORT if port_is_free(DASHBOARD_PORT) else 0)]
-        if config is not None and config.exists():
-            command += ["--config", str(config)]
-        self.log_path = data_dir / "sidecar.log"
-        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop())
-        creationflags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                        creationflags=creationflags)
+    def on_signal(self, signum: int, frame: Any = None) -> None:
+        self.request(signal.Signals(signum).name)
 
-    def wait_ready(self, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sidecar exited with {self.process.returncode}:\n{self.log_path.read_text()}")
-            if "ready" in self.log_path.read_text(encoding="utf-8", errors="replace"):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"sidecar not ready after {timeout_s} s:\n{self.log_path.read_text()}")
+    def request(self, reason: str) -> None:
+        again = self.event.is_set()
+        self.reason = self.reason or reason
+        self.event.set()
+        # A second Ctrl-C is an impatient user; a second SIGHUP or SIGTERM is just the shell
+        # and the kernel both passing on a closed terminal.
+        if self.mode == self.RAISE or (self.mode == self.FLAG and again and reason == "SIGINT"):
+            raise KeyboardInterrupt
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+    def on_console_event(self, ctrl_type: int) -> bool:
+        """Windows' console handler (it runs on a thread of its own). Closing the console,
+        logging off or shutting down is no signal Python's ``signal`` module delivers, and
+        the process is ended once this returns (or after about 5 s): stop the demo and wait
+        for the sidecar to be stopped. Ctrl-C/Ctrl-Break go on to the ``signal`` handlers."""
+        if ctrl_type not in (CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT):
+            return False
+        self.reason = self.reason or "console closed"
+        self.event.set()
+        self.finished.wait(CONSOLE_CLOSE_GRACE_S)
+        return True
+
+    def _install_console_handler(self) -> None:
+        import ctypes
+        from ctypes import wintypes
+
+        routine = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)  # type: ignore[attr-defined]
+        self._console_handler = routine(lambda ctrl_type: bool(self.on_console_event(int(ctrl_type))))
+        if not ctypes.windll.kernel32.SetConsoleCtrlHandler(self._console_handler, True):  # type: ignore[attr-defined]
+            print("demo: could not watch for the console window closing", file=sys.stderr)
 
 
 class ConsoleView:
@@ -124,7 +147,10 @@ class ConsoleView:
         self.to_ack: dict[str, float] = {}
         self.seen_alerts: set[str] = set()
         self.raised = 0
+        self.minor: Counter[str] = Counter()      # this interval's other health changes, "ok -> watch": n
+        self.minor_elements: set[str] = set()
         self.lock = threading.Lock()
+        self.output_lost = False
 
     def element(self, unique_id: str) -> str:
         return self.names.get(unique_id, unique_id)
@@ -159,7 +185,10 @@ class ConsoleView:
         self.print(colour(line, status, self.use_colour))
 
     def on_health(self, items: list[dict]) -> None:
+        """Entering warning or critical and recovering from them are printed as they come;
+        other changes (mostly ok <-> watch near a limit) are counted for ``status_line``."""
         came_online = 0
+        lines = []
         with self.lock:
             for record in items:
                 before = self.health.get(record["unique_id"])
@@ -173,15 +202,36 @@ class ConsoleView:
                 if before is None:
                     continue
                 self.counts["health_changes"] += 1
+                worse = RANK.get(status, 0) > RANK.get(before, 0)
+                if not ((worse and status in ALARMING) or (not worse and before in ALARMING)):
+                    self.minor[f"{before} -> {status}"] += 1
+                    self.minor_elements.add(record["unique_id"])
+                    continue
+                self.counts["health_alarming" if worse else "health_recovered"] += 1
                 drivers = "; ".join(record.get("drivers") or [])
-                line = (f"HEALTH  {self.element(record['unique_id'])}: {before} -> {status} "
-                        f"({record['health_score']:.0f}/100){' ' + drivers if drivers else ''}")
-                self.print(colour(line, status, self.use_colour))
+                lines.append(colour(f"HEALTH  {self.element(record['unique_id'])}: {before} -> {status} "
+                                    f"({record['health_score']:.0f}/100){' ' + drivers if drivers else ''}"
+                                    f"{'' if worse else ' (recovered)'}", status, self.use_colour))
+        for line in lines:
+            self.print(line)
         if came_online:
             self.print(colour(f"HEALTH  {came_online} elements reporting, healthy", protocol.STATUS_OK,
                               self.use_colour))
 
-    def status_line(self, status: dict, elapsed: float) -> None:
+    def minor_changes_line(self, interval_s: float) -> str | None:
+        """One line for this interval's other health changes (then forgotten), or None."""
+        with self.lock:
+            minor, elements = self.minor, len(self.minor_elements)
+            self.minor, self.minor_elements = Counter(), set()
+        if not minor:
+            return None
+        kinds = ", ".join(f"{change} {n}" for change, n in minor.most_common())
+        return f"HEALTH  last {interval_s:.0f} s: {sum(minor.values())} other changes on {elements} elements ({kinds})"
+
+    def status_line(self, status: dict, elapsed: float, interval_s: float = STATUS_EVERY_S) -> None:
+        minor = self.minor_changes_line(interval_s)
+        if minor is not None:
+            self.print(colour(minor, protocol.STATUS_WATCH, self.use_colour))
         with self.lock:
             tally = Counter(self.health.values())
         parts = " ".join(colour(f"{s}={tally[s]}", s, self.use_colour) for s in protocol.HEALTH_STATUSES)
@@ -190,29 +240,43 @@ class ConsoleView:
                    f"health {parts}")
 
     def print(self, line: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+        emit(f"{time.strftime('%H:%M:%S')} {line}")
+
+
+def emit(line: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): then the demo still stops the sidecar."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        pass
 
 
 def load_building() -> dict:
-    from sidecar.sample_building import build_demo_building
+    from sidecar.simulation.sample_building import build_demo_building
 
     return build_demo_building()
 
 
-def run_demo(duration: float | None, use_colour: bool) -> int:
+def run_demo(duration: float | None, use_colour: bool, stop: StopRequest | None = None) -> int:
+    stop = stop or StopRequest()
     building = load_building()
     view = ConsoleView(building, use_colour)
     with tempfile.TemporaryDirectory(prefix="revitpyiot-demo-") as tmp:
         data_dir = Path(tmp)
-        sidecar = SidecarProcess(data_dir, DEMO_CONFIG)
+        dashboard_port = DASHBOARD_PORT if port_is_free(DASHBOARD_PORT) else 0
+        sidecar = SidecarLauncher(
+            serve_arguments(command_endpoint=LOOPBACK_ANY_PORT, event_endpoint=LOOPBACK_ANY_PORT, data_dir=data_dir,
+                            config=DEMO_CONFIG if DEMO_CONFIG.exists() else None, dashboard_port=dashboard_port),
+            log_path=data_dir / "sidecar.log", cwd=ROOT, client_name="revitpyiot-demo")
         client = None
+        live = None
         try:
-            sidecar.wait_ready()
-            token = (data_dir / protocol.TOKEN_FILE_NAME).read_text().strip()
-            client = SidecarClient(sidecar.command_endpoint, sidecar.event_endpoint, token=token, timeout_s=5.0)
+            sidecar.start(ready_timeout_s=30.0)
+            client = SidecarClient(sidecar.command_endpoint, sidecar.event_endpoint, token=sidecar.token, timeout_s=5.0)
             hello = client.request(protocol.HELLO, {"client": "revitpyiot-demo", "client_version": protocol.__version__,
                                                    "protocols": [protocol.PROTOCOL_VERSION]})
-            view.print(f"sidecar {hello['sidecar_version']} (protocol {hello['protocol']}) is {hello['state']}")
+            view.print(f"sidecar {hello['sidecar_version']} (protocol {hello['protocol']}, pid {sidecar.pid}) "
+                       f"is {hello['state']} at {sidecar.command_endpoint}")
             configured = client.request(protocol.CONFIGURE, building)
             view.print(f"configured '{configured['building_id']}': {configured['elements']} elements, "
                        f"{configured['sensors']} sensors, {len(configured['warnings'])} warnings")
@@ -221,37 +285,68 @@ def run_demo(duration: float | None, use_colour: bool) -> int:
             live = LiveSync(client, apply_batch=view.apply_batch, request_apply=wake.set)
             live.start()  # subscribes to alert/health and takes a snapshot, as the Live Sync button does
             client.request(protocol.START, {})
-            dashboard_url = client.request(protocol.STATUS, {}).get("dashboard_url")
+            dashboard_url = wait_for_dashboard_url(client)
             if dashboard_url:
                 view.print(f"live dashboard: {dashboard_url}  (open it in a browser)")
             view.print("monitoring started; Ctrl-C stops the demo" if duration is None
                        else f"monitoring started for {duration:.0f} s")
-            summary = loop(client, live, view, wake, duration)
+            stop.mode = StopRequest.FLAG
+            summary = loop(client, live, view, wake, duration, stop.event)
             live.stop()
-            status = client.request(protocol.STATUS, {})
-            client.request(protocol.STOP, {})
-            print_summary(view, status, summary)
-            if summary["alerts_raised"] == 0:
+            status = final_status(client) or summary["last_status"]
+            print_summary(view, status, summary, stop.reason)
+            if summary["alerts_raised"] == 0 and not stop.reason:
                 print("no alert was raised yet: the demo faults need about 30 s to develop", file=sys.stderr)
             return 0
         except KeyboardInterrupt:
             return 0
+        except LaunchError as error:
+            print(f"demo failed: {error}", file=sys.stderr)
+            return 1
         except SidecarError as error:
             print(f"demo failed: {error.code}: {error} (sidecar log: {sidecar.log_path})", file=sys.stderr)
             return 1
         finally:
+            stop.mode = StopRequest.IGNORE  # nothing interrupts stopping the sidecar
+            if live is not None:
+                live.stop()
             if client is not None:
                 client.close()
             sidecar.stop()
+            stop.finished.set()
+
+
+def wait_for_dashboard_url(client: SidecarClient, timeout_s: float = 5.0) -> str | None:
+    """The address the sidecar's status names; the dashboard starts a moment after the
+    command endpoint answers, so ask again for a few seconds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        url = client.request(protocol.STATUS, {}).get("dashboard_url")
+        if url or time.monotonic() >= deadline:
+            return url
+        time.sleep(0.1)
+
+
+def final_status(client: SidecarClient) -> dict | None:
+    """The sidecar's last ``status``, then monitoring stopped; None if it is already gone
+    (on Windows a closed console ends it too)."""
+    try:
+        status = client.request(protocol.STATUS, {}, timeout_s=2.0)
+        client.request(protocol.STOP, {}, timeout_s=2.0)
+        return status
+    except SidecarError:
+        return None
 
 
 def loop(client: SidecarClient, live: LiveSync, view: ConsoleView, wake: threading.Event,
-         duration: float | None) -> dict:
+         duration: float | None, stop: threading.Event | None = None) -> dict:
     """The headless stand-in for Revit's main thread: drain live batches, acknowledge, report."""
+    stop = stop or threading.Event()
     started = time.monotonic()
     next_status = started
+    last_status: dict | None = None
     try:
-        while duration is None or time.monotonic() - started < duration:
+        while (duration is None or time.monotonic() - started < duration) and not stop.is_set():
             wake.wait(0.2)
             wake.clear()
             while live.drain() is not None:  # in Revit, the ExternalEvent handler does this
@@ -264,25 +359,29 @@ def loop(client: SidecarClient, live: LiveSync, view: ConsoleView, wake: threadi
                 except SidecarError as error:  # cleared meanwhile: nothing to acknowledge
                     view.print(f"ack {alert_id}: {error.code}")
             if now >= next_status:
-                view.status_line(client.request(protocol.STATUS, {}), now - started)
+                last_status = client.request(protocol.STATUS, {})
+                view.status_line(last_status, now - started)
                 next_status = now + STATUS_EVERY_S
     except KeyboardInterrupt:
         pass
-    return {"alerts_raised": view.raised, "elapsed_s": time.monotonic() - started, "live": dict(live.stats)}
+    return {"alerts_raised": view.raised, "elapsed_s": time.monotonic() - started, "live": dict(live.stats),
+            "last_status": last_status}
 
 
-def print_summary(view: ConsoleView, status: dict, summary: dict) -> None:
+def print_summary(view: ConsoleView, status: dict | None, summary: dict, reason: str = "") -> None:
     tally = Counter(view.health.values())
-    print("\n=== RevitPyIoT demo summary ===")
-    print(f"ran {summary['elapsed_s']:.0f} s; {status['sensors']} sensors; "
-          f"{status['readings_per_s']:.0f} readings/s at the end")
-    print(f"alerts: {view.counts['alerts_active']} raised/updated, {view.counts['alerts_acknowledged']} acknowledged, "
-          f"{view.counts['alerts_cleared']} cleared; {status['active_alerts']} still active")
-    print(f"health changes seen: {view.counts['health_changes']}; now: "
-          + ", ".join(f"{s} {tally[s]}" for s in protocol.HEALTH_STATUSES))
+    status = status or {}
+    emit("\n=== RevitPyIoT demo summary ===")
+    emit(f"ran {summary['elapsed_s']:.0f} s{f' (stopped by {reason})' if reason else ''}; "
+         f"{status.get('sensors', '?')} sensors; {status.get('readings_per_s', 0):.0f} readings/s at the end")
+    emit(f"alerts: {view.counts['alerts_active']} raised/updated, {view.counts['alerts_acknowledged']} acknowledged, "
+         f"{view.counts['alerts_cleared']} cleared; {status.get('active_alerts', '?')} still active")
+    emit(f"health changes seen: {view.counts['health_changes']} ({view.counts['health_alarming']} into warning or "
+         f"critical, {view.counts['health_recovered']} recovered); now: "
+         + ", ".join(f"{s} {tally[s]}" for s in protocol.HEALTH_STATUSES))
     live = summary["live"]
-    print(f"live sync: {live['events']} events in {live['batches']} batches, {live['snapshots']} snapshots, "
-          f"{live['gaps']} gaps, {live['reconnects']} reconnects")
+    emit(f"live sync: {live['events']} events in {live['batches']} batches, {live['snapshots']} snapshots, "
+         f"{live['gaps']} gaps, {live['reconnects']} reconnects")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.name == "nt":
         os.system("")  # enables ANSI colours in Windows 10+ consoles
     use_colour = not args.no_colour and sys.stdout.isatty()
-    return run_demo(args.duration, use_colour)
+    stop = StopRequest()
+    stop.install()
+    return run_demo(args.duration, use_colour, stop)
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ANALYTICS_COMMANDS:
         return _delegate("sidecar.analytics.offline.cli", argv)
     if argv and argv[0] == "tray":
-        return _delegate("sidecar.tray", argv[1:])
+        return _delegate("sidecar.dashboard.tray", argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command != "serve":

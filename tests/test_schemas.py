@@ -374,7 +374,7 @@ def test_validate_request_accepts_a_10k_element_configure_and_finds_the_bad_one(
 
 def test_fast_checks_accept_every_valid_golden_and_demo_item() -> None:
     # Otherwise the fast path would silently fall back to the slow one.
-    from sidecar.sample_building import build_demo_building
+    from sidecar.simulation.sample_building import build_demo_building
 
     building = build_demo_building()
     for body in (golden("request.configure")["body"], building):

@@ -1,6 +1,6 @@
 """The live path: the building simulator's scripted faults through the live anomaly detector.
 
-Builds the demo building (``sidecar.sample_building.build_demo_building`` -> ``build_model``),
+Builds the demo building (``sidecar.simulation.sample_building.build_demo_building`` -> ``build_model``),
 creates the simulator source (``SimSource``, public constructor, scripted ``FaultSpec``s, a
 collecting sink is not needed: its vectorised ``sample(wall)`` is driven directly over simulated
 time, one reading per sensor per ``--period`` seconds, without sleeping) and scores every reading
@@ -249,7 +249,7 @@ def main() -> None:
     args = ap.parse_args()
     detector = Detector(args.model, args.warmup, args.threshold)
     from sidecar.model import build_model
-    from sidecar.sample_building import build_demo_building
+    from sidecar.simulation.sample_building import build_demo_building
 
     model = build_model(build_demo_building())
     t0 = time.perf_counter()

@@ -153,7 +153,7 @@ def main() -> None:
     args = ap.parse_args()
     from sidecar.maintenance.trend import calibrate
     from sidecar.model import build_model
-    from sidecar.sample_building import build_demo_building
+    from sidecar.simulation.sample_building import build_demo_building
 
     tic = time.perf_counter()
     model = build_model(build_demo_building())

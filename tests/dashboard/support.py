@@ -12,7 +12,7 @@ import numpy as np
 
 from sidecar.dashboard.live import LiveFeed
 from sidecar.dashboard.resample import envelope
-from sidecar.sample_building import build_demo_building
+from sidecar.simulation.sample_building import build_demo_building
 
 WEEK_S = 7 * 86400
 

@@ -28,7 +28,7 @@ from support.sidecar_process import running_sidecar
 from shared_schemas import protocol
 from sidecar.config import SimulatorConfig
 from sidecar.model import build_model
-from sidecar.sample_building import build_demo_building
+from sidecar.simulation.sample_building import build_demo_building
 from sidecar.sources.sim import SimSource
 
 from .pages import ROOT, open_page, publish_docs_images, shot, wait_fill

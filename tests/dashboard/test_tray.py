@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from shared_schemas import protocol
+from sidecar.client.launcher import SidecarLauncher, say_hello, serve_arguments
+from sidecar.client.requests import RequestClient
 
 from .conftest import free_port
 
@@ -23,24 +25,19 @@ XVFB = "/usr/bin/Xvfb"
 
 
 class RealSidecar:
+    """A sidecar started without waiting (the tray's own wait, ``say_hello``, is under test)."""
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.command = f"tcp://127.0.0.1:{free_port()}"
         self.events = f"tcp://127.0.0.1:{free_port()}"
-        self.log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "serve", "--command-endpoint", self.command,
-             "--event-endpoint", self.events, "--data-dir", str(data_dir), "--dashboard-port", "0"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.launcher = SidecarLauncher(serve_arguments(command_endpoint=self.command, event_endpoint=self.events,
+                                                        data_dir=data_dir, dashboard_port=0),
+                                        log_path=data_dir / "serve.log", cwd=ROOT)
+        self.launcher.start(ready_timeout_s=None)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.log.close()
+        self.launcher.stop(15)
 
 
 @pytest.fixture
@@ -55,11 +52,11 @@ def sidecar(tmp_path):
 @pytest.fixture
 def controller(sidecar, tmp_path, monkeypatch):
     monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
-    from sidecar.tray import CommandClient, TrayController, wait_for_sidecar
+    from sidecar.dashboard.tray import TRAY_CLIENT, TrayController
 
-    client = CommandClient(sidecar.command, "")
-    wait_for_sidecar(client, tmp_path / protocol.TOKEN_FILE_NAME, None, 30.0)
-    from sidecar.sample_building import build_demo_building
+    client = RequestClient(sidecar.command, "")
+    say_hello(client, client_name=TRAY_CLIENT, token_path=tmp_path / protocol.TOKEN_FILE_NAME, timeout_s=30.0)
+    from sidecar.simulation.sample_building import build_demo_building
 
     client.request(protocol.CONFIGURE, build_demo_building())
     opened: dict[str, list] = {"urls": [], "files": [], "quit": []}
@@ -123,15 +120,7 @@ def test_tray_follows_the_config_file_and_the_status_dashboard_url(tmp_path, mon
     monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
     import urllib.request
 
-    from sidecar.tray import (
-        CommandClient,
-        EventWatcher,
-        SidecarProcess,
-        TrayController,
-        build_parser,
-        tray_settings,
-        wait_for_sidecar,
-    )
+    from sidecar.dashboard.tray import EventWatcher, TrayController, build_parser, tray_settings
 
     command, events = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     config = write_config(tmp_path / "sidecar.toml", command, events, tmp_path / "data")
@@ -142,11 +131,13 @@ def test_tray_follows_the_config_file_and_the_status_dashboard_url(tmp_path, mon
     assert child[child.index("--config") + 1] == str(config.resolve())
     assert "--command-endpoint" not in child, "the child reads the same file: one source of truth"
 
-    process = SidecarProcess(child, settings.log_path)
-    client = CommandClient(settings.command_endpoint, "")
+    process = SidecarLauncher(child, log_path=settings.log_path, append_log=True)
+    client = RequestClient(settings.command_endpoint, "")
     watcher = None
     try:
-        wait_for_sidecar(client, settings.token_path, process, 30.0)
+        process.start(ready_timeout_s=30.0)
+        assert process.command_endpoint == command and process.token_path == settings.token_path
+        client.token = process.token
         opened: list[str] = []
         controller = TrayController(client, log_path=settings.log_path, open_url=opened.append)
         controller.refresh()
@@ -174,7 +165,7 @@ def test_tray_follows_the_config_file_and_the_status_dashboard_url(tmp_path, mon
 
 
 def test_command_line_overrides_the_config_file_and_a_bad_file_is_refused(tmp_path):
-    from sidecar.tray import build_parser, main, tray_settings
+    from sidecar.dashboard.tray import build_parser, main, tray_settings
 
     config = write_config(tmp_path / "sidecar.toml", "tcp://127.0.0.1:5999", "tcp://127.0.0.1:5998", tmp_path)
     settings = tray_settings(build_parser().parse_args(["--config", str(config), "--command-endpoint",
@@ -205,7 +196,7 @@ def test_menu_errors_are_reported_not_raised(controller, sidecar):
 def test_icon_colour_follows_the_worst_status_and_critical_alerts_notify(controller, sidecar):
     from PIL import Image
 
-    from sidecar.tray import EventWatcher, icon_image
+    from sidecar.dashboard.tray import EventWatcher, icon_image
 
     for status, colour in protocol.STATUS_COLOURS.items():
         image = icon_image(status)
@@ -219,7 +210,7 @@ def test_icon_colour_follows_the_worst_status_and_critical_alerts_notify(control
         assert watcher.subscribed.wait(5)
         controller.start_monitoring()
         # a reading far beyond its critical limit, through the real pipeline
-        from sidecar.sample_building import build_demo_building
+        from sidecar.simulation.sample_building import build_demo_building
 
         sensor = next(e["sensor"] for e in build_demo_building()["elements"]
                       if e.get("sensor", {}).get("limits", {}).get("high_critical") is not None)
@@ -292,10 +283,8 @@ def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
             time.sleep(0.1)
         assert "pystray._xorg" in "".join(output)
         # the child sidecar answers while the icon runs
-        from sidecar.tray import CommandClient
-
         token = (tmp_path / protocol.TOKEN_FILE_NAME).read_text().strip()
-        client = CommandClient(command, token)
+        client = RequestClient(command, token)
         assert client.request(protocol.STATUS)["state"] in protocol.STATES
         client.close()
 
@@ -305,7 +294,7 @@ def test_tray_under_xvfb_starts_the_sidecar_and_stops_cleanly(tmp_path):
         assert tray.returncode == 0, "".join(output)
         assert "tray icon stopped" in "".join(output)
         # the sidecar child is gone with it: its command port is free again
-        client = CommandClient(command, token, timeout_s=0.5)
+        client = RequestClient(command, token, timeout_s=0.5)
         with pytest.raises(TimeoutError):
             client.request(protocol.STATUS)
         client.close()

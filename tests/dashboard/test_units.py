@@ -13,7 +13,7 @@ from sidecar.dashboard.batches import newest_per_sensor
 from sidecar.dashboard.resample import envelope, normalise_history
 from sidecar.model import build_model
 from sidecar.readings import ReadingBatch
-from sidecar.sample_building import build_demo_building
+from sidecar.simulation.sample_building import build_demo_building
 
 
 def test_week_of_minutes_becomes_2000_points_and_keeps_the_spike():

@@ -16,8 +16,8 @@ from revitpyiot import msgpack_codec
 
 from shared_schemas.protocol import KIND_EQUIPMENT, KIND_SENSOR, QUANTITY_UNITS, SOURCE_SCHEMES
 from shared_schemas.validation import validate_record, validate_request
-from sidecar import sample_building
-from sidecar.sample_building import build_demo_building, demo_building_json, load_demo_building
+from sidecar.simulation import sample_building
+from sidecar.simulation.sample_building import build_demo_building, demo_building_json, load_demo_building
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIT_UNIQUE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-([0-9a-f]{8})$")
@@ -188,19 +188,19 @@ def test_it_round_trips_through_json_and_msgpack(building: dict[str, Any]) -> No
 def test_the_shipped_file_is_up_to_date(building: dict[str, Any]) -> None:
     shipped = ROOT / "sidecar" / "data" / "demo_building.json"
     assert shipped.read_text(encoding="utf-8") == demo_building_json(7), \
-        "run: python -m sidecar.sample_building"
+        "run: python -m sidecar.simulation.sample_building"
     assert load_demo_building() == building
 
 
 def test_the_command_line_writes_the_building(tmp_path: Path) -> None:
     output = tmp_path / "nested" / "building.json"
-    done = subprocess.run([sys.executable, "-m", "sidecar.sample_building", "--output", str(output)],
+    done = subprocess.run([sys.executable, "-m", "sidecar.simulation.sample_building", "--output", str(output)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "sensors" in done.stdout
     assert output.read_text(encoding="utf-8") == demo_building_json(7)
     other = tmp_path / "seed3.json"
-    done = subprocess.run([sys.executable, "-m", "sidecar.sample_building", "--seed", "3", "--output", str(other)],
+    done = subprocess.run([sys.executable, "-m", "sidecar.simulation.sample_building", "--seed", "3", "--output", str(other)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert load_demo_building(other) == build_demo_building(3)

@@ -17,7 +17,7 @@ from sidecar.config import ConfigError, FaultSpec, ScenarioSpec, SimulatorConfig
 from sidecar.model import build_model
 from sidecar.pipeline import Pipeline
 from sidecar.readings import ReadingBatch
-from sidecar.sample_building import build_demo_building
+from sidecar.simulation.sample_building import build_demo_building
 from sidecar.sources.sim import GROUND_TRUTH_FILE, SimSource
 
 FAST = "[simulator]\ninterval_s = 0.2\nrate_hz = 2.0\nseed = 3\n"

@@ -1,5 +1,7 @@
-"""A plain third-party client of the sidecar, written from PROTOCOL.md only: pyzmq REQ/DEALER
-for commands, SUB for events, msgpack maps. Tests use it to talk to a real sidecar."""
+"""A client of the sidecar for tests: requests through the sidecar's own request client
+(``sidecar.client.requests``, a pyzmq DEALER), plus what only tests need: envelopes with any
+key changed or left out, raw payloads and frames, and a SUB listener that keeps every event.
+(``tests/sidecar/test_third_party.py`` keeps a client written from PROTOCOL.md alone.)"""
 from __future__ import annotations
 
 import itertools
@@ -9,6 +11,8 @@ from typing import Any
 
 import msgpack
 import zmq
+
+from sidecar.client.requests import RequestClient, pack
 
 _ids = itertools.count(1)
 
@@ -24,24 +28,18 @@ DROP = _DROP  # pass as an override value to leave a key out
 
 
 class CommandClient:
-    """REQ client: one request, one reply."""
+    """One request, one reply: the whole reply map, error replies included."""
 
     def __init__(self, endpoint: str, token: str, context: zmq.Context[Any] | None = None, timeout_ms: int = 10_000):
-        self.context = context or zmq.Context.instance()
-        self.socket = self.context.socket(zmq.REQ)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.RCVTIMEO, timeout_ms)
-        self.socket.connect(endpoint)
+        self.requests = RequestClient(endpoint, token, timeout_s=timeout_ms / 1000, context=context)
         self.token = token
 
     def send_raw(self, payload: bytes) -> dict[str, Any]:
-        self.socket.send(payload)
-        reply: dict[str, Any] = msgpack.unpackb(self.socket.recv(), raw=False)
-        return reply
+        return self.requests.exchange(payload)
 
     def request(self, kind: Any, body: Any = None, **overrides: Any) -> dict[str, Any]:
         message = envelope(kind, {} if body is None else body, self.token, **overrides)
-        reply = self.send_raw(msgpack.packb(message, use_bin_type=True))
+        reply = self.requests.exchange(pack(message), message.get("id"))
         if "id" in message and isinstance(message["id"], str) and reply.get("ok"):
             assert reply["id"] == message["id"]
         return reply
@@ -54,7 +52,7 @@ class CommandClient:
         return result
 
     def close(self) -> None:
-        self.socket.close(0)
+        self.requests.close()
 
 
 class DealerClient:

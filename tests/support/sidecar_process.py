@@ -1,25 +1,25 @@
 """Run the real sidecar (``python -m sidecar serve``) as a subprocess for a test.
 
-``running_sidecar()`` binds both endpoints to free loopback ports (``tcp://127.0.0.1:*``, so no
-port race), uses a fresh temporary data dir, waits for the ``ready`` log line, yields a
-``SidecarHandle`` and stops the process (SIGTERM, then kill) whatever happens. Its log is kept
-in ``<data dir>/sidecar.log`` and shown when start-up fails.
+``running_sidecar()`` starts it through the sidecar's own launcher
+(``sidecar.client.launcher``): both endpoints on free loopback ports (``tcp://127.0.0.1:*``,
+so no port race), a fresh temporary data dir, ready once the ``ready`` line is logged and
+``hello`` is answered; it yields a ``SidecarHandle`` and stops the process (SIGTERM, then
+kill) whatever happens. Its log is kept in ``sidecar.log`` beside the data dir and shown
+when start-up fails.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sidecar.client.launcher import LOOPBACK_ANY_PORT, SidecarLauncher, serve_arguments
+
 ROOT = Path(__file__).resolve().parents[2]
-READY = re.compile(r"\bready command=(\S+) events=(\S+) token_file=(.+)$", re.MULTILINE)
 
 
 @dataclass
@@ -42,17 +42,6 @@ class SidecarHandle:
         return self.process.poll() is None
 
 
-def _stop(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextlib.contextmanager
 def running_sidecar(config_text: str | None = None, extra_args: list[str] | None = None,
                     data_dir: Path | None = None, ready_timeout_s: float = 30.0,
@@ -61,37 +50,18 @@ def running_sidecar(config_text: str | None = None, extra_args: list[str] | None
     with tempfile.TemporaryDirectory(prefix="revitpyiot-test-") as temp:
         data = Path(data_dir) if data_dir is not None else Path(temp) / "data"
         data.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, *(python_flags or []), "-m", "sidecar", "serve",
-                   "--command-endpoint", "tcp://127.0.0.1:*", "--event-endpoint", "tcp://127.0.0.1:*",
-                   "--data-dir", str(data), "--log-level", log_level]
+        config_path = None
         if config_text is not None:
             config_path = Path(temp) / "sidecar.toml"
             config_path.write_text(config_text, encoding="utf-8")
-            command += ["--config", str(config_path)]
-        command += list(extra_args or [])
-        if "--dashboard-port" not in command:
-            command.append("--no-dashboard")  # only the dashboard's own tests serve it (on a free port)
-        env = dict(os.environ, REVITPYIOT_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        log_path = Path(temp) / "sidecar.log"
-        with open(log_path, "wb") as log_file:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-            try:
-                deadline = time.monotonic() + ready_timeout_s
-                match = None
-                while match is None:
-                    text = log_path.read_text(encoding="utf-8", errors="replace")
-                    match = READY.search(text)
-                    if match is not None:
-                        break
-                    if process.poll() is not None:
-                        raise RuntimeError(f"sidecar exited with {process.returncode} before ready:\n{text}")
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"sidecar not ready after {ready_timeout_s} s:\n{text}")
-                    time.sleep(0.02)
-                token_file = Path(match.group(3).strip())
-                token = token_file.read_text(encoding="ascii").strip()
-                yield SidecarHandle(match.group(1), match.group(2), token, data, process, log_path)
-            finally:
-                _stop(process)
+        extra = list(extra_args or [])
+        # only the dashboard's own tests serve it (on a free port)
+        args = serve_arguments(command_endpoint=LOOPBACK_ANY_PORT, event_endpoint=LOOPBACK_ANY_PORT, data_dir=data,
+                               log_level=log_level, config=config_path,
+                               dashboard="--dashboard-port" in extra) + extra
+        launcher = SidecarLauncher(args, log_path=Path(temp) / "sidecar.log", cwd=ROOT, python_flags=python_flags or (),
+                                   env=dict(os.environ, REVITPYIOT_DATA_DIR=str(data)), client_name="revitpyiot-tests")
+        with launcher.start(ready_timeout_s=ready_timeout_s):
+            assert launcher.process is not None
+            yield SidecarHandle(launcher.command_endpoint, launcher.event_endpoint, launcher.token, data,
+                                launcher.process, launcher.log_path)

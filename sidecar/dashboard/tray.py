@@ -1,8 +1,9 @@
 """The tray icon: start and stop monitoring with one click, see the worst status at a glance.
 
-``python -m sidecar tray`` starts the sidecar as a child process (``python -m sidecar
-serve ...``) and stays a separate, small process: it talks to the sidecar over ZeroMQ
-like any other client (PROTOCOL.md requests with the token from the data folder) and
+It sits beside the dashboard as the other user-facing part, but runs as its own small
+process. ``python -m sidecar tray`` starts the sidecar as a child process (``python -m
+sidecar serve ...``, through ``sidecar.client.launcher``) and talks to it over ZeroMQ like
+any other client (``sidecar.client.requests``, with the token from the data folder) and
 watches the event stream for the icon's colour and for new critical alerts. With
 ``--config FILE`` it reads the endpoints and data folder from the same file it hands to
 the child, so both always agree; the dashboard's address comes from the sidecar's
@@ -21,8 +22,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import uuid
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,71 +33,17 @@ import zmq
 from PIL import Image, ImageDraw
 
 from shared_schemas import protocol
+from sidecar.client.launcher import LaunchError, SidecarLauncher, say_hello, serve_arguments
+from sidecar.client.requests import RequestClient, SidecarError
 
 log = logging.getLogger("sidecar.tray")
 
 ICON_SIZE = 64
 NOTIFY_SEVERITY = protocol.SEVERITY_CRITICAL
+TRAY_CLIENT = "revitpyiot-tray"
 
 
-class TrayRequestError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message = code, message
-
-
-# ----- talking to the sidecar -----
-class CommandClient:
-    """A DEALER client for the command endpoint; one request at a time, thread-safe."""
-
-    def __init__(self, endpoint: str, token: str, *, timeout_s: float = 5.0,
-                 context: zmq.Context[Any] | None = None) -> None:
-        self.endpoint, self.token, self.timeout_s = endpoint, token, timeout_s
-        self._context = context or zmq.Context.instance()
-        self._lock = threading.Lock()
-        self._socket: zmq.Socket[Any] | None = None
-
-    def request(self, type: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        with self._lock:
-            sock = self._connect()
-            request_id = uuid.uuid4().hex
-            sock.send_multipart([b"", msgpack.packb({"v": protocol.PROTOCOL_VERSION, "type": type, "id": request_id,
-                                                     "ts": time.time(), "token": self.token, "body": body or {}},
-                                                    use_bin_type=True)])
-            deadline = time.monotonic() + self.timeout_s
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sock.poll(int(remaining * 1000)):
-                    self._reset()  # a late reply must not be mistaken for the next request's
-                    raise TimeoutError(f"the sidecar at {self.endpoint} did not answer {type!r} "
-                                       f"within {self.timeout_s:g} s")
-                frames = sock.recv_multipart()
-                reply = msgpack.unpackb(frames[-1], raw=False)
-                if isinstance(reply, dict) and reply.get("id") == request_id:
-                    break
-        if not reply.get("ok"):
-            error = reply.get("error") or {}
-            raise TrayRequestError(str(error.get("code", "internal")), str(error.get("message", "")))
-        body_out = reply.get("body")
-        return body_out if isinstance(body_out, dict) else {}
-
-    def close(self) -> None:
-        with self._lock:
-            self._reset()
-
-    def _connect(self) -> zmq.Socket[Any]:
-        if self._socket is None:
-            self._socket = self._context.socket(zmq.DEALER)
-            self._socket.setsockopt(zmq.LINGER, 0)
-            self._socket.connect(self.endpoint)
-        return self._socket
-
-    def _reset(self) -> None:
-        if self._socket is not None:
-            self._socket.close(0)
-            self._socket = None
-
-
+# ----- talking to the sidecar (requests: sidecar.client.requests) -----
 class StatusTracker:
     """The worst active status from health records and open alerts (pure; fed by events)."""
 
@@ -173,36 +118,6 @@ class EventWatcher(threading.Thread):
         self._stopping.set()
 
 
-# ----- the child process -----
-class SidecarProcess:
-    """``python -m sidecar serve`` as a child, stopped politely (then firmly) on quit."""
-
-    def __init__(self, args: list[str], log_path: Path) -> None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_path
-        self._log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - the child writes to it until stop()
-        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | getattr(subprocess, "CREATE_NO_WINDOW", 0)
-        self.process = subprocess.Popen([sys.executable, "-m", "sidecar", "serve", *args], stdout=self._log,
-                                        stderr=subprocess.STDOUT, creationflags=flags)
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, timeout_s: float = 10.0) -> int:
-        if self.running():
-            if sys.platform == "win32":
-                self.process.send_signal(signal.CTRL_BREAK_EVENT)
-            else:
-                self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
-        self._log.close()
-        return int(self.process.returncode or 0)
-
-
 # ----- the icon -----
 def icon_image(status: str, size: int = ICON_SIZE) -> Image.Image:
     """A building glyph on a disc in the status colour (PROTOCOL.md colours)."""
@@ -232,7 +147,7 @@ def open_path(path: Path) -> None:
 class TrayController:
     """The tray's behaviour, independent of pystray: each menu item calls one method."""
 
-    def __init__(self, client: CommandClient, *, dashboard_url: str | None = None,
+    def __init__(self, client: RequestClient, *, dashboard_url: str | None = None,
                  log_path: Path | None = None, open_url: Callable[[str], Any] = webbrowser.open,
                  open_file: Callable[[Path], Any] = open_path, on_quit: Callable[[], Any] | None = None) -> None:
         self.client = client
@@ -261,7 +176,7 @@ class TrayController:
         if self.dashboard_url is None:
             try:
                 status = self.client.request(protocol.STATUS)
-            except (TrayRequestError, TimeoutError) as error:
+            except SidecarError as error:
                 self._notify("RevitPyIoT", f"the sidecar did not answer: {error}")
                 return None
             with self._lock:
@@ -340,7 +255,7 @@ class TrayController:
     def _command(self, kind: str) -> dict[str, Any]:
         try:
             reply = self.client.request(kind)
-        except (TrayRequestError, TimeoutError) as error:
+        except (SidecarError) as error:
             self.last_error = str(error)
             self._notify("RevitPyIoT", f"{kind} failed: {error}")
             raise
@@ -436,12 +351,10 @@ class TraySettings:
     def serve_arguments(self) -> list[str]:
         """``serve`` arguments for the child: the same settings file, so it binds what the tray
         connects to; command-line values win over the file for both."""
-        args = ["--data-dir", str(self.data_dir)]
-        if self.config_path is not None:
-            args += ["--config", str(self.config_path)]
-        if self.endpoints_from_cli or self.config_path is None:
-            args += ["--command-endpoint", self.command_endpoint, "--event-endpoint", self.event_endpoint]
-        return args
+        endpoints = self.endpoints_from_cli or self.config_path is None
+        return serve_arguments(data_dir=self.data_dir, config=self.config_path,
+                               command_endpoint=self.command_endpoint if endpoints else None,
+                               event_endpoint=self.event_endpoint if endpoints else None)
 
 
 def tray_settings(args: argparse.Namespace) -> TraySettings:
@@ -457,26 +370,6 @@ def tray_settings(args: argparse.Namespace) -> TraySettings:
                         endpoints_from_cli=bool(args.command_endpoint or args.event_endpoint))
 
 
-def wait_for_sidecar(client: CommandClient, token_path: Path, process: SidecarProcess | None,
-                     timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if process is not None and not process.running():
-            raise RuntimeError(f"the sidecar exited with code {process.process.returncode}; "
-                               f"see {process.log_path}")
-        if token_path.exists():
-            client.token = token_path.read_text(encoding="utf-8").strip()
-            try:
-                return client.request(protocol.HELLO, {"client": "revitpyiot-tray",
-                                                       "client_version": protocol.__version__,
-                                                       "protocols": [protocol.PROTOCOL_VERSION]})
-            except (TimeoutError, TrayRequestError) as error:
-                last = error
-        time.sleep(0.2)
-    raise TimeoutError(f"the sidecar did not answer within {timeout_s:g} s ({last})")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -488,16 +381,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"revitpyiot-sidecar tray: {error}", file=sys.stderr)
         return 2
     token_path, log_path = settings.token_path, settings.log_path
-    process: SidecarProcess | None = None
-    if not args.attach:
-        process = SidecarProcess(settings.serve_arguments(), log_path)
     log.info("sidecar at %s (events %s)", settings.command_endpoint, settings.event_endpoint)
-    client = CommandClient(settings.command_endpoint, "", timeout_s=5.0)
+    client = RequestClient(settings.command_endpoint, "", timeout_s=5.0)
+    process: SidecarLauncher | None = None
     watcher: EventWatcher | None = None
     try:
         try:
-            wait_for_sidecar(client, token_path, process, args.startup_timeout)
-        except (RuntimeError, TimeoutError) as error:
+            if args.attach:
+                say_hello(client, client_name=TRAY_CLIENT, token_path=token_path, timeout_s=args.startup_timeout)
+            else:
+                process = SidecarLauncher(settings.serve_arguments(), log_path=log_path, append_log=True,
+                                          client_name=TRAY_CLIENT, console=False)
+                process.start(ready_timeout_s=args.startup_timeout)
+                client.token = process.token
+        except (LaunchError, TimeoutError) as error:
             print(f"revitpyiot-sidecar tray: {error}", file=sys.stderr)
             return 2
         controller = TrayController(client, log_path=log_path if process is not None else None)
@@ -505,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.start and controller.state != protocol.STATE_MONITORING:
             try:
                 controller.start_monitoring()
-            except (TrayRequestError, TimeoutError) as error:
+            except SidecarError as error:
                 log.warning("tray: could not start monitoring: %s", error)
         watcher = EventWatcher(settings.event_endpoint, controller.on_event)
         watcher.start()

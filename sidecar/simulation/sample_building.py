@@ -24,7 +24,7 @@ Conventions, the same as ``RevitPyIoT.extension/lib/revitpyiot/extract.py`` uses
   ``limits``.
 
 Everything is derived from ``random.Random(seed)``, so a seed always gives the same building.
-``python -m sidecar.sample_building [--output FILE] [--seed N]`` writes it as JSON (by default to
+``python -m sidecar.simulation.sample_building [--output FILE] [--seed N]`` writes it as JSON (by default to
 ``sidecar/data/demo_building.json``, which ships with the package).
 """
 
@@ -56,7 +56,7 @@ from shared_schemas.protocol import (
 
 BUILDING_ID = "harbour-view"
 BUILDING_TITLE = "Harbour View Office"
-DEMO_BUILDING_PATH = Path(__file__).resolve().parent / "data" / "demo_building.json"
+DEMO_BUILDING_PATH = Path(__file__).resolve().parents[1] / "data" / "demo_building.json"
 EXPORTED_TS = 1767603600.0  # 2026-01-05 09:00 UTC: fixed, so the file is reproducible
 PLATE_X_M = 48.0
 PLATE_Y_M = 24.0
@@ -528,7 +528,7 @@ def load_demo_building(path: Path | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sidecar.sample_building",
+    parser = argparse.ArgumentParser(prog="python -m sidecar.simulation.sample_building",
                                      description="Write the demo building (a BuildingConfig) as JSON.")
     parser.add_argument("--output", type=Path, default=DEMO_BUILDING_PATH,
                         help=f"file to write, '-' for stdout (default: {DEMO_BUILDING_PATH})")
