@@ -5,11 +5,13 @@ Decoding msgpack allocates a Python object per item: an array of N empty arrays 
 bus therefore decodes a request in two steps:
 
 1. ``read_envelope`` walks the top-level map with msgpack's C ``skip()`` (no objects made),
-   reading the payload in ``CHUNK_BYTES`` slices, and decodes only the small envelope values.
-   Memory: one chunk; time: about 2 ns per item skipped. A request whose payload is larger
-   than ``PREFIX_BYTES`` and does not even contain ``"token"`` followed by a string of the
-   token's length (a regex search over the frame, ~0.3 ms per MiB) cannot carry the right
-   token: only its first ``PREFIX_BYTES`` are looked at.
+   reading the payload in ``CHUNK_BYTES`` slices, decodes only the small envelope values, and
+   stops once ``v``, ``type``, ``id`` and ``token`` are seen. Memory: one chunk, or the largest
+   string/binary value skipped when it is larger (msgpack's skip holds one whole: hence
+   ``MAX_STRING_BYTES`` per value); time: about 2 ns per item skipped. When a payload larger than ``PREFIX_BYTES`` has its body before
+   some of those keys, and does not even contain ``"token"`` followed by a string of the
+   token's length (a regex search over the frame, ~0.3 ms per MiB), it cannot carry the right
+   token: only its first ``PREFIX_BYTES`` are read.
 2. ``decode_request`` decodes the whole payload, for authenticated requests only, with
    msgpack's length limits scaled to the payload (every item costs at least one byte) and a
    nesting limit checked on the containers that the schemas allow to nest.
@@ -25,6 +27,8 @@ import msgpack
 
 # The envelope keys the bus needs before it decides to decode the body.
 ENVELOPE_KEYS = ("v", "type", "id", "ts", "token")
+# Once these are seen the rest of the map is not read before the token check.
+NEEDED_KEYS = ("v", "type", "id", "token")
 # A request map has a handful of keys (PROTOCOL.md: v, type, id, ts, token, body).
 MAX_ENVELOPE_ENTRIES = 64
 # Envelope values and keys larger than this are not decoded (an id, a type or a token is short).
@@ -33,6 +37,8 @@ MAX_KEY_BYTES = 64
 # The part of a large request scanned for its envelope when the token cannot be in it.
 PREFIX_BYTES = 1 << 20
 CHUNK_BYTES = 64 * 1024
+# One string, binary or extension value: no request of the protocol carries anything near this.
+MAX_STRING_BYTES = 4 * 1024 * 1024
 # Containers nested deeper than this are refused (the deepest legitimate request, a configure
 # with sensor limits, nests 6 levels); msgpack's own decoder stops at 1024.
 MAX_NESTING = 32
@@ -63,7 +69,7 @@ class TooLarge:
 @dataclass
 class Envelope:
     values: dict[str, Any] = field(default_factory=dict)
-    # False when only a prefix was scanned: keys absent from ``values`` may still be in the payload.
+    # False when only a prefix was read: keys absent from ``values`` may still be in the payload.
     complete: bool = True
 
     def get(self, key: str) -> Any:
@@ -116,11 +122,15 @@ def token_needle(token: str) -> re.Pattern[bytes]:
     return re.compile(re.escape(msgpack.packb("token") + header))
 
 
-def read_envelope(payload: memoryview, needle: re.Pattern[bytes] | None = None) -> Envelope:
+def read_envelope(payload: memoryview, needle: re.Pattern[bytes] | None = None, *,
+                  prefix_only: bool = False) -> Envelope:
     """The envelope values of one request payload (see the module docstring).
 
-    Raises ``EnvelopeError`` when the payload is not one msgpack map. Values of envelope keys
-    larger than ``MAX_ENVELOPE_VALUE_BYTES`` come back as ``TooLarge``."""
+    The map is read until ``v``, ``type``, ``id`` and ``token`` have all been seen, or to its
+    end. Raises ``EnvelopeError`` when what is read is not msgpack, or not a map (or, when the
+    map is read to its end, is followed by more bytes). Values of envelope keys larger than
+    ``MAX_ENVELOPE_VALUE_BYTES`` come back as ``TooLarge``. ``prefix_only``: read at most the
+    first ``PREFIX_BYTES`` (``complete`` says whether that was enough)."""
     size = len(payload)
     if size == 0:
         raise EnvelopeError("payload is not valid msgpack (OutOfData: empty payload)")
@@ -129,12 +139,24 @@ def read_envelope(payload: memoryview, needle: re.Pattern[bytes] | None = None) 
         if first == 0xC1:
             raise EnvelopeError("payload is not valid msgpack (FormatError: 0xc1 is not a msgpack type)")
         raise EnvelopeError(f"payload must be a msgpack map, got {_type_name(first)}")
-    limit = size
-    if needle is not None and size > PREFIX_BYTES and needle.search(payload) is None:
-        limit = PREFIX_BYTES
-    reader = _Chunks(payload, limit)
-    unpacker = msgpack.Unpacker(reader, read_size=CHUNK_BYTES, max_buffer_size=2 * CHUNK_BYTES)
+    if prefix_only:
+        return _scan(payload, min(size, PREFIX_BYTES))
+    if needle is None or size <= PREFIX_BYTES:
+        return _scan(payload, size)
+    envelope = _scan(payload, PREFIX_BYTES)
+    if envelope.complete or needle.search(payload) is None:
+        return envelope  # all keys seen in the first MiB, or the right token cannot be there
+    return _scan(payload, size)
+
+
+def _scan(payload: memoryview, limit: int) -> Envelope:
+    size = len(payload)
+    # skip() streams through arrays and maps but needs a whole string, binary or extension value
+    # in its buffer at once: the buffer grows to the largest one met, MAX_STRING_BYTES at most.
+    unpacker = msgpack.Unpacker(_Chunks(payload, limit), read_size=CHUNK_BYTES,
+                                max_buffer_size=MAX_STRING_BYTES + 2 * CHUNK_BYTES)
     envelope = Envelope()
+    values = envelope.values
     try:
         entries = unpacker.read_map_header()
         if entries > MAX_ENVELOPE_ENTRIES:
@@ -144,20 +166,22 @@ def read_envelope(payload: memoryview, needle: re.Pattern[bytes] | None = None) 
             value_is_envelope = isinstance(key, str) and key in ENVELOPE_KEYS
             value = _small_value(unpacker, payload, MAX_ENVELOPE_VALUE_BYTES if value_is_envelope else 0)
             if value_is_envelope:
-                envelope.values[key] = value
+                values[key] = value
+                if all(k in values for k in NEEDED_KEYS):
+                    return envelope  # the rest is the body's: decoded only for the token's holder
     except msgpack.OutOfData:
         if limit < size:
             envelope.complete = False
             return envelope
         raise EnvelopeError("payload is not valid msgpack (OutOfData: truncated)") from None
+    except msgpack.BufferFull:
+        raise EnvelopeError(f"a string, binary or extension value is longer than {MAX_STRING_BYTES} bytes, "
+                            "the limit for one value") from None
     except EnvelopeError:
         raise
     except DECODE_ERRORS as error:
         raise EnvelopeError(f"payload is not valid msgpack ({type(error).__name__}: {error})") from None
     if unpacker.tell() != size:
-        if limit < size:
-            envelope.complete = False
-            return envelope
         raise EnvelopeError("payload is not valid msgpack (ExtraData: bytes after the request map)")
     return envelope
 
@@ -186,8 +210,9 @@ def decode_request(payload: memoryview, max_payload_bytes: int) -> dict[str, Any
     scaled to the documented maximum message size: no string, array or map can claim more
     items than there are bytes. Raises one of ``DECODE_ERRORS`` (``NestingError`` is a ValueError)."""
     scaled = max(1, min(len(payload), max_payload_bytes))
-    message = msgpack.unpackb(payload, raw=False, max_str_len=scaled, max_bin_len=scaled,
-                              max_array_len=scaled, max_map_len=scaled // 2, max_ext_len=scaled)
+    longest = min(scaled, MAX_STRING_BYTES)
+    message = msgpack.unpackb(payload, raw=False, max_str_len=longest, max_bin_len=longest,
+                              max_array_len=scaled, max_map_len=scaled // 2, max_ext_len=longest)
     if not isinstance(message, dict):  # read_envelope saw a map: only a decoder change could get here
         raise TypeError(f"payload must be a msgpack map, got {type(message).__name__}")
     body = message.get("body")

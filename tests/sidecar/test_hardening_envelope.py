@@ -8,6 +8,7 @@ request, and another client's `hello` must still be answered.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -16,10 +17,12 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
+import zmq.asyncio
 from support.protocol_client import CommandClient
 from support.sidecar_process import SidecarHandle, running_sidecar
 
 from shared_schemas.validation import validate_reply
+from sidecar.bus import CommandServer
 from sidecar.envelope import (
     PREFIX_BYTES,
     Envelope,
@@ -31,6 +34,7 @@ from sidecar.envelope import (
     read_envelope,
     token_needle,
 )
+from sidecar.validation import validate_request
 
 REQUEST_BYTES = 29 * 1024 * 1024
 
@@ -65,6 +69,10 @@ def _flood_requests(token_length: int) -> dict[str, bytes]:
         "body first, wrong token": _request([body_entry] + header + [("token", msgpack.packb(wrong))]),
         # Body first and no token at all: only a prefix is scanned.
         "body first, no token": _request([body_entry] + header),
+        # One 29 MiB string in the body, then a wrong token: msgpack's skip would hold it whole.
+        "string body first, wrong token": _request(
+            [("body", b"\x81" + msgpack.packb("note") + b"\xdb" + n.to_bytes(4, "big") + b"s" * n)]
+            + header + [("token", msgpack.packb(wrong))]),
     }
 
 
@@ -87,7 +95,8 @@ def flooded() -> Any:
         yield handle
 
 
-@pytest.mark.parametrize("case", ["no token", "body first, wrong token", "body first, no token"])
+@pytest.mark.parametrize("case", ["no token", "body first, wrong token", "body first, no token",
+                                  "string body first, wrong token"])
 def test_unauthenticated_flood_costs_less_than_twice_its_size(flooded: SidecarHandle, case: str) -> None:
     payload = _flood_requests(len(flooded.token))[case]
     assert REQUEST_BYTES - 1024 < len(payload) < REQUEST_BYTES + 1024
@@ -114,7 +123,11 @@ def test_unauthenticated_flood_costs_less_than_twice_its_size(flooded: SidecarHa
         context.term()
     reply = msgpack.unpackb(frames[1], raw=False)
     validate_reply(reply)
-    assert reply["ok"] is False and reply["error"]["code"] == "unauthorized", reply
+    if case.startswith("string"):  # one value over the 4 MiB a string may have: refused as such
+        assert reply["ok"] is False and reply["error"]["code"] == "bad_request", reply
+        assert "longer than 4194304 bytes" in reply["error"]["message"]
+    else:
+        assert reply["ok"] is False and reply["error"]["code"] == "unauthorized", reply
     if case == "no token":
         assert reply["id"] == "flood-1" and reply["type"] == "ingest"
     growth = (_status_kib(pid, "VmHWM") - rss_before_kib) * 1024
@@ -136,7 +149,10 @@ def test_envelope_is_read_wherever_its_keys_are() -> None:
     message = {"body": {"readings": [["a", 1.0, 2.0]] * 1000}, "id": "r-1", "v": 1, "type": "ingest",
                "token": TOKEN, "ts": 5.0}
     envelope = read_envelope(memoryview(msgpack.packb(message)), token_needle(TOKEN))
-    assert envelope.complete and envelope.values == {"id": "r-1", "v": 1, "type": "ingest", "token": TOKEN, "ts": 5.0}
+    # read up to the last of v, type, id and token: ts, after them, is left to the full decode
+    assert envelope.complete and envelope.values == {"id": "r-1", "v": 1, "type": "ingest", "token": TOKEN}
+    envelope = read_envelope(memoryview(msgpack.packb({"ts": 5.0, "v": 1, "body": {}})), token_needle(TOKEN))
+    assert envelope.complete and envelope.values == {"ts": 5.0, "v": 1}
 
 
 def test_oversized_envelope_values_are_not_decoded() -> None:
@@ -183,3 +199,101 @@ def test_decode_refuses_lengths_beyond_the_payload() -> None:
     # An array header claiming 2**32-1 items in a 6-byte payload is refused before any allocation.
     with pytest.raises(ValueError):
         decode_request(memoryview(b"\x81\xa1v" + b"\xdd\xff\xff\xff\xff"), 64 << 20)
+
+
+async def test_a_repeated_envelope_key_is_a_bad_request() -> None:
+    """The envelope is read up to its last key and the body decoded after: a map that repeats
+    ``type`` (or ``v``, ``token``) after that point must not switch handlers behind the check."""
+    called: list[str] = []
+
+    async def status(message: dict[str, Any]) -> dict[str, Any]:
+        called.append(message["type"])
+        return {"state": "idle", "sensors": 0, "readings_per_s": 0.0, "active_alerts": 0, "uptime_s": 1.0,
+                "sources": {}}
+
+    context = zmq.asyncio.Context()
+    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, {"status": status, "stop": status}, validate_request)
+    serving = asyncio.create_task(server.serve())
+    socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(server.endpoint)
+    try:
+        head = [("v", msgpack.packb(1)), ("type", msgpack.packb("status")), ("id", msgpack.packb("dup")),
+                ("token", msgpack.packb(TOKEN)), ("ts", msgpack.packb(1.0)), ("body", msgpack.packb({}))]
+        for repeated in (("type", msgpack.packb("stop")), ("token", msgpack.packb("w" * 43)), ("v", msgpack.packb(2))):
+            await socket.send_multipart([b"", _request([*head, repeated])])
+            reply = msgpack.unpackb((await asyncio.wait_for(socket.recv_multipart(), 10))[1], raw=False)
+            assert reply["ok"] is False and reply["error"]["code"] == "bad_request", reply
+            assert reply["id"] == "dup" and "repeats an envelope key" in reply["error"]["message"]
+        await socket.send_multipart([b"", _request(head)])
+        reply = msgpack.unpackb((await asyncio.wait_for(socket.recv_multipart(), 10))[1], raw=False)
+        assert reply["ok"] is True and called == ["status"]
+    finally:
+        socket.close(0)
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        server.close()
+        context.term()
+
+
+async def test_a_long_envelope_walk_keeps_each_clients_order() -> None:
+    """A request whose envelope keys come after a body over 1 MiB is read in a worker thread;
+    the same client's next requests wait for it and are answered in order, others go on."""
+    seen: list[str] = []
+
+    async def status(message: dict[str, Any]) -> dict[str, Any]:
+        seen.append(message["id"])
+        return {"state": "idle", "sensors": 0, "readings_per_s": 0.0, "active_alerts": 0, "uptime_s": 1.0,
+                "sources": {}}
+
+    context = zmq.asyncio.Context()
+    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, {"status": status}, validate_request)
+    serving = asyncio.create_task(server.serve())
+    sockets = [context.socket(zmq.DEALER) for _ in range(2)]
+    for socket in sockets:
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(server.endpoint)
+    client, other = sockets
+
+    def request(request_id: str, token: str = TOKEN, pad: int = 0) -> bytes:
+        entries = [("body", msgpack.packb({"pad": "p" * pad} if pad else {}))]
+        entries += [("v", msgpack.packb(1)), ("type", msgpack.packb("status")), ("id", msgpack.packb(request_id)),
+                    ("ts", msgpack.packb(1.0)), ("token", msgpack.packb(token))]
+        return _request(entries)
+
+    async def reply_of(socket: zmq.asyncio.Socket) -> dict[str, Any]:
+        return dict(msgpack.unpackb((await asyncio.wait_for(socket.recv_multipart(), 20))[1], raw=False))
+
+    try:
+        big = 3 * PREFIX_BYTES
+        await client.send_multipart([b"", request("slow-1", pad=big)])
+        await client.send_multipart([b"", request("quick-2")])
+        await client.send_multipart([b"", request("slow-3", token="w" * len(TOKEN), pad=big)])
+        await client.send_multipart([b"", request("quick-4")])
+        await other.send_multipart([b"", request("other-1")])
+        replies = [await reply_of(client) for _ in range(4)]
+        assert [r["id"] for r in replies] == ["slow-1", "quick-2", "slow-3", "quick-4"]
+        assert [r["ok"] for r in replies] == [True, True, False, True]
+        assert replies[2]["error"]["code"] == "unauthorized"
+        assert (await reply_of(other))["ok"] is True
+        assert [i for i in seen if i != "other-1"] == ["slow-1", "quick-2", "quick-4"]
+        assert server._waiting == {}
+    finally:
+        for socket in sockets:
+            socket.close(0)
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        server.close()
+        context.term()
+
+
+def test_one_value_is_at_most_four_mib() -> None:
+    big = msgpack.packb({"v": 1, "type": "status", "id": "x", "token": TOKEN, "body": {"note": "n" * ((4 << 20) + 1)}})
+    assert read_envelope(memoryview(big), token_needle(TOKEN)).complete  # the body is not read before the token
+    with pytest.raises(ValueError):
+        decode_request(memoryview(big), 64 << 20)
+    ok = msgpack.packb({"v": 1, "body": {"note": "n" * ((4 << 20) - 64)}})
+    assert len(decode_request(memoryview(ok), 64 << 20)["body"]["note"]) == (4 << 20) - 64
+    first = msgpack.packb({"body": {"note": "n" * (5 << 20)}, "v": 1, "type": "status", "id": "x", "token": TOKEN})
+    with pytest.raises(EnvelopeError, match="longer than 4194304 bytes"):
+        read_envelope(memoryview(first), token_needle(TOKEN))

@@ -1,6 +1,7 @@
 """Issue 15.1 / 15.5 of the brief: the envelope is judged before the body, against the real bus.
 
-Hypothesis builds request maps whose entries come in any order, each envelope value right or
+Hypothesis builds request maps whose entries come in any order (the bus reads the map up to its
+last envelope key before the token check, the rest after), each envelope value right or
 wrong in one of several ways, and a body that is fine, undecodable (bad UTF-8, a list as a map
 key), nested past the 32-level limit or past msgpack's own 1024-level stack. A model of the
 documented check order predicts the exact error code (and the reply's ``id``) of each; the real
@@ -72,12 +73,19 @@ def requests(draw: st.DrawFn, token: str) -> tuple[bytes, str, str | None]:
     present = [(k, v) for k, v in entries if v is not None] + extra
     order = draw(st.permutations(range(len(present))))
     payload = bytes([0x80 | len(present)]) + b"".join(present[i][0] + present[i][1] for i in order)
-    if draw(st.booleans()) and draw(st.booleans()):
+    trailing = draw(st.booleans()) and draw(st.booleans())
+    if trailing:
         payload += b"\xc0"   # one byte after the map: not one msgpack value
-        return payload, "bad_request", None
-    # The documented order: the map itself, version, type, token, then the body, then the schema.
+    # How far the bus reads the map before the token check: up to the last of v, type, id and
+    # token when all four are there, else to the end (where a trailing byte is seen).
+    position = {present[i][0]: place for place, i in enumerate(order)}
+    needed = [b"\xa1v", b"\xa4type", b"\xa2id", b"\xa5token"]
+    stop = max(position[k] for k in needed) if all(k in position for k in needed) else None
+    body_read = body_kind != "absent" and (stop is None or position[b"\xa4body"] < stop)
+    # The documented order: the map as far as read, version, type, token, the rest of the
+    # payload decoded, then the schema.
     reply_id = id_str if id_str is not None and len(id_str) <= 4096 else None
-    if body_kind == "deeper than msgpack":
+    if (trailing and stop is None) or (body_kind == "deeper than msgpack" and body_read):
         return payload, "bad_request", None
     if not version_ok:
         return payload, "unsupported_version", reply_id
@@ -85,7 +93,7 @@ def requests(draw: st.DrawFn, token: str) -> tuple[bytes, str, str | None]:
         return payload, "unknown_type", reply_id
     if token_kind != "right":
         return payload, "unauthorized", reply_id
-    if body_kind in ("bad utf-8", "list key", "deeper than 32"):
+    if trailing or body_kind in ("bad utf-8", "list key", "deeper than 32", "deeper than msgpack"):
         return payload, "bad_request", reply_id     # an id over 4 KiB is known only once decoded
     reply_id = id_str
     if body_kind == "absent" or id_str is None:
