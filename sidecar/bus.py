@@ -66,6 +66,8 @@ EMPTY = b""
 # hold no cycles and die by reference counting when the reply is sent. Larger payloads are
 # therefore handled with the collector paused.
 GC_PAUSE_BYTES = 256 * 1024
+# Requests a client may queue behind its own request whose envelope is walked off the loop.
+MAX_QUEUED_BEHIND_WALK = 8
 
 
 def bound_endpoint(socket: zmq.Socket[Any]) -> str:
@@ -96,7 +98,7 @@ class CommandServer:
         # Clients with a request whose envelope is being read in a worker thread: their later
         # requests, in arrival order.
         self._waiting: dict[bytes, deque[list[zmq.Frame]]] = {}
-        self._off_loop: set[asyncio.Task[None]] = set()
+        self._walks: dict[bytes, asyncio.Task[None]] = {}
 
     async def serve(self) -> None:
         """Answer requests until cancelled. Requests are handled one at a time, in arrival
@@ -104,23 +106,30 @@ class CommandServer:
 
         One exception keeps a crafted request from stalling everyone: a payload over 1 MiB
         whose envelope keys are not all in its first MiB needs its whole map walked (~2 ns per
-        item, 0.15-0.4 s for 64 MiB). That walk runs in a worker thread; meanwhile other
-        clients are served, and the same client's later requests wait for it, in order."""
+        item, 0.15-0.4 s for 64 MiB). One such walk at a time runs in a worker thread; meanwhile
+        other clients are served, and the same client's later requests wait for it, in order
+        (while a walk is running, a second one, or a client queueing more than
+        ``MAX_QUEUED_BEHIND_WALK`` requests or ``max_payload_bytes`` behind its own, is handled
+        as before: the loop waits, so memory stays bounded)."""
         try:
             while True:
                 frames = await self.socket.recv_multipart(copy=False)
-                waiting = self._waiting.get(frames[0].bytes)
-                if waiting is not None:
+                identity = frames[0].bytes
+                walk = self._walks.get(identity)
+                if walk is not None:
+                    waiting = self._waiting[identity]
                     waiting.append(frames)
-                elif self._needs_long_scan(frames):
-                    self._waiting[frames[0].bytes] = deque([frames])
-                    task = asyncio.create_task(self._serve_off_loop(frames[0].bytes))
-                    self._off_loop.add(task)
-                    task.add_done_callback(self._off_loop.discard)
+                    if (len(waiting) > MAX_QUEUED_BEHIND_WALK
+                            or sum(len(f[-1]) for f in waiting) > self.max_payload_bytes):
+                        await asyncio.wait({walk})  # the loop waits, as it did for every request before
+                elif not self._walks and self._needs_long_scan(frames):
+                    self._waiting[identity] = deque([frames])
+                    task = asyncio.create_task(self._serve_off_loop(identity))
+                    self._walks[identity] = task
                 else:
                     await self._answer(frames)
         finally:
-            for task in list(self._off_loop):
+            for task in list(self._walks.values()):
                 task.cancel()
 
     def _needs_long_scan(self, frames: list[zmq.Frame]) -> bool:
@@ -128,8 +137,8 @@ class CommandServer:
             return False
         try:
             return not read_envelope(frames[2].buffer, prefix_only=True).complete
-        except EnvelopeError:
-            return False  # answered on the loop, at once
+        except Exception:  # noqa: BLE001 - EnvelopeError (or worse): process() answers it, on the loop
+            return False
 
     async def _serve_off_loop(self, identity: bytes) -> None:
         """Answer one client's queued requests in order, walking long maps in a thread."""
@@ -148,6 +157,7 @@ class CommandServer:
                     queue.popleft()
         finally:
             del self._waiting[identity]
+            del self._walks[identity]
 
     def _scan_whole(self, payload: memoryview) -> Envelope | EnvelopeError:
         try:

@@ -22,7 +22,7 @@ from support.protocol_client import CommandClient
 from support.sidecar_process import SidecarHandle, running_sidecar
 
 from shared_schemas.validation import validate_reply
-from sidecar.bus import CommandServer
+from sidecar.bus import MAX_QUEUED_BEHIND_WALK, CommandServer
 from sidecar.envelope import (
     PREFIX_BYTES,
     Envelope,
@@ -328,3 +328,48 @@ def test_reading_the_envelope_allocates_at_most_the_payload_again(shape: str, si
     assert envelope.complete and envelope.get("token") == "w" * len(TOKEN)
     longest = min(len(payload), 1 << 20) if shape == "one string" else 100 * 1024 if shape.startswith("strings") else 0
     assert peak <= 2 * longest + 512 * 1024, (shape, len(payload), peak)
+
+
+async def test_walks_beyond_the_first_are_served_in_turn() -> None:
+    """One walk at a time goes off the loop; a second client's walk, and a client queueing more
+    than MAX_QUEUED_BEHIND_WALK requests behind its own, are served as before (the loop waits):
+    every request is still answered, each client's in order."""
+    async def status(message: dict[str, Any]) -> dict[str, Any]:
+        return {"state": "idle", "sensors": 0, "readings_per_s": 0.0, "active_alerts": 0, "uptime_s": 1.0,
+                "sources": {}}
+
+    context = zmq.asyncio.Context()
+    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, {"status": status}, validate_request)
+    serving = asyncio.create_task(server.serve())
+    sockets = [context.socket(zmq.DEALER) for _ in range(3)]
+    for socket in sockets:
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(server.endpoint)
+
+    def request(request_id: str, pad: int = 0) -> bytes:
+        body = msgpack.packb({"pad": [[]] * pad} if pad else {})
+        return _request([("body", body), ("v", msgpack.packb(1)), ("type", msgpack.packb("status")),
+                         ("id", msgpack.packb(request_id)), ("ts", msgpack.packb(1.0)),
+                         ("token", msgpack.packb(TOKEN))])
+
+    try:
+        big = 2 * PREFIX_BYTES
+        for n, socket in enumerate(sockets):
+            await socket.send_multipart([b"", request(f"c{n}-walk", pad=big)])
+            for i in range(MAX_QUEUED_BEHIND_WALK + 4):
+                await socket.send_multipart([b"", request(f"c{n}-{i}")])
+        for n, socket in enumerate(sockets):
+            ids = []
+            for _ in range(MAX_QUEUED_BEHIND_WALK + 5):
+                reply = msgpack.unpackb((await asyncio.wait_for(socket.recv_multipart(), 30))[1], raw=False)
+                assert reply["ok"] is True, reply
+                ids.append(reply["id"])
+            assert ids == [f"c{n}-walk"] + [f"c{n}-{i}" for i in range(MAX_QUEUED_BEHIND_WALK + 4)]
+        assert server._waiting == {} and server._walks == {}
+    finally:
+        for socket in sockets:
+            socket.close(0)
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        server.close()
+        context.term()
