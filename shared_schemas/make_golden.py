@@ -209,7 +209,8 @@ def golden_messages() -> dict[str, dict[str, Any]]:
         "reply.ack": _reply("ack", 7, {"alert": _alert("acknowledged", TS + 7.0 + 0.003, acknowledged_by="Zoë Müller",
                                                        ack_note="Techniker informiert – 技术员已通知")}),
         "reply.ingest": _reply("ingest", 8, {
-            "accepted": 19, "rejected": [{"index": 19, "reason": "unknown sensor 'unbekannter-sensor.ü'"}]}),
+            "accepted": 19, "rejected": [{"index": 19, "reason": "unknown sensor 'unbekannter-sensor.ü'"}],
+            "rejected_total": 1, "rejected_by_reason": {"unknown sensor 'unbekannter-sensor.ü'": 1}}),
         "request.history": _request("history", 15, {
             "sensor_id": "ahu-01.supply_fan_vibration", "start_ts": TS - 7200.0, "end_ts": TS,
             "resolution": "1m", "max_points": 2000}),

@@ -24,6 +24,7 @@ from sidecar.config import SidecarConfig
 from sidecar.errors import RequestError
 from sidecar.health import HealthSettings
 from sidecar.hub import TOPIC_READINGS, EventHub
+from sidecar.ingest_reply import ingest_reply
 from sidecar.maintenance.engine import MaintenanceEngine, answer_workorders
 from sidecar.model import INGEST_ONLY_SCHEMES, BuildingModel, ModelError, build_model
 from sidecar.pipeline import Pipeline
@@ -406,7 +407,7 @@ class Sidecar:
         self.pipeline.submit(batch)
         if self.historian is not None and len(batch):
             await self.historian.durable()  # `accepted` means on disk
-        return {"accepted": len(batch), "rejected": [r.to_wire() for r in rejected]}
+        return ingest_reply(len(batch), rejected)  # capped: the first 100 rejections, counts per reason
 
     async def workorders(self, message: dict[str, Any]) -> dict[str, Any]:
         return await answer_workorders(message["body"], self.config.data_dir, self.model)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -31,6 +32,13 @@ MAX_HISTORY_POINTS = 10_000
 ERROR_STATUS = {"bad_request": 400, "unauthorized": 401, "unknown_type": 404, "conflict": 409,
                 "too_large": 413, "unsupported_version": 400}
 OPEN_PATHS = ("/login", "/static/style.css", "/favicon.svg")
+# A command body is a flat JSON object of a few scalars ({"alert_id": ..., "note": ...}): anything
+# larger or deeper is refused before json.loads (100,000 nested "[" made its C scanner raise
+# RecursionError, an HTTP 500).
+MAX_COMMAND_BODY_BYTES = 16 * 1024
+MAX_COMMAND_BODY_DEPTH = 4
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -124,7 +132,10 @@ async def _login_page(request: web.Request) -> web.StreamResponse:
 
 async def _login(request: web.Request) -> web.StreamResponse:
     policy = request.app[POLICY_KEY]
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as exc:  # a malformed form or multipart body (UnicodeDecodeError included)
+        return _error(400, "bad_request", f"the login form could not be read ({exc})")
     offered = str(form.get("token", "")).strip()
     if not policy.require_token:
         raise web.HTTPFound("/")
@@ -188,17 +199,56 @@ async def _command(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         # a cross-site <form> cannot send JSON without a CORS preflight, which is never answered
         return _error(415, "bad_request", "send the body as application/json")
+    if request.content_length is not None and request.content_length > MAX_COMMAND_BODY_BYTES:
+        return _too_large()
+    raw = await request.read()  # at most client_max_size (1 MiB) whatever the headers say: 413 beyond
+    if len(raw) > MAX_COMMAND_BODY_BYTES:
+        return _too_large()
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "bad_request", "the body is not JSON")
-    if not isinstance(body, dict):
-        return _error(400, "bad_request", "the body must be a JSON object")
+        body = parse_command_body(raw)
+    except BodyError as exc:
+        return _error(400, "bad_request", str(exc))
     try:
         reply = await _backend(request).request(kind, body)
     except Exception as exc:  # noqa: BLE001
         return _command_error(exc)
     return _json({"ok": True, "body": reply})
+
+
+class BodyError(ValueError):
+    """A command body that is not a small, shallow JSON object."""
+
+
+def parse_command_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a command body of at most ``MAX_COMMAND_BODY_BYTES``, nested at most
+    ``MAX_COMMAND_BODY_DEPTH`` levels (checked on the text, outside strings, before decoding);
+    ``NaN``/``Infinity`` and integers beyond Python's digit limit are refused too."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyError("the body is not UTF-8") from None
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_COMMAND_BODY_DEPTH:
+            raise BodyError(f"the body nests deeper than {MAX_COMMAND_BODY_DEPTH} levels")
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:  # JSONDecodeError, a non-finite constant, an integer too long
+        raise BodyError(f"the body is not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise BodyError("the body must be a JSON object")
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number the protocol carries")
+
+
+def _too_large() -> web.Response:
+    return _error(413, "too_large", f"a command body has at most {MAX_COMMAND_BODY_BYTES} bytes",
+                  {"limit": MAX_COMMAND_BODY_BYTES})
 
 
 # ----- WebSocket -----
