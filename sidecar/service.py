@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,6 @@ from sidecar.sources.base import SourceRunner, source_type
 from sidecar.store import create_historian
 from sidecar.store.historian import Historian
 from sidecar.store.history import answer_history
-from sidecar.store.settings import historian_settings
 from sidecar.validation import validate_request
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Sidecar:
         self.server: CommandServer | None = None
         self.publisher: EventPublisher | None = None
         self.historian: Historian | None = None
-        self.ring_points = historian_settings(config.extra, config.data_dir).ring_points
+        self.ring_points = config.historian.ring_points
         self.handlers: dict[str, Handler] = {
             protocol.HELLO: self.hello, protocol.CONFIGURE: self.configure, protocol.START: self.start,
             protocol.STOP: self.stop, protocol.STATUS: self.status, protocol.SNAPSHOT: self.snapshot,
@@ -201,8 +201,7 @@ class Sidecar:
     # -- sources -------------------------------------------------------------------------
     def _source_settings(self, scheme: str) -> Any:
         if scheme == "sim":
-            self.config.simulator.data_dir = self.config.data_dir  # --data-dir is applied after the file
-            return self.config.simulator
+            return replace(self.config.simulator, data_dir=self.config.data_dir)
         if scheme == "https":  # one [http] section serves both schemes unless [https] is given
             return self.config.extra.get("https") or self.config.extra.get("http", {})
         return self.config.extra.get(scheme, {})
