@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from sidecar.alarms.settings import AlarmSettings
 from sidecar.alerts import KIND_FAILURE, KIND_STALE, Alert, AlertEngine
 from sidecar.health import CRITICAL, NO_DATA, OK, STALE, WARNING, WATCH, HealthEngine
 from sidecar.model import BuildingModel
+from sidecar.rates import RateMeter
 from sidecar.readings import ReadingBatch
 from sidecar.store.ring import DEFAULT_CAPACITY, SensorRing
 
@@ -29,32 +29,6 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, Any], None]
 RATE_WINDOW_S = 5.0
 WATCH_DEADBANDS = 2.0  # a value within this many deadbands of a limit puts its sensor on watch
-
-
-class RateMeter:
-    """Readings per second over the last few seconds."""
-
-    def __init__(self, window_s: float = RATE_WINDOW_S, clock: Callable[[], float] = time.monotonic):
-        self.window_s = window_s
-        self.clock = clock
-        self._buckets: deque[tuple[float, int]] = deque()
-
-    def add(self, count: int) -> None:
-        now = self.clock()
-        bucket = float(int(now))
-        if self._buckets and self._buckets[-1][0] == bucket:
-            self._buckets[-1] = (bucket, self._buckets[-1][1] + count)
-        else:
-            self._buckets.append((bucket, count))
-        self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        while self._buckets and self._buckets[0][0] <= now - self.window_s:
-            self._buckets.popleft()
-
-    def rate(self) -> float:
-        self._trim(self.clock())
-        return sum(count for _, count in self._buckets) / self.window_s
 
 
 class Pipeline:
@@ -80,7 +54,7 @@ class Pipeline:
         self.alerts = AlertEngine(model, self._alert_changed, recent_cleared, clock, self.alarm_settings)
         self.rules = SensorRules(model, self.alerts, self.alarm_settings)
         self.health = HealthEngine(model, self.alerts, stale_after_s, clock)
-        self.rate = RateMeter()
+        self.rate = RateMeter(RATE_WINDOW_S)
         self.readings_total = 0
         self._allocate(model)
 

@@ -202,9 +202,7 @@ class Sidecar:
     def _source_settings(self, scheme: str) -> Any:
         if scheme == "sim":
             return replace(self.config.simulator, data_dir=self.config.data_dir)
-        if scheme == "https":  # one [http] section serves both schemes unless [https] is given
-            return self.config.extra.get("https") or self.config.extra.get("http", {})
-        return self.config.extra.get(scheme, {})
+        return self.config.sources.get(scheme)   # parsed with the config file (sidecar.sources.settings)
 
     def _source_warnings(self, model: BuildingModel) -> list[str]:
         warnings = []

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sidecar.backoff import Backoff
 from sidecar.model import BuildingModel
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,16 @@ Sink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
 class Source(abc.ABC):
+    """``settings`` is the source's own parsed config section (``SimulatorConfig``,
+    ``MqttSettings``...; see ``sidecar.sources.settings``)."""
+
     scheme: ClassVar[str]
 
     def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
         self.model = model
         self.sensors = sensors          # int32 indices into model.sensors
         self.sink = sink
-        self.settings = settings        # the source's own config section
+        self.settings = settings
         self.state = STARTING
 
     @property
@@ -82,8 +86,7 @@ class SourceRunner:
 
     def __init__(self, source: Source, min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
         self.source = source
-        self.min_backoff_s = min_backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.backoff = Backoff(min_backoff_s, max_backoff_s, jitter=0.0)
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -95,7 +98,6 @@ class SourceRunner:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"source:{self.source.name}")
 
     async def _run(self) -> None:
-        backoff = self.min_backoff_s
         while True:
             try:
                 self.source.state = STARTING
@@ -107,9 +109,9 @@ class SourceRunner:
             except Exception:
                 self.failures += 1
                 self.source.state = ERROR
-                log.exception("source %s failed (%d); restarting in %.1f s", self.source.name, self.failures, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
+                delay = self.backoff.next_delay()
+                log.exception("source %s failed (%d); restarting in %.1f s", self.source.name, self.failures, delay)
+                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         if self._task is not None:

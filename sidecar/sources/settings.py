@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sidecar.settings import SettingsError, Table
@@ -158,7 +158,9 @@ class MqttSettings:
 
 def parse_mqtt(table: Table) -> MqttSettings:
     default = MqttBrokerSettings.parse(table, MqttBrokerSettings())
-    brokers = {name: MqttBrokerSettings.parse(sub, default) for name, sub in table.tables("brokers").items()}
+    # a broker table's own host (else its name is the address); every other key inherits
+    unnamed = replace(default, host="")
+    brokers = {name: MqttBrokerSettings.parse(sub, unnamed) for name, sub in table.tables("brokers").items()}
     topics = []
     for entry in table.array("topics"):
         topic_filter = entry.text("filter", "")
