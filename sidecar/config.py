@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +268,8 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
     config.sources = {name: parse_source_section(name, root.mapping(name), warnings) for name in SOURCE_SECTIONS}
     if "https" not in data:   # one [http] section serves both schemes unless [https] is given
         config.sources["https"] = config.sources["http"]
+    # the MQTT client id derives from the data dir (a stable id keeps the broker's session)
+    config.sources["mqtt"] = replace(config.sources["mqtt"], data_dir=str(config.data_dir))
     for name in root.unknown(OTHER_SECTIONS):
         warnings.append(f"[{name}]: unknown section (ignored)")
     if strict and warnings:

@@ -20,6 +20,8 @@ readings, never one pipeline call per message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -27,6 +29,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -166,6 +169,7 @@ class BrokerConfig:
     client_id: str
     persistent_session: bool
     session_expiry_s: int
+    probe_interval_s: float
 
     @property
     def label(self) -> str:
@@ -194,7 +198,22 @@ def _password(settings: MqttBrokerSettings, where: str) -> str | None:
     return value
 
 
-def broker_config(name: str, settings: MqttBrokerSettings, named_table: bool) -> BrokerConfig:
+def client_id(settings: MqttBrokerSettings, broker: str, building_id: str, data_dir: str) -> str:
+    """The MQTT client id. A persistent session is found again by its client id: derived from the
+    building and the data dir, it is the same after a restart of the sidecar (and differs between
+    two sidecars of one machine). ``client_id`` in the settings is used as given, with the broker's
+    name appended. Without a data dir (a source made outside the service) the id is unique to
+    this process: stable for its reconnects only."""
+    name = broker or "default"
+    if settings.client_id:
+        return f"{settings.client_id}-{name}"
+    if data_dir:
+        digest = hashlib.sha256(f"{building_id}\0{data_dir}\0{name}".encode()).hexdigest()[:16]
+        return f"revitpyiot-{digest}"
+    return f"revitpyiot-{socket.gethostname()[:20]}-{os.getpid()}-{name}-{uuid.uuid4().hex[:6]}"
+
+
+def broker_config(name: str, settings: MqttBrokerSettings, named_table: bool, identity: str) -> BrokerConfig:
     host, port = settings.host, settings.port
     if name and not named_table:
         # ``mqtt://host:port/topic`` without a [mqtt.brokers.<name>] table: the name is the address.
@@ -204,14 +223,26 @@ def broker_config(name: str, settings: MqttBrokerSettings, named_table: bool) ->
             if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
                 raise SourceConfigError(f"mqtt broker {name!r}: port {port_text!r} is not in 1..65535")
             port = int(port_text)
-    prefix = settings.client_id or f"revitpyiot-{socket.gethostname()[:20]}-{os.getpid()}"
     return BrokerConfig(
         name=name, host=host or "127.0.0.1", port=port or 1883, tls=_tls_context(settings),
         username=settings.username or None,
         password=_password(settings, f"mqtt.brokers.{name}" if named_table else "mqtt"),
         keepalive_s=settings.keepalive_s, connect_timeout_s=settings.connect_timeout_s,
-        version=settings.mqtt_version, client_id=f"{prefix}-{name or 'default'}-{uuid.uuid4().hex[:6]}",
-        persistent_session=settings.persistent_session, session_expiry_s=settings.session_expiry_s)
+        version=settings.mqtt_version, client_id=identity,
+        persistent_session=settings.persistent_session, session_expiry_s=settings.session_expiry_s,
+        probe_interval_s=settings.probe_interval_s)
+
+
+async def _listening(host: str, port: int, timeout_s: float) -> bool:
+    """Whether something accepts TCP connections at host:port (the broker is back)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 # -- the source ----------------------------------------------------------------------------------
@@ -223,8 +254,34 @@ def _make_client(config: BrokerConfig) -> Any:
         async def reconnect(self, delay: bool = False) -> None:
             return None
 
+    session: dict[str, Any] = {}
+    if config.persistent_session and config.version == 5:
+        # MQTT 5: clean start off is not enough, the session must also outlive the connection
+        session["session_expiry_interval"] = config.session_expiry_s
     return OwnedReconnectClient(config.client_id, clean_session=not config.persistent_session,
-                                optimistic_acknowledgement=True, logger=logging.getLogger("sidecar.sources.mqtt.gmqtt"))
+                                optimistic_acknowledgement=True, logger=logging.getLogger("sidecar.sources.mqtt.gmqtt"),
+                                **session)
+
+
+class RecentKeys:
+    """The last ``limit`` (sensor, timestamp) keys delivered at QoS >= 1, to drop a redelivery's
+    readings (a PUBLISH with DUP set after a broker restart) that were delivered already."""
+
+    def __init__(self, limit: int = 65536):
+        self._keys: dict[tuple[int, float], None] = {}
+        self._order: deque[tuple[int, float]] = deque()
+        self.limit = limit
+
+    def __contains__(self, key: tuple[int, float]) -> bool:
+        return key in self._keys
+
+    def add(self, key: tuple[int, float]) -> None:
+        if key in self._keys:
+            return
+        self._keys[key] = None
+        self._order.append(key)
+        if len(self._order) > self.limit:
+            del self._keys[self._order.popleft()]
 
 
 @dataclass(eq=False)
@@ -235,6 +292,9 @@ class BrokerLink(Link):
     wildcard: list[Route] = field(default_factory=list)
     cache: dict[str, list[Route]] = field(default_factory=dict)
     connects: int = 0
+    sessions_resumed: int = 0       # connects that found the broker's session (and its queue) waiting
+    unreachable: bool = False       # the last attempt found no broker (probe for its return)
+    recent: RecentKeys = field(default_factory=RecentKeys)
 
     @property
     def broker(self) -> BrokerConfig:
@@ -250,6 +310,9 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
                  settings: MqttSettings | Mapping[str, Any] | None):
         self.bad_payloads = 0
         self.messages = 0
+        self.duplicates = 0             # readings of redelivered messages dropped by (sensor, timestamp)
+        self._seen: RecentKeys | None = None   # set while decoding a QoS >= 1 message
+        self._redelivery = False
         super().__init__(model, sensors, sink, settings)
 
     # -- configuration ------------------------------------------------------------------------
@@ -287,7 +350,8 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
             per_broker.setdefault(broker, []).append(route)
         for broker, broker_routes in per_broker.items():
             own = settings.broker(broker)
-            config = broker_config(broker, own, broker in settings.brokers and bool(own.host))
+            identity = client_id(own, broker, self.model.building_id, settings.data_dir)
+            config = broker_config(broker, own, broker in settings.brokers and bool(own.host), identity)
             exact: dict[str, list[Route]] = {}
             for route in broker_routes:
                 if not is_wildcard(route.topic_filter):
@@ -309,25 +373,58 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
         config = link.broker
         client = _make_client(config)
         lost = asyncio.Event()
+        resumed = False
+
+        def on_connect(client: Any, flags: int, result: int, properties: Any) -> None:
+            nonlocal resumed
+            resumed = bool(flags)   # session present: the broker kept our session (and queued for us)
+
+        client.on_connect = on_connect
         client.on_message = self._receiver(link)
         client.on_disconnect = lambda *_: lost.set()
         if config.username:
             client.set_auth_credentials(config.username, config.password)
         try:
-            await asyncio.wait_for(
-                client.connect(config.host, config.port, ssl=config.tls or False, keepalive=config.keepalive_s,
-                               version=MQTTv50 if config.version == 5 else MQTTv311),
-                config.connect_timeout_s)
+            try:
+                await asyncio.wait_for(
+                    client.connect(config.host, config.port, ssl=config.tls or False, keepalive=config.keepalive_s,
+                                   version=MQTTv50 if config.version == 5 else MQTTv311),
+                    config.connect_timeout_s)
+            except gmqtt.MQTTConnectError:
+                link.unreachable = False     # the broker is there and said no: plain back-off
+                raise
+            except (TimeoutError, OSError, ConnectionError):
+                link.unreachable = True
+                raise
+            # Subscribing again on a resumed session is harmless and covers a broker that lost it.
             client.subscribe([gmqtt.Subscription(r.topic_filter, qos=r.qos) for r in link.routes])
             link.connects += 1
+            link.sessions_resumed += resumed
             self.connected(link)
             await lost.wait()
+            link.unreachable = True
             log.warning("mqtt %s: connection lost", link.label)
         finally:
             await self._close(client)
 
+    async def wait_before_retry(self, link: BrokerLink) -> None:
+        """The back-off delay, cut short as soon as the broker listens again: while it is away a
+        TCP connect every ``probe_interval_s`` notices its return, so the session (and what the
+        broker queued in it) is picked up within a fraction of a second, whatever the back-off."""
+        delay = link.backoff.next_delay()
+        if not link.unreachable:
+            await asyncio.sleep(delay)
+            return
+        config = link.broker
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(config.probe_interval_s, left))
+            if await _listening(config.host, config.port, min(1.0, config.connect_timeout_s)):
+                return
+
     @staticmethod
     async def _close(client: Any) -> None:
+        """Close without ending the session: the broker keeps queueing for the next connect."""
         try:
             await asyncio.wait_for(client.disconnect(), 2.0)
         except asyncio.CancelledError:
@@ -355,10 +452,18 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
                         if value - value == 0.0:   # finite
                             add(route.single, time.time(), value)
                             return 0
+            # At QoS >= 1 a message can come twice (sent again with DUP after a broker restart):
+            # readings with a timestamp of their own are keyed by (sensor, timestamp) and a
+            # redelivered one already delivered is dropped. (A plain number is stamped on
+            # arrival: there is no key to know it again by.)
+            self._seen = link.recent if qos else None
+            self._redelivery = bool(qos and properties and properties.get("dup"))
             try:
                 self._dispatch(link, topic, payload, routes)
             except Exception as error:  # noqa: BLE001 - a payload must never take the connection down
                 self._bad(link, topic, f"{type(error).__name__}: {error}", payload)
+            finally:
+                self._seen = None
             return 0
 
         return on_message
@@ -449,6 +554,13 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
     def _emit(self, route: Route, binding: Binding | None, ts: float, value: float) -> int:
         if binding is None:
             return 0
+        seen = self._seen
+        if seen is not None:
+            key = (binding.sensor, ts)
+            if self._redelivery and key in seen:
+                self.duplicates += 1
+                return 1
+            seen.add(key)
         self.buffer.add(binding.sensor, ts, value)
         return 1
 

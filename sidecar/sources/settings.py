@@ -82,7 +82,7 @@ class MqttRouteOptions:
     ts_path: str = "ts"            # "" : no timestamp in the payload
     sensor_field: str = "sensor"   # "" : none
     sensor_level: int = -1         # -1 : none
-    qos: int = 0
+    qos: int = 1
 
     @staticmethod
     def parse(table: Table, default: MqttRouteOptions) -> MqttRouteOptions:
@@ -110,10 +110,11 @@ class MqttBrokerSettings:
     connect_timeout_s: float = 5.0
     mqtt_version: int = 5           # 5, or 3/4 for 3.1.1
     client_id: str = ""             # "" : derived from the building id and the data dir (stable)
-    persistent_session: bool = False  # the broker keeps the subscriptions and queues QoS >= 1 while away
+    persistent_session: bool = True  # the broker keeps the subscriptions and queues QoS >= 1 while away
     session_expiry_s: int = 7 * 86400   # MQTT 5: how long the broker keeps the session after a disconnect
     probe_interval_s: float = 0.25  # while away, a TCP probe this often notices the broker's return
-    reconnect: Reconnect = Reconnect(0.5, 30.0)
+    # capped low: while the broker is away a TCP probe every probe_interval_s notices its return
+    reconnect: Reconnect = Reconnect(0.5, 5.0)
     route: MqttRouteOptions = MqttRouteOptions()
 
     @staticmethod
@@ -151,6 +152,7 @@ class MqttSettings:
     default: MqttBrokerSettings = MqttBrokerSettings()
     brokers: Mapping[str, MqttBrokerSettings] = field(default_factory=dict)
     topics: tuple[MqttTopicSettings, ...] = ()
+    data_dir: str = ""    # the sidecar's data dir: with the building id, it makes the client id stable
 
     def broker(self, name: str) -> MqttBrokerSettings:
         return self.brokers.get(name, self.default) if name else self.default
