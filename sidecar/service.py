@@ -202,7 +202,9 @@ class Sidecar:
     def _source_settings(self, scheme: str) -> Any:
         if scheme == "sim":
             return replace(self.config.simulator, data_dir=self.config.data_dir)
-        return self.config.sources.get(scheme)   # parsed with the config file (sidecar.sources.settings)
+        if scheme in self.config.sources:   # parsed with the config file (sidecar.sources.settings)
+            return self.config.sources[scheme]
+        return self.config.extra.get(scheme, {})   # a source registered by a plug-in reads its raw table
 
     def _source_warnings(self, model: BuildingModel) -> list[str]:
         warnings = []

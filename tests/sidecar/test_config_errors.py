@@ -24,7 +24,7 @@ def serve(tmp_path: Path, config: bytes | str, *args: str, endpoints: bool = Tru
                *(FREE if endpoints else []), *args]
     env = dict(os.environ, PYTHONUNBUFFERED="1", REVITPYIOT_DATA_DIR=str(data))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
                           stdin=subprocess.DEVNULL)
 
 
