@@ -31,7 +31,7 @@ from sidecar.plugins import Plugins
 from sidecar.readings import ReadingBatch, parse_ingest
 from sidecar.security import redact
 from sidecar.sources.base import SourceRunner, source_type
-from sidecar.store import create_historian
+from sidecar.store import historian_from_settings
 from sidecar.store.historian import Historian
 from sidecar.store.history import answer_history
 from sidecar.validation import validate_request
@@ -89,7 +89,7 @@ class Sidecar:
         """Open the historian (replaying what a killed run left in its journal) and subscribe it
         to every readings batch, inline: it must see each one, before ``ingest`` replies."""
         try:
-            self.historian = create_historian(self.config)
+            self.historian = historian_from_settings(self.config.historian, self.config.data_dir)
             if self.historian is not None:
                 self.historian.open()
         except Exception as error:  # noqa: BLE001 - any cause stops start-up with a clear message

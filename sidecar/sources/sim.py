@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.config import FaultSpec, SimulatorConfig
 from sidecar.model import BuildingModel, Sensor
 from sidecar.simulation.drivers import compute_drivers, diurnal, occupancy_fraction
 from sidecar.simulation.roles import SensorTable, is_ahu, sensor_words
 from sidecar.simulation.scenarios import Context, Scenario, resolve_scenarios
+from sidecar.simulation.settings import FaultSpec, SimulatorConfig
 from sidecar.sources.base import RUNNING, Sink, Source, register_source
 
 __all__ = ["GROUND_TRUTH_FILE", "SimSource", "diurnal", "occupancy_fraction"]

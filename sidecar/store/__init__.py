@@ -4,22 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sidecar.store.historian import Historian, HistorianBackend
 from sidecar.store.journal import Journal
 from sidecar.store.settings import HistorianSettings
 
-if TYPE_CHECKING:   # the config module imports this package's settings
-    from sidecar.config import SidecarConfig
-
-
-def create_historian(config: SidecarConfig) -> Historian | None:
-    """The configured historian, not yet opened (None with ``backend = "none"``)."""
-    return historian_from_settings(config.historian, config.data_dir)
-
 
 def historian_from_settings(settings: HistorianSettings, data_dir: Path) -> Historian | None:
+    """The configured historian, not yet opened (None with ``backend = "none"``)."""
     backend: HistorianBackend
     if settings.backend == "none":
         return None
