@@ -13,7 +13,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -29,15 +29,16 @@ STARTING, RUNNING, DEGRADED, RECONNECTING, ERROR, STOPPED = (
 STOP_TIMEOUT_S = 5.0
 
 Sink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+S = TypeVar("S")
 
 
-class Source(abc.ABC):
+class Source(abc.ABC, Generic[S]):
     """``settings`` is the source's own parsed config section (``SimulatorConfig``,
     ``MqttSettings``...; see ``sidecar.sources.settings``)."""
 
     scheme: ClassVar[str]
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: S):
         self.model = model
         self.sensors = sensors          # int32 indices into model.sensors
         self.sink = sink
@@ -53,7 +54,7 @@ class Source(abc.ABC):
         """Produce readings until cancelled. Raise to report a failure (the runner restarts)."""
 
 
-SOURCE_TYPES: dict[str, type[Source]] = {}
+SOURCE_TYPES: dict[str, type[Source[Any]]] = {}
 # Modules that register the built-in sources, imported on first lookup (so `hello` stays fast).
 BUILTIN_MODULES: dict[str, str] = {
     "sim": "sidecar.sources.sim",
@@ -65,13 +66,13 @@ BUILTIN_MODULES: dict[str, str] = {
 }
 
 
-def register_source(cls: type[Source]) -> type[Source]:
+def register_source(cls: type[Source[Any]]) -> type[Source[Any]]:
     """Class decorator: make ``cls`` the source for ``cls.scheme``."""
     SOURCE_TYPES[cls.scheme] = cls
     return cls
 
 
-def source_type(scheme: str) -> type[Source] | None:
+def source_type(scheme: str) -> type[Source[Any]] | None:
     if scheme not in SOURCE_TYPES and scheme in BUILTIN_MODULES:
         try:
             importlib.import_module(BUILTIN_MODULES[scheme])
@@ -84,7 +85,7 @@ def source_type(scheme: str) -> type[Source] | None:
 class SourceRunner:
     """Runs one source in its own task, restarting it with back-off when it fails."""
 
-    def __init__(self, source: Source, min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
+    def __init__(self, source: Source[Any], min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
         self.source = source
         self.backoff = Backoff(min_backoff_s, max_backoff_s, jitter=0.0)
         self.failures = 0

@@ -72,13 +72,13 @@ def roll_up(states: Iterable[str]) -> str:
     return RECONNECTING
 
 
-class LinkedSource(Source, abc.ABC, Generic[S, L]):
+class LinkedSource(Source[S], abc.ABC, Generic[S, L]):
     flush_interval_s: float = 0.05     # the buffer's flush period (readings handed over one by one)
     buffer_readings: ClassVar[int] = 2000
 
     def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
                  settings: S | Mapping[str, Any] | None):
-        super().__init__(model, sensors, sink, settings)
+        super().__init__(model, sensors, sink, settings)   # type: ignore[arg-type]  # parsed below
         self.log = logging.getLogger(type(self).__module__)
         self.problems = RateLimitedLog(self.log)
         self.config_error: str | None = None
