@@ -187,14 +187,20 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables. UTF-8 only (TOML's encoding), with or without the byte-order mark
+    Windows editors such as Notepad put first."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        raw = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {error.start}: "
-                          f"{error.object[error.start:error.start + 1]!r})") from None
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"config file {path} is not UTF-8 text (line {line}, byte {error.start}: "
+                          f"{raw[error.start:error.start + 1]!r}); save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
 

@@ -74,7 +74,14 @@ def test_an_endpoint_port_beyond_65535_is_refused_not_wrapped(tmp_path: Path) ->
 
 
 def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
-    assert_refused(serve(tmp_path, b'[sidecar]\nlog_level = "INFO"\n# caf\xe9 au lait\n'), "bad.toml", "not UTF-8")
+    assert_refused(serve(tmp_path, b'[sidecar]\nlog_level = "INFO"\n# caf\xe9 au lait\n'), "bad.toml", "not UTF-8",
+                   "line 3")
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[sidecar]\nlog_level = "DEBUG"\n')   # what Notepad may save
+    assert load_config(path).log_level == "DEBUG"
 
 
 def test_unknown_keys_are_a_warning_and_an_error_with_strict(tmp_path: Path) -> None:
