@@ -40,7 +40,7 @@ import numpy as np
 from sidecar.model import BuildingModel
 from sidecar.sources.base import Sink, register_source
 from sidecar.sources.linked import Link, LinkedSource
-from sidecar.sources.settings import MqttBrokerSettings, MqttSettings
+from sidecar.sources.settings import MqttBrokerSettings, MqttSettings, check_filter
 from sidecar.sources.support import (
     BadValue,
     JsonPath,
@@ -90,15 +90,6 @@ def parse_uri(uri: str) -> MqttUri:
     topic = unquote(topic)
     check_filter(topic, uri)
     return MqttUri(broker=unquote(broker), topic=topic, fragment=unquote(fragment))
-
-
-def check_filter(topic: str, where: str) -> None:
-    levels = topic.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            raise SourceConfigError(f"{where}: '#' must be a whole last topic level, in {topic!r}")
-        if "+" in level and level != "+":
-            raise SourceConfigError(f"{where}: '+' must be a whole topic level, in {topic!r}")
 
 
 def is_wildcard(topic_filter: str) -> bool:
@@ -320,8 +311,6 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
         self.flush_interval_s = settings.flush_interval_s
         self.buffer.max_readings = settings.flush_readings
         topic_settings = {(t.broker, t.filter): t for t in settings.topics}
-        for t in settings.topics:
-            check_filter(t.filter, f"mqtt.topics filter {t.filter!r}")
         routes: dict[tuple[str, str], Route] = {}
         for index in self.sensors.tolist():
             sensor = self.model.sensors[index]

@@ -49,6 +49,16 @@ def compile_path(text: str, where: str = "path") -> JsonPath:
     return tuple(parts)
 
 
+def check_filter(topic: str, where: str) -> None:
+    """An MQTT topic filter: ``#`` only as the whole last level, ``+`` only as a whole level."""
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            raise SettingsError(f"{where}: '#' must be a whole last topic level, in {topic!r}")
+        if "+" in level and level != "+":
+            raise SettingsError(f"{where}: '+' must be a whole topic level, in {topic!r}")
+
+
 def _path(table: Table, key: str, default: str) -> str:
     """A JSON path setting, checked now (``""``: none)."""
     text = table.text(key, default)
@@ -168,6 +178,7 @@ def parse_mqtt(table: Table) -> MqttSettings:
         topic_filter = entry.text("filter", "")
         if not topic_filter:
             raise entry.fail("filter", "required")
+        check_filter(topic_filter, entry.name("filter"))
         broker = entry.text("broker", "")
         base = brokers.get(broker, default) if broker else default
         topics.append(MqttTopicSettings(topic_filter, broker, MqttRouteOptions.parse(entry, base.route)))

@@ -48,6 +48,7 @@ def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> str
     ('[sidecar]\nlog_level = "LOUD"\n', ("sidecar.log_level", "LOUD")),
     ("[mqtt]\nport = 70000\n", ("mqtt.port", "70000")),
     ('[modbus.hosts."10.0.0.1:502"]\ntimeout_s = "soon"\n', ('modbus.hosts."10.0.0.1:502".timeout_s',)),
+    ('[[mqtt.topics]]\nfilter = "site/a#"\n', ("mqtt.topics[0].filter", "'#' must be a whole last topic level")),
     ("[cloud.gcp]\nenabled = true\n", ("cloud.gcp", "unknown cloud connector")),
     ('[cloud.aws]\nendpoint = "x.iot.amazonaws.com"\n', ("cloud.aws", "thing_name is required")),
 ])
