@@ -79,7 +79,9 @@ class Reconnect:
         low = table.positive("reconnect_min_s", default.min_s)
         high = table.positive("reconnect_max_s", default.max_s)
         if high < low:
-            raise table.fail("reconnect_max_s", f"must be at least reconnect_min_s ({low:g}), got {high:g}")
+            if table.has("reconnect_max_s"):
+                raise table.fail("reconnect_max_s", f"must be at least reconnect_min_s ({low:g}), got {high:g}")
+            high = low   # only the minimum was raised: it is the maximum too
         return Reconnect(low, high)
 
 
