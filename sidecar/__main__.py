@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from shared_schemas import protocol
@@ -36,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     serve.add_argument("--dashboard-port", type=int, help="dashboard port (default 8765; 0 picks a free port)")
     serve.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    serve.add_argument("--strict", action="store_true", help="refuse to start when the config file has an unknown "
+                       "setting (default: a warning naming it)")
     for name in ANALYTICS_COMMANDS:
         commands.add_parser(name, help=f"analytics: {name} (see its --help)", add_help=False)
     commands.add_parser("tray", help="tray icon to start and stop the sidecar", add_help=False)
@@ -53,27 +54,26 @@ def _delegate(module_name: str, argv: list[str]) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from sidecar.config import ConfigError, load_config
+    from sidecar.config import ConfigError, load_config, log_warnings
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(f"revitpyiot-sidecar: {error}", file=sys.stderr)
-        return 2
-    if args.command_endpoint:
-        config.command_endpoint = args.command_endpoint
-    if args.event_endpoint:
-        config.event_endpoint = args.event_endpoint
-    if args.data_dir:
-        config.data_dir = Path(args.data_dir).expanduser()
-    if args.log_level:
-        config.log_level = args.log_level.upper()
-    dashboard = config.extra.setdefault("dashboard", {})
+    side: dict[str, Any] = {}
+    for key in ("command_endpoint", "event_endpoint", "data_dir", "log_level"):
+        if getattr(args, key):
+            side[key] = getattr(args, key)
+    dashboard: dict[str, Any] = {}
     if args.dashboard_port is not None:
         dashboard["port"] = args.dashboard_port
     if args.no_dashboard:
         dashboard["enabled"] = False
+    try:
+        # Every section is parsed and checked here, before anything starts: a bad setting is one
+        # line naming it and exit code 2, never a traceback.
+        config = load_config(args.config, {"sidecar": side, "dashboard": dashboard}, strict=args.strict)
+    except ConfigError as error:
+        print(f"revitpyiot-sidecar: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=getattr(logging, config.log_level, logging.INFO), format=LOG_FORMAT, stream=sys.stderr)
+    log_warnings(config, logging.getLogger("sidecar"))
     if sys.platform == "win32":
         # zmq.asyncio needs a selector loop; the Windows default (Proactor) has none.
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())  # type: ignore[attr-defined]

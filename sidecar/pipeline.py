@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from sidecar.alarms.settings import AlarmSettings, RuleSettings
 from sidecar.health import HealthEngine, HealthSettings
 from sidecar.limits import Limits
 from sidecar.model import BuildingModel
+from sidecar.rates import RateMeter
 from sidecar.readings import ReadingBatch
 from sidecar.store.ring import DEFAULT_CAPACITY, SensorRing
 
@@ -41,32 +41,6 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[str, Any], None]
 RATE_WINDOW_S = 5.0
-
-
-class RateMeter:
-    """Readings per second over the last few seconds."""
-
-    def __init__(self, window_s: float = RATE_WINDOW_S, clock: Callable[[], float] = time.monotonic):
-        self.window_s = window_s
-        self.clock = clock
-        self._buckets: deque[tuple[float, int]] = deque()
-
-    def add(self, count: int) -> None:
-        now = self.clock()
-        bucket = float(int(now))
-        if self._buckets and self._buckets[-1][0] == bucket:
-            self._buckets[-1] = (bucket, self._buckets[-1][1] + count)
-        else:
-            self._buckets.append((bucket, count))
-        self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        while self._buckets and self._buckets[0][0] <= now - self.window_s:
-            self._buckets.popleft()
-
-    def rate(self) -> float:
-        self._trim(self.clock())
-        return sum(count for _, count in self._buckets) / self.window_s
 
 
 class Pipeline:
@@ -93,7 +67,7 @@ class Pipeline:
         self.rules = SensorRules(model, self.alerts, self.alarm_settings)
         self.health_settings = health_settings or HealthSettings(stale_after_s=stale_after_s)
         self.health = HealthEngine(model, self.alerts, stale_after_s, clock, self.health_settings)
-        self.rate = RateMeter()
+        self.rate = RateMeter(RATE_WINDOW_S)
         self.readings_total = 0
         self._allocate(model)
 

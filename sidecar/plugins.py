@@ -128,8 +128,10 @@ class Plugins:
 
     # -- dashboard -----------------------------------------------------------------------
     async def _start_dashboard(self) -> None:
-        settings = self.extra.get("dashboard") or {}
-        if not settings.get("enabled", True):
+        from sidecar.config import parse_dashboard
+
+        settings = parse_dashboard(self.extra.get("dashboard"))   # checked at start-up already
+        if not settings.enabled:
             return
         from sidecar.dashboard import LiveFeed, SidecarMirror, start_dashboard
 
@@ -138,10 +140,8 @@ class Plugins:
         mirror.add_sink(live)
         try:
             await mirror.prime()
-            runner, url = await start_dashboard(mirror, str(settings.get("host", "127.0.0.1")),
-                                                int(settings.get("port", DEFAULT_DASHBOARD_PORT)),
-                                                token=self.token, allowed_origins=settings.get("allowed_origins"),
-                                                live=live)
+            runner, url = await start_dashboard(mirror, settings.host, settings.port, token=self.token,
+                                                allowed_origins=settings.allowed_origins or None, live=live)
         except OSError as error:  # port taken: keep monitoring, say why in status and the log
             self.dashboard_error = f"dashboard not started: {error}"
             log.warning("%s (set [dashboard] port, or port = 0 for any free port)", self.dashboard_error)

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,10 +33,9 @@ from sidecar.plugins import Plugins
 from sidecar.readings import ReadingBatch, parse_ingest
 from sidecar.security import redact
 from sidecar.sources.base import SourceRunner, source_type
-from sidecar.store import create_historian
+from sidecar.store import historian_from_settings
 from sidecar.store.historian import Historian
 from sidecar.store.history import answer_history
-from sidecar.store.settings import historian_settings
 from sidecar.validation import validate_request
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Sidecar:
         self.server: CommandServer | None = None
         self.publisher: EventPublisher | None = None
         self.historian: Historian | None = None
-        self.ring_points = historian_settings(config.extra, config.data_dir).ring_points
+        self.ring_points = config.historian.ring_points
         self.handlers: dict[str, Handler] = {
             protocol.HELLO: self.hello, protocol.CONFIGURE: self.configure, protocol.START: self.start,
             protocol.STOP: self.stop, protocol.STATUS: self.status, protocol.SNAPSHOT: self.snapshot,
@@ -96,7 +96,7 @@ class Sidecar:
         """Open the historian (replaying what a killed run left in its journal) and subscribe it
         to every readings batch, inline: it must see each one, before ``ingest`` replies."""
         try:
-            self.historian = create_historian(self.config)
+            self.historian = historian_from_settings(self.config.historian, self.config.data_dir)
             if self.historian is not None:
                 self.historian.open()
         except Exception as error:  # noqa: BLE001 - any cause stops start-up with a clear message
@@ -208,11 +208,10 @@ class Sidecar:
     # -- sources -------------------------------------------------------------------------
     def _source_settings(self, scheme: str) -> Any:
         if scheme == "sim":
-            self.config.simulator.data_dir = self.config.data_dir  # --data-dir is applied after the file
-            return self.config.simulator
-        if scheme == "https":  # one [http] section serves both schemes unless [https] is given
-            return self.config.extra.get("https") or self.config.extra.get("http", {})
-        return self.config.extra.get(scheme, {})
+            return replace(self.config.simulator, data_dir=self.config.data_dir)
+        if scheme in self.config.sources:   # parsed with the config file (sidecar.sources.settings)
+            return self.config.sources[scheme]
+        return self.config.extra.get(scheme, {})   # a source registered by a plug-in reads its raw table
 
     def _source_warnings(self, model: BuildingModel) -> list[str]:
         warnings = []

@@ -19,15 +19,12 @@ from sidecar.analytics.detectors.live import (
     MAX_WARMUP_READINGS,
     MIN_WARMUP_READINGS,
 )
+from sidecar.settings import SettingsError, Table
 
 SEVERITY_LEVEL = {protocol.SEVERITY_INFO: 0, protocol.SEVERITY_WARNING: 1, protocol.SEVERITY_CRITICAL: 2}
 NOTIFY_EVENTS = ("raised", "reactivated", "escalated", "released", "unshelved", "acknowledged", "returned",
                  "normal", "shelved")
 DEFAULT_NOTIFY_EVENTS = ("raised", "reactivated", "escalated", "released", "unshelved")
-
-
-class SettingsError(ValueError):
-    """A setting has the wrong type or value; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,210 +127,141 @@ class ChannelSettings:
 
 
 # -- parsing ---------------------------------------------------------------------------------
-def _get(section: Mapping[str, Any], key: str, kinds: tuple[type, ...], default: Any, where: str) -> Any:
-    if key not in section:
-        return default
-    value = section[key]
-    if isinstance(value, bool) and bool not in kinds:
-        raise SettingsError(f"{where}.{key}: expected {'/'.join(k.__name__ for k in kinds)}, got a boolean")
-    if not isinstance(value, kinds):
-        raise SettingsError(f"{where}.{key}: expected {'/'.join(k.__name__ for k in kinds)}, "
-                            f"got {type(value).__name__}")
-    return value
-
-
-def _number(section: Mapping[str, Any], key: str, default: float, where: str, minimum: float = 0.0,
-            maximum: float = math.inf) -> float:
-    value = float(_get(section, key, (int, float), default, where))
-    if not (math.isfinite(value) or value == math.inf == default) or not minimum <= value <= maximum:
-        raise SettingsError(f"{where}.{key}: must be a number in [{minimum:g}, {maximum:g}], got {value!r}")
-    return value
-
-
-def _severity(section: Mapping[str, Any], key: str, default: str, where: str) -> str:
-    value = _get(section, key, (str,), default, where)
-    if value not in protocol.SEVERITIES:
-        raise SettingsError(f"{where}.{key}: must be one of {', '.join(protocol.SEVERITIES)}, got {value!r}")
-    return str(value)
-
-
-def _choice(section: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str, where: str) -> str:
-    value = _get(section, key, (str,), default, where)
-    if value not in choices:
-        raise SettingsError(f"{where}.{key}: must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)
-
-
-def _integer(section: Mapping[str, Any], key: str, default: int, where: str, minimum: int,
-             maximum: int) -> int:
-    value = _get(section, key, (int,), default, where)
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{where}.{key}: must be an integer in [{minimum}, {maximum}], got {value!r}")
-    return int(value)
-
-
-def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise SettingsError(f"[{where}.{key}] must be a table")
-    return value
-
-
-def _unknown(section: Mapping[str, Any], known: set[str], where: str) -> None:
-    extra = sorted(set(section) - known)
-    if extra:
-        raise SettingsError(f"[{where}]: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(known))}")
-
-
 RULE_KEYS = {"enabled", "severity", "on_delay_s", "off_delay_s", "deadband"}
 
 
-def _rule(section: Mapping[str, Any], default: RuleSettings, where: str) -> RuleSettings:
+def _severity(table: Table, key: str, default: str) -> str:
+    return table.choice(key, protocol.SEVERITIES, default)
+
+
+def _rule(table: Table, default: RuleSettings, keys: set[str] = RULE_KEYS) -> RuleSettings:
     return RuleSettings(
-        enabled=bool(_get(section, "enabled", (bool,), default.enabled, where)),
-        severity=_severity(section, "severity", default.severity, where),
-        on_delay_s=_number(section, "on_delay_s", default.on_delay_s, where),
-        off_delay_s=_number(section, "off_delay_s", default.off_delay_s, where),
-        deadband=_number(section, "deadband", default.deadband, where),
+        enabled=table.flag("enabled", default.enabled) if "enabled" in keys else default.enabled,
+        severity=_severity(table, "severity", default.severity) if "severity" in keys else default.severity,
+        on_delay_s=table.number("on_delay_s", default.on_delay_s, 0.0),
+        off_delay_s=table.number("off_delay_s", default.off_delay_s, 0.0),
+        deadband=table.number("deadband", default.deadband, 0.0) if "deadband" in keys else default.deadband,
     )
 
 
-def _number_map(section: Mapping[str, Any], key: str, default: Mapping[str, float], where: str) -> dict[str, float]:
-    raw = _table(section, key, where) if key in section else default
+def _number_map(table: Table, key: str, default: Mapping[str, float]) -> dict[str, float]:
+    raw = table.mapping(key) if table.has(key) else default
     out = {}
     for name, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise SettingsError(f"{where}.{key}.{name}: must be a positive number, got {value!r}")
+            raise SettingsError(f"{table.name(key)}.{name}: must be a positive number, got {value!r}")
         out[str(name)] = float(value)
     return out
 
 
-ALARM_KEYS = {"max_future_s", "recent_cleared", "limit", "rate_of_change", "stale", "flatline", "anomaly",
-              "failure", "escalate_after_s", "max_escalations", "flood_threshold", "flood_window_s",
-              "flood_keep_severity", "chatter_count", "chatter_window_s", "standing_after_s",
-              "shelve_default_s", "shelve_max_s"}
+def _score(table: Table, default: ScoreSettings, anomaly: bool) -> ScoreSettings:
+    threshold = table.number("threshold", default.threshold, 0.0, 1.0)
+    critical = table.number("critical_threshold", default.critical_threshold, threshold)
+    if not anomaly:
+        return ScoreSettings(_rule(table, default.rule), threshold, critical)
+    return ScoreSettings(_rule(table, default.rule), threshold, critical,
+                         table.flag("detector", default.detector),
+                         table.choice("model", ANOMALY_MODELS, default.model),
+                         table.integer("warmup_readings", default.warmup_readings, MIN_WARMUP_READINGS,
+                                       MAX_WARMUP_READINGS))
 
 
-def parse_alarm_settings(section: Mapping[str, Any]) -> AlarmSettings:
+def parse_alarm_settings(section: Mapping[str, Any] | Table) -> AlarmSettings:
     """The ``[alerts]`` table (``max_future_s``/``recent_cleared`` belong to the config module)."""
     d = AlarmSettings()
-    w = "alerts"
-    _unknown(section, ALARM_KEYS, w)
-    limit = _table(section, "limit", w)
-    _unknown(limit, RULE_KEYS - {"deadband", "severity"}, f"{w}.limit")
-    rate = _table(section, "rate_of_change", w)
-    _unknown(rate, RULE_KEYS | {"window_s", "per_quantity", "per_sensor"}, f"{w}.rate_of_change")
-    stale = _table(section, "stale", w)
-    _unknown(stale, RULE_KEYS - {"deadband"} | {"factor", "min_s", "expected_interval_s"}, f"{w}.stale")
-    flat = _table(section, "flatline", w)
-    _unknown(flat, RULE_KEYS - {"deadband"} | {"window_s", "epsilon", "quantities", "per_sensor_window_s"},
-             f"{w}.flatline")
-    anomaly = _table(section, "anomaly", w)
-    _unknown(anomaly, RULE_KEYS | {"threshold", "critical_threshold", "detector", "model", "warmup_readings"},
-             f"{w}.anomaly")
-    failure = _table(section, "failure", w)
-    _unknown(failure, RULE_KEYS | {"threshold", "critical_threshold"}, f"{w}.failure")
-    quantities = _get(flat, "quantities", (list,), list(d.flatline.quantities), f"{w}.flatline")
+    table = section if isinstance(section, Table) else Table(section, "alerts")
+    limit = table.table("limit")
+    rate = table.table("rate_of_change")
+    stale = table.table("stale")
+    flat = table.table("flatline")
+    anomaly = table.table("anomaly")
+    failure = table.table("failure")
+    quantities = flat.get("quantities", list, list(d.flatline.quantities))
     if not all(isinstance(q, str) for q in quantities):
-        raise SettingsError(f"{w}.flatline.quantities: must be a list of quantity names")
-    interval = _get(stale, "expected_interval_s", (int, float), None, f"{w}.stale")
-    if interval is not None and not (math.isfinite(interval) and interval > 0):
-        raise SettingsError(f"{w}.stale.expected_interval_s: must be a positive number, got {interval!r}")
-
-    def score(raw: Mapping[str, Any], default: ScoreSettings, where: str) -> ScoreSettings:
-        threshold = _number(raw, "threshold", default.threshold, where, 0.0, 1.0)
-        critical = _number(raw, "critical_threshold", default.critical_threshold, where, threshold)
-        return ScoreSettings(_rule(raw, default.rule, where), threshold, critical,
-                             bool(_get(raw, "detector", (bool,), default.detector, where)),
-                             _choice(raw, "model", ANOMALY_MODELS, default.model, where),
-                             _integer(raw, "warmup_readings", default.warmup_readings, where,
-                                      MIN_WARMUP_READINGS, MAX_WARMUP_READINGS))
-
-    return AlarmSettings(
-        limit=_rule(limit, d.limit, f"{w}.limit"),
+        raise SettingsError(f"{flat.name('quantities')}: must be a list of quantity names")
+    interval = stale.number("expected_interval_s", None, 0.0, above=True)
+    settings = AlarmSettings(
+        limit=_rule(limit, d.limit, RULE_KEYS - {"deadband", "severity"}),
         rate_of_change=RateSettings(
-            rule=_rule(rate, d.rate_of_change.rule, f"{w}.rate_of_change"),
-            window_s=_number(rate, "window_s", d.rate_of_change.window_s, f"{w}.rate_of_change", 1.0),
-            per_quantity=_number_map(rate, "per_quantity", d.rate_of_change.per_quantity, f"{w}.rate_of_change"),
-            per_sensor=_number_map(rate, "per_sensor", {}, f"{w}.rate_of_change")),
+            rule=_rule(rate, d.rate_of_change.rule),
+            window_s=rate.number("window_s", d.rate_of_change.window_s, 1.0),
+            per_quantity=_number_map(rate, "per_quantity", d.rate_of_change.per_quantity),
+            per_sensor=_number_map(rate, "per_sensor", {})),
         stale=StaleSettings(
-            rule=_rule(stale, d.stale.rule, f"{w}.stale"),
-            factor=_number(stale, "factor", d.stale.factor, f"{w}.stale", 1.0),
-            min_s=_number(stale, "min_s", d.stale.min_s, f"{w}.stale", 0.001),
-            expected_interval_s=None if interval is None else float(interval)),
+            rule=_rule(stale, d.stale.rule, RULE_KEYS - {"deadband"}),
+            factor=stale.number("factor", d.stale.factor, 1.0),
+            min_s=stale.number("min_s", d.stale.min_s, 0.001),
+            expected_interval_s=interval),
         flatline=FlatlineSettings(
-            rule=_rule(flat, d.flatline.rule, f"{w}.flatline"),
-            window_s=_number(flat, "window_s", d.flatline.window_s, f"{w}.flatline", 0.001),
-            epsilon=_number(flat, "epsilon", d.flatline.epsilon, f"{w}.flatline"),
+            rule=_rule(flat, d.flatline.rule, RULE_KEYS - {"deadband"}),
+            window_s=flat.number("window_s", d.flatline.window_s, 0.001),
+            epsilon=flat.number("epsilon", d.flatline.epsilon, 0.0),
             quantities=tuple(quantities),
-            per_sensor_window_s=_number_map(flat, "per_sensor_window_s", {}, f"{w}.flatline")),
-        anomaly=score(anomaly, d.anomaly, f"{w}.anomaly"),
-        failure=score(failure, d.failure, f"{w}.failure"),
-        escalate_after_s=_number(section, "escalate_after_s", d.escalate_after_s, w),
-        max_escalations=int(_number(section, "max_escalations", d.max_escalations, w, 0, 100)),
-        flood_threshold=int(_number(section, "flood_threshold", d.flood_threshold, w, 1)),
-        flood_window_s=_number(section, "flood_window_s", d.flood_window_s, w, 1.0),
-        flood_keep_severity=_severity(section, "flood_keep_severity", d.flood_keep_severity, w),
-        chatter_count=int(_number(section, "chatter_count", d.chatter_count, w, 2)),
-        chatter_window_s=_number(section, "chatter_window_s", d.chatter_window_s, w, 0.001),
-        standing_after_s=_number(section, "standing_after_s", d.standing_after_s, w, 1.0),
-        shelve_default_s=_number(section, "shelve_default_s", d.shelve_default_s, w, 1.0),
-        shelve_max_s=_number(section, "shelve_max_s", d.shelve_max_s, w, 1.0),
+            per_sensor_window_s=_number_map(flat, "per_sensor_window_s", {})),
+        anomaly=_score(anomaly, d.anomaly, anomaly=True),
+        failure=_score(failure, d.failure, anomaly=False),
+        escalate_after_s=table.number("escalate_after_s", d.escalate_after_s, 0.0),
+        max_escalations=int(table.number("max_escalations", d.max_escalations, 0, 100)),
+        flood_threshold=int(table.number("flood_threshold", d.flood_threshold, 1)),
+        flood_window_s=table.number("flood_window_s", d.flood_window_s, 1.0),
+        flood_keep_severity=_severity(table, "flood_keep_severity", d.flood_keep_severity),
+        chatter_count=int(table.number("chatter_count", d.chatter_count, 2)),
+        chatter_window_s=table.number("chatter_window_s", d.chatter_window_s, 0.001),
+        standing_after_s=table.number("standing_after_s", d.standing_after_s, 1.0),
+        shelve_default_s=table.number("shelve_default_s", d.shelve_default_s, 1.0),
+        shelve_max_s=table.number("shelve_max_s", d.shelve_max_s, 1.0),
     )
+    for sub in (limit, rate, stale, flat, anomaly, failure):
+        sub.refuse_unknown()
+    table.refuse_unknown({"max_future_s", "recent_cleared"})
+    return settings
 
 
-CHANNEL_KEYS = {"type", "min_severity", "events", "retries", "backoff_s", "timeout_s", "queue_size",
-                "url", "headers", "headers_env", "host", "port", "tls", "username", "password_env",
-                "from", "to", "enabled"}
+CHANNEL_TYPES = ("webhook", "email")
+TLS_MODES = ("none", "starttls", "ssl")
 
 
-def _strings(raw: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
-    table = _table(raw, key, where)
-    if not all(isinstance(v, str) for v in table.values()):
-        raise SettingsError(f"{where}.{key}: values must be strings")
-    return {str(k): str(v) for k, v in table.items()}
+def _channel(name: str, table: Table) -> ChannelSettings | None:
+    if not table.flag("enabled", True):
+        return None   # a switched-off channel may be half written
+    kind = table.get("type", str, None)
+    if kind not in CHANNEL_TYPES:
+        raise table.fail("type", f"must be \"webhook\" or \"email\", got {kind!r}")
+    events = table.get("events", list, list(DEFAULT_NOTIFY_EVENTS))
+    bad = [e for e in events if e not in NOTIFY_EVENTS]
+    if bad:
+        raise table.fail("events", f"unknown event(s) {bad}; known: {', '.join(NOTIFY_EVENTS)}")
+    tls = table.get("tls", str, "none")
+    if tls not in TLS_MODES:
+        raise table.fail("tls", f"must be none, starttls or ssl, got {tls!r}")
+    channel = ChannelSettings(
+        name=name, type=kind, min_severity=_severity(table, "min_severity", protocol.SEVERITY_WARNING),
+        events=tuple(events), retries=int(table.number("retries", 3, 0, 20)),
+        backoff_s=table.number("backoff_s", 1.0, 0.0, 3600.0),
+        timeout_s=table.number("timeout_s", 10.0, 0.01, 600.0),
+        queue_size=int(table.number("queue_size", 1000, 1, 1_000_000)),
+        url=table.text("url", ""), headers=table.string_map("headers"),
+        headers_env=table.string_map("headers_env"),
+        host=table.text("host", ""), port=table.port("port", 25), tls=tls,
+        username=table.text("username", ""), password_env=table.text("password_env", ""),
+        sender=table.text("from", ""), to=table.strings("to"))
+    table.refuse_unknown()
+    if kind == "webhook" and not channel.url.startswith(("http://", "https://")):
+        raise table.fail("url", "an http:// or https:// URL is required")
+    if kind == "email" and (not channel.host or not channel.sender or not channel.to):
+        raise SettingsError(f"{table.where}: e-mail needs host, from and to")
+    return channel
 
 
 def parse_notifications(section: Any) -> list[ChannelSettings]:
     """``[notifications.<name>]`` tables, each with ``type = "webhook"`` or ``"email"``."""
     if section is None:
         return []
-    if not isinstance(section, dict):
+    if not isinstance(section, Mapping):
         raise SettingsError("[notifications] must be a table of [notifications.<name>] tables")
     channels = []
     for name, raw in section.items():
-        w = f"notifications.{name}"
-        if not isinstance(raw, dict):
-            raise SettingsError(f"[{w}] must be a table")
-        _unknown(raw, CHANNEL_KEYS, w)
-        if not _get(raw, "enabled", (bool,), True, w):
-            continue
-        kind = _get(raw, "type", (str,), None, w)
-        if kind not in ("webhook", "email"):
-            raise SettingsError(f"{w}.type: must be \"webhook\" or \"email\", got {kind!r}")
-        events = _get(raw, "events", (list,), list(DEFAULT_NOTIFY_EVENTS), w)
-        bad = [e for e in events if e not in NOTIFY_EVENTS]
-        if bad:
-            raise SettingsError(f"{w}.events: unknown event(s) {bad}; known: {', '.join(NOTIFY_EVENTS)}")
-        to = _get(raw, "to", (list, str), [], w)
-        to = [to] if isinstance(to, str) else to
-        tls = _get(raw, "tls", (str,), "none", w)
-        if tls not in ("none", "starttls", "ssl"):
-            raise SettingsError(f"{w}.tls: must be none, starttls or ssl, got {tls!r}")
-        channel = ChannelSettings(
-            name=str(name), type=kind, min_severity=_severity(raw, "min_severity", protocol.SEVERITY_WARNING, w),
-            events=tuple(events), retries=int(_number(raw, "retries", 3, w, 0, 20)),
-            backoff_s=_number(raw, "backoff_s", 1.0, w, 0.0, 3600.0),
-            timeout_s=_number(raw, "timeout_s", 10.0, w, 0.01, 600.0),
-            queue_size=int(_number(raw, "queue_size", 1000, w, 1, 1_000_000)),
-            url=_get(raw, "url", (str,), "", w), headers=_strings(raw, "headers", w),
-            headers_env=_strings(raw, "headers_env", w),
-            host=_get(raw, "host", (str,), "", w), port=int(_number(raw, "port", 25, w, 1, 65535)), tls=tls,
-            username=_get(raw, "username", (str,), "", w), password_env=_get(raw, "password_env", (str,), "", w),
-            sender=_get(raw, "from", (str,), "", w), to=tuple(str(t) for t in to))
-        if kind == "webhook" and not channel.url.startswith(("http://", "https://")):
-            raise SettingsError(f"{w}.url: an http:// or https:// URL is required")
-        if kind == "email" and (not channel.host or not channel.sender or not channel.to):
-            raise SettingsError(f"{w}: e-mail needs host, from and to")
-        channels.append(channel)
+        channel = _channel(str(name), Table(raw, f"notifications.{name}"))
+        if channel is not None:
+            channels.append(channel)
     return channels

@@ -24,7 +24,6 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,43 +38,32 @@ from .base import (
     CommandError,
     CommandHandler,
     ConnectorConfigError,
-    _num,
     parse_command,
 )
 from .outbox import KIND_ALERT, KIND_COMMAND_RESULT, KIND_HEALTH, KIND_LOSS, OutboxMessage
 from .secrets import redact, remember_secret, resolve_secret
+from .settings import AwsSettings, ConnectorSettings
 
 log = logging.getLogger("sidecar.cloud.aws")
 
-DEFAULT_TOPICS = {
-    "topic_telemetry": "building/{building_id}/sensors/data",
-    "topic_alerts": "building/{building_id}/alerts",
-    "topic_health": "building/{building_id}/health",
-    "topic_commands": "building/{building_id}/controls/commands",
-    "topic_results": "building/{building_id}/controls/results",
-}
 
 
 class AwsIoTConnector(CloudConnector):
     kind = "aws"
 
-    def __init__(self, name: str, settings: Mapping[str, Any], data_dir: Path, commands: CommandHandler) -> None:
+    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
+        assert isinstance(settings, AwsSettings)
         super().__init__(name, settings, data_dir, commands)
-        s = self.settings
-        if "min_message_interval_ms" not in s:
-            self.common.min_message_interval_s = 0.010  # IoT Core: 100 publishes/s per connection
-        self.topics = {key: str(s.get(key, default)) for key, default in DEFAULT_TOPICS.items()}
-        for key, template in self.topics.items():
-            if "#" in template or "+" in template:
-                raise ConnectorConfigError(f"[cloud.aws] {key} must be a plain topic, got {template!r}")
-        self.port = int(_num(s, "port", 8883, 1, 65535))
-        self.keep_alive_s = int(_num(s, "keep_alive_s", 60, 5, 1200))
-        self.connect_timeout_s = _num(s, "connect_timeout_s", 30, 0.5, 600)
-        self.shadow = bool(s.get("shadow", True))
-        self.endpoint = str(s.get("endpoint") or "")
-        self.thing_name = str(s.get("thing_name") or "")
-        self.client_id = str(s.get("client_id") or self.thing_name)
-        shadow_name = s.get("shadow_name")
+        self.settings: AwsSettings = settings
+        self.topics = dict(settings.topics)
+        self.port = settings.port
+        self.keep_alive_s = settings.keep_alive_s
+        self.connect_timeout_s = settings.connect_timeout_s
+        self.shadow = settings.shadow
+        self.endpoint = settings.endpoint
+        self.thing_name = settings.thing_name
+        self.client_id = settings.client_id
+        shadow_name = settings.shadow_name
         self.shadow_topic = (f"$aws/things/{self.thing_name}/shadow/name/{shadow_name}/update" if shadow_name
                              else f"$aws/things/{self.thing_name}/shadow/update")
         self._client: mqtt5.Client | None = None
@@ -83,12 +71,6 @@ class AwsIoTConnector(CloudConnector):
         self._connected_async = asyncio.Event()
         self._stopped = threading.Event()
         self._subscribed_topic: str | None = None
-        if self.common.enabled:
-            for key in ("endpoint", "thing_name", "certificate_file"):
-                if not s.get(key):
-                    raise ConnectorConfigError(f"[cloud.aws] {key} is required")
-            if not s.get("private_key_file") and not s.get("private_key_env"):
-                raise ConnectorConfigError("[cloud.aws] private_key_file or private_key_env is required")
 
     def topic(self, key: str) -> str:
         return self.topics[key].format(building_id=self._building_id or "unknown", thing_name=self.thing_name)
@@ -111,14 +93,14 @@ class AwsIoTConnector(CloudConnector):
             on_lifecycle_connection_failure=self._on_connection_failure,
             on_lifecycle_disconnection=self._on_disconnection,
             on_lifecycle_stopped=lambda data: self._stopped.set())
-        if s.get("ca_file"):
-            kwargs["ca_filepath"] = str(Path(s["ca_file"]).expanduser())
-        cert = str(Path(s["certificate_file"]).expanduser())
-        key_pem = resolve_secret(s, "private_key", "aws", self.data_dir, required=False)
+        if s.ca_file:
+            kwargs["ca_filepath"] = str(Path(s.ca_file).expanduser())
+        cert = str(Path(s.certificate_file).expanduser())
+        key_pem = resolve_secret(s.secret_refs, "private_key", "aws", self.data_dir, required=False)
         if key_pem:
             return mqtt5_client_builder.mtls_from_bytes(
                 cert_bytes=Path(cert).read_bytes(), pri_key_bytes=key_pem.encode(), **kwargs)
-        key_file = Path(s["private_key_file"]).expanduser()
+        key_file = Path(s.private_key_file).expanduser()
         try:  # so that redaction masks the key should any text ever quote it
             remember_secret(key_file.read_text().strip())
         except OSError as exc:
@@ -137,7 +119,7 @@ class AwsIoTConnector(CloudConnector):
             except Exception as exc:
                 self._state = STATE_DISCONNECTED
                 self._note_error("aws client", exc)
-                await asyncio.sleep(self._backoff.next())
+                await self._backoff.sleep()
                 return
             self._stopped.clear()
             self._client.start()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,11 @@ from .base import (
     CloudConnector,
     CommandError,
     CommandHandler,
-    ConnectorConfigError,
-    _num,
     parse_command,
 )
 from .outbox import KIND_COMMAND_RESULT, OutboxMessage
 from .secrets import SecretError, redact_error, resolve_secret
+from .settings import AzureSettings, ConnectorSettings
 
 log = logging.getLogger("sidecar.cloud.azure")
 
@@ -61,20 +60,19 @@ def _quiet_sdk_log() -> None:
 class AzureIoTConnector(CloudConnector):
     kind = "azure"
 
-    def __init__(self, name: str, settings: Mapping[str, Any], data_dir: Path, commands: CommandHandler) -> None:
+    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
+        assert isinstance(settings, AzureSettings)
         super().__init__(name, settings, data_dir, commands)
+        self.settings: AzureSettings = settings
         _quiet_sdk_log()
-        s = self.settings
         # The SDK runs each send_message on a worker thread, so concurrent sends can overtake
         # each other on the wire: one message in flight keeps delivery in order.
-        self.common.inflight_window = 1
-        self.auth = str(s.get("auth", "connection_string"))
-        if self.auth not in ("connection_string", "x509"):
-            raise ConnectorConfigError("[cloud.azure] auth must be 'connection_string' or 'x509'")
-        self.connect_timeout_s = _num(s, "connect_timeout_s", 30, 0.5, 600)
-        self.keep_alive_s = int(_num(s, "keep_alive_s", 60, 5, 1740))
-        self.report_twin = bool(s.get("report_twin", True))
-        ca = s.get("server_verification_cert_file")
+        self.common = replace(self.common, inflight_window=1)
+        self.auth = settings.auth
+        self.connect_timeout_s = settings.connect_timeout_s
+        self.keep_alive_s = settings.keep_alive_s
+        self.report_twin = settings.report_twin
+        ca = settings.server_verification_cert_file
         self.server_ca: str | None = Path(ca).expanduser().read_text() if ca else None
         self._client: IoTHubDeviceClient | None = None
         self._connection_string: str | None = None
@@ -86,9 +84,9 @@ class AzureIoTConnector(CloudConnector):
     def _load_credentials(self) -> None:
         s = self.settings
         if self.auth == "connection_string":
-            settings = dict(s)
-            settings.setdefault("connection_string_env", DEFAULT_CONNECTION_STRING_ENV)
-            cs = resolve_secret(settings, "connection_string", "azure", self.data_dir)
+            refs = dict(s.secret_refs)
+            refs.setdefault("connection_string_env", DEFAULT_CONNECTION_STRING_ENV)
+            cs = resolve_secret(refs, "connection_string", "azure", self.data_dir)
             assert cs is not None
             parts = dict(p.split("=", 1) for p in cs.split(";") if "=" in p)
             if not parts.get("HostName") or not parts.get("DeviceId"):
@@ -99,10 +97,7 @@ class AzureIoTConnector(CloudConnector):
             self._connection_string = cs
             self.hostname, self.device_id = parts["HostName"], parts["DeviceId"]
         else:
-            for key in ("hostname", "device_id", "certificate_file", "private_key_file"):
-                if not s.get(key):
-                    raise ConnectorConfigError(f"[cloud.azure] auth = 'x509' needs {key}")
-            self.hostname, self.device_id = str(s["hostname"]), str(s["device_id"])
+            self.hostname, self.device_id = s.hostname, s.device_id
 
     def _make_client(self) -> IoTHubDeviceClient:
         kwargs: dict[str, Any] = {"connection_retry": False, "auto_connect": False, "keep_alive": self.keep_alive_s}
@@ -112,9 +107,9 @@ class AzureIoTConnector(CloudConnector):
             assert self._connection_string is not None
             return IoTHubDeviceClient.create_from_connection_string(self._connection_string, **kwargs)
         s = self.settings
-        passphrase = resolve_secret(s, "private_key_passphrase", "azure", self.data_dir, required=False)
-        x509 = X509(cert_file=str(Path(s["certificate_file"]).expanduser()),
-                    key_file=str(Path(s["private_key_file"]).expanduser()), pass_phrase=passphrase)
+        passphrase = resolve_secret(s.secret_refs, "private_key_passphrase", "azure", self.data_dir, required=False)
+        x509 = X509(cert_file=str(Path(s.certificate_file).expanduser()),
+                    key_file=str(Path(s.private_key_file).expanduser()), pass_phrase=passphrase)
         return IoTHubDeviceClient.create_from_x509_certificate(
             x509=x509, hostname=self.hostname, device_id=self.device_id, **kwargs)
 
@@ -143,7 +138,7 @@ class AzureIoTConnector(CloudConnector):
                 await _shutdown(client)
             self._state = STATE_DISCONNECTED
             self._note_error(f"connect to {self.hostname} as {self.device_id}", exc)
-            await asyncio.sleep(self._backoff.next())
+            await self._backoff.sleep()
             return
         self._client = client
         self._state = STATE_CONNECTED

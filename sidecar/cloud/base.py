@@ -17,13 +17,15 @@ import importlib
 import json
 import logging
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
+
+from sidecar.backoff import Backoff
+from sidecar.rates import RateMeter
+from sidecar.settings import SettingsError
 
 from .outbox import (
     KIND_ALERT,
@@ -32,11 +34,11 @@ from .outbox import (
     KIND_TELEMETRY,
     Loss,
     Outbox,
-    OutboxLimits,
     OutboxMessage,
     encode_body,
 )
 from .secrets import install_log_redaction, redact, redact_error
+from .settings import DEFAULT_ALLOWED_COMMANDS, ConnectorSettings, parse_connector
 
 CommandHandler = Callable[[str, dict], Awaitable[dict]]
 LossListener = Callable[[dict], None]
@@ -47,88 +49,11 @@ STATE_CONNECTING = "connecting"
 STATE_DISCONNECTED = "disconnected"
 STATE_DISABLED = "disabled"
 
-# what the cloud may ask for by default; `configure` and `ingest` stay local unless allowed
-DEFAULT_ALLOWED_COMMANDS = ("start", "stop", "status", "snapshot", "ack", "set_limits", "shelve", "history")
-
 log = logging.getLogger("sidecar.cloud")
 
 
-class ConnectorConfigError(ValueError):
-    """A ``[cloud.*]`` section is wrong; the message names the key."""
-
-
-def _num(settings: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConnectorConfigError(f"{key} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-@dataclass
-class CommonSettings:
-    """Settings every ``[cloud.<kind>]`` section shares (documented in docs/cloud.md)."""
-    enabled: bool = True
-    building_id: str | None = None
-    max_readings_per_message: int = 500
-    inflight_window: int = 32
-    publish_timeout_s: float = 10.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 60.0
-    max_pending_items: int = 200_000
-    send_health: bool = False
-    allowed_commands: tuple[str, ...] = DEFAULT_ALLOWED_COMMANDS
-    status_interval_s: float = 30.0
-    min_message_interval_s: float = 0.0
-    limits: OutboxLimits = field(default_factory=OutboxLimits)
-
-    @classmethod
-    def parse(cls, s: Mapping[str, Any]) -> CommonSettings:
-        allowed = s.get("allowed_commands", list(DEFAULT_ALLOWED_COMMANDS))
-        if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
-            raise ConnectorConfigError("allowed_commands must be a list of request types")
-        building = s.get("building_id")
-        if building is not None and not isinstance(building, str):
-            raise ConnectorConfigError("building_id must be a string")
-        try:
-            limits = OutboxLimits(
-                max_rows=int(_num(s, "outbox_max_rows", 100_000, 10, 1e9)),
-                max_bytes=int(_num(s, "outbox_max_mb", 256, 0.004, 1e6) * 1024 * 1024),
-                rollup_chunk_rows=int(_num(s, "rollup_chunk_rows", 500, 2, 1e6)),
-                rollup_bucket_s=_num(s, "rollup_bucket_s", 60, 0.001, 86400))
-        except ValueError as exc:
-            raise ConnectorConfigError(str(exc)) from None
-        return cls(
-            enabled=bool(s.get("enabled", True)),
-            building_id=building,
-            max_readings_per_message=int(_num(s, "max_readings_per_message", 500, 1, 100_000)),
-            inflight_window=int(_num(s, "inflight_window", 32, 1, 10_000)),
-            publish_timeout_s=_num(s, "publish_timeout_s", 10, 0.1, 600),
-            backoff_initial_s=_num(s, "backoff_initial_s", 0.5, 0.01, 3600),
-            backoff_max_s=_num(s, "backoff_max_s", 60, 0.01, 86400),
-            max_pending_items=int(_num(s, "max_pending_items", 200_000, 10, 1e8)),
-            send_health=bool(s.get("send_health", False)),
-            allowed_commands=tuple(allowed),
-            status_interval_s=_num(s, "status_interval_s", 30, 0.05, 86400),
-            min_message_interval_s=_num(s, "min_message_interval_ms", 0, 0, 60_000) / 1000,
-            limits=limits)
-
-
-class Backoff:
-    """Exponential back-off with "equal jitter": delay_n in [b_n/2, b_n], b_n = min(max, initial*2^n).
-    Jitter keeps a fleet of sidecars from reconnecting in lock-step after a cloud outage."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
-        self.initial, self.maximum = initial, max(initial, maximum)
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        ceiling = min(self.maximum, self.initial * (2 ** min(self.attempt, 40)))
-        self.attempt += 1
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
+# A ``[cloud.*]`` section is wrong; the message names the key.
+ConnectorConfigError = SettingsError
 
 
 class CommandError(Exception):
@@ -155,35 +80,15 @@ def parse_command(payload: bytes) -> tuple[str, dict, str | None]:
     return kind, body, (str(cid) if cid is not None else None)
 
 
-class RateMeter:
-    """Messages per second over a sliding window."""
-
-    def __init__(self, window_s: float = 10.0) -> None:
-        self.window_s = window_s
-        self._events: collections.deque[tuple[float, int]] = collections.deque()
-
-    def add(self, n: int) -> None:
-        self._events.append((time.monotonic(), n))
-
-    def rate(self) -> float:
-        now = time.monotonic()
-        while self._events and self._events[0][0] < now - self.window_s:
-            self._events.popleft()
-        if not self._events:
-            return 0.0
-        span = max(1.0, min(self.window_s, now - self._events[0][0]))
-        return round(sum(n for _, n in self._events) / span, 2)
-
-
 class CloudConnector(abc.ABC):
     """Base of the platform connectors. Subclasses implement the transport hooks at the bottom."""
 
     kind: ClassVar[str] = ""
 
-    def __init__(self, name: str, settings: Mapping[str, Any], data_dir: Path, commands: CommandHandler) -> None:
+    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
         self.name = name
-        self.settings = dict(settings)
-        self.common = CommonSettings.parse(settings)
+        self.settings = settings
+        self.common = settings.common
         self.data_dir = Path(data_dir)
         self.commands = commands
         self.outbox_path = self.data_dir / "cloud" / f"{name}-outbox.sqlite3"
@@ -199,7 +104,7 @@ class CloudConnector(abc.ABC):
         self._last_error_ts: float | None = None
         self._delivered = 0
         self._overflow_dropped = 0
-        self._meter = RateMeter()
+        self._meter = RateMeter(window_s=10.0)
         self._backoff = Backoff(self.common.backoff_initial_s, self.common.backoff_max_s)
         self._building_id: str | None = self.common.building_id
         self._quantity_of: dict[str, str] = {}
@@ -450,7 +355,7 @@ class CloudConnector(abc.ABC):
                 raise
             except Exception as exc:
                 self._note_error("sender", exc)
-                await asyncio.sleep(self._backoff.next())
+                await self._backoff.sleep()
 
     async def _deliver(self, messages: list[OutboxMessage]) -> None:
         assert self.outbox is not None
@@ -475,7 +380,7 @@ class CloudConnector(abc.ABC):
                 raise failure
             self._note_error("publish", failure if str(failure) else type(failure).__name__)
             await self._publish_failed()
-            await asyncio.sleep(self._backoff.next())
+            await self._backoff.sleep()
         else:
             self._backoff.reset()
 
@@ -576,12 +481,15 @@ def connector_kinds() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def create_connector(kind: str, settings: Mapping[str, Any], data_dir: Path, commands: CommandHandler,
-                     name: str | None = None) -> CloudConnector:
-    """The connector for ``[cloud.<kind>]``; the SDK is imported only here (it is slow to import)."""
+def create_connector(kind: str, settings: ConnectorSettings | Mapping[str, Any], data_dir: Path,
+                     commands: CommandHandler, name: str | None = None) -> CloudConnector:
+    """The connector for ``[cloud.<kind>]`` (its parsed settings, or the raw table, parsed here);
+    the SDK is imported only here (it is slow to import)."""
     target = _REGISTRY.get(kind)
     if target is None:
         raise ConnectorConfigError(f"unknown cloud connector {kind!r}: expected one of {sorted(_REGISTRY)}")
+    if not isinstance(settings, ConnectorSettings):
+        settings = parse_connector(kind, settings)
     module_name, _, cls_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
     connector: CloudConnector = cls(name or kind, settings, data_dir, commands)

@@ -6,7 +6,6 @@ as a table and converted by the engine (the analytics package imports numpy).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +17,13 @@ from sidecar.analytics.detectors.live import (  # numpy-free module
     MAX_WARMUP_READINGS,
     MIN_WARMUP_READINGS,
 )
+from sidecar.settings import SettingsError, Table
 
 MODELS = ("auto", "trend")
 
 
-class AnalyticsSettingsError(ValueError):
-    """A setting of ``[analytics]`` has the wrong type or value; the message names it."""
+# A setting of ``[analytics]`` has the wrong type or value; the message names it.
+AnalyticsSettingsError = SettingsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,84 +47,39 @@ class AnalyticsSettings:
     health: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _number(section: Mapping[str, Any], key: str, default: float, minimum: float = 0.0,
-            maximum: float = math.inf, strict_min: bool = False) -> float:
-    if key not in section:
-        return default
-    value = section[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AnalyticsSettingsError(f"analytics.{key}: expected a number, got {type(value).__name__}")
-    value = float(value)
-    low_ok = value > minimum if strict_min else value >= minimum
-    if not (math.isfinite(value) and low_ok and value <= maximum):
-        raise AnalyticsSettingsError(f"analytics.{key}: must be a number in {'(' if strict_min else '['}"
-                                     f"{minimum:g}, {maximum:g}], got {value!r}")
-    return value
-
-
-def _bool(section: Mapping[str, Any], key: str, default: bool) -> bool:
-    if key not in section:
-        return default
-    value = section[key]
-    if not isinstance(value, bool):
-        raise AnalyticsSettingsError(f"analytics.{key}: expected true or false, got {value!r}")
-    return value
-
-
-KEYS = {"enabled", "interval_s", "horizon_hours", "window_hours", "long_window_hours", "min_span_minutes", "anomaly",
-        "anomaly_model", "anomaly_warmup_readings", "anomaly_window_s", "workorder_threshold", "close_below", "model", "train_interval_hours",
-        "history_days", "min_failures", "health"}
-
-
 def parse_analytics(section: Any) -> AnalyticsSettings:
     """The ``[analytics]`` table (absent: the defaults)."""
     if section is None:
         return AnalyticsSettings()
-    if not isinstance(section, dict):
-        raise AnalyticsSettingsError("[analytics] must be a table")
-    unknown = sorted(set(section) - KEYS)
-    if unknown:
-        raise AnalyticsSettingsError(f"[analytics]: unknown key(s) {', '.join(unknown)}; known: "
-                                     f"{', '.join(sorted(KEYS))}")
+    table = Table(section, "analytics")
     d = AnalyticsSettings()
-    model = section.get("model", d.model)
-    if model not in MODELS:
-        raise AnalyticsSettingsError(f"analytics.model: must be one of {', '.join(MODELS)}, got {model!r}")
-    anomaly_model = section.get("anomaly_model", d.anomaly_model)
-    if anomaly_model not in ANOMALY_MODELS:
-        raise AnalyticsSettingsError(f"analytics.anomaly_model: must be one of {', '.join(ANOMALY_MODELS)}, "
-                                     f"got {anomaly_model!r}")
-    warmup = section.get("anomaly_warmup_readings", d.anomaly_warmup_readings)
-    if isinstance(warmup, bool) or not isinstance(warmup, int):
-        raise AnalyticsSettingsError(f"analytics.anomaly_warmup_readings: expected an integer, got {warmup!r}")
-    if not MIN_WARMUP_READINGS <= warmup <= MAX_WARMUP_READINGS:
-        raise AnalyticsSettingsError(f"analytics.anomaly_warmup_readings: must be an integer in "
-                                     f"[{MIN_WARMUP_READINGS}, {MAX_WARMUP_READINGS}], got {warmup!r}")
-    health = section.get("health", {})
-    if not isinstance(health, dict):
-        raise AnalyticsSettingsError("[analytics.health] must be a table")
-    threshold = _number(section, "workorder_threshold", d.workorder_threshold, 0.0, 1.0, strict_min=True)
-    close_below = _number(section, "close_below", d.close_below, 0.0, 1.0)
+    health = table.mapping("health")
+    threshold = table.number("workorder_threshold", d.workorder_threshold, 0.0, 1.0, above=True)
+    close_below = table.number("close_below", d.close_below, 0.0, 1.0)
     if close_below >= threshold:
         raise AnalyticsSettingsError(f"analytics.close_below ({close_below:g}) must be below "
                                      f"analytics.workorder_threshold ({threshold:g})")
     settings = AnalyticsSettings(
-        enabled=_bool(section, "enabled", d.enabled),
-        interval_s=_number(section, "interval_s", d.interval_s, 0.0, 3600.0, strict_min=True),
-        horizon_hours=_number(section, "horizon_hours", d.horizon_hours, 0.0, 24.0 * 365, strict_min=True),
-        window_hours=_number(section, "window_hours", d.window_hours, 0.0, 24.0 * 14, strict_min=True),
-        long_window_hours=_number(section, "long_window_hours", d.long_window_hours, 0.0, 24.0 * 28, strict_min=True),
-        min_span_minutes=_number(section, "min_span_minutes", d.min_span_minutes, 0.0, 24.0 * 60),
-        anomaly=_bool(section, "anomaly", d.anomaly),
-        anomaly_model=str(anomaly_model), anomaly_warmup_readings=int(warmup),
-        anomaly_window_s=_number(section, "anomaly_window_s", d.anomaly_window_s, 0.0, 7 * 86400.0, strict_min=True),
-        workorder_threshold=threshold, close_below=close_below, model=str(model),
-        train_interval_hours=_number(section, "train_interval_hours", d.train_interval_hours, 0.0, 24.0 * 365,
-                                     strict_min=True),
-        history_days=_number(section, "history_days", d.history_days, 0.0, 3650.0, strict_min=True),
-        min_failures=int(_number(section, "min_failures", d.min_failures, 1.0, 1e6)),
+        enabled=table.flag("enabled", d.enabled),
+        interval_s=table.number("interval_s", d.interval_s, 0.0, 3600.0, above=True),
+        horizon_hours=table.number("horizon_hours", d.horizon_hours, 0.0, 24.0 * 365, above=True),
+        window_hours=table.number("window_hours", d.window_hours, 0.0, 24.0 * 14, above=True),
+        long_window_hours=table.number("long_window_hours", d.long_window_hours, 0.0, 24.0 * 28, above=True),
+        min_span_minutes=table.number("min_span_minutes", d.min_span_minutes, 0.0, 24.0 * 60),
+        anomaly=table.flag("anomaly", d.anomaly),
+        anomaly_model=table.choice("anomaly_model", ANOMALY_MODELS, d.anomaly_model),
+        # "an integer": the wording this key's errors have always had (tests pin it)
+        anomaly_warmup_readings=table.integer("anomaly_warmup_readings", d.anomaly_warmup_readings,
+                                              MIN_WARMUP_READINGS, MAX_WARMUP_READINGS, expected="an integer"),
+        anomaly_window_s=table.number("anomaly_window_s", d.anomaly_window_s, 0.0, 7 * 86400.0, above=True),
+        workorder_threshold=threshold, close_below=close_below, model=table.choice("model", MODELS, d.model),
+        train_interval_hours=table.number("train_interval_hours", d.train_interval_hours, 0.0, 24.0 * 365,
+                                          above=True),
+        history_days=table.number("history_days", d.history_days, 0.0, 3650.0, above=True),
+        min_failures=int(table.number("min_failures", d.min_failures, 1.0, 1e6)),
         health=dict(health),
     )
+    table.refuse_unknown()
     try:
         from sidecar.analytics.health_score import HealthScoreConfig  # numpy-free module
 

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.config import ScenarioSpec
 from sidecar.simulation.drivers import DRIVER_INDEX
 from sidecar.simulation.roles import SensorTable, has, host_words
+from sidecar.simulation.settings import ScenarioSpec
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,22 +30,13 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
-from sidecar.sources.support import (
-    Backoff,
-    BadValue,
-    RateLimitedLog,
-    ReadingBuffer,
-    Settings,
-    SourceConfigError,
-    as_value,
-    idle_on_config_error,
-    roll_up,
-)
+from sidecar.sources.base import Sink, register_source
+from sidecar.sources.linked import Link, LinkedSource
+from sidecar.sources.settings import BACNET_MODES, BacnetSettings
+from sidecar.sources.support import BadValue, SourceConfigError, as_value
 
 log = logging.getLogger(__name__)
 
-MODES = ("poll", "cov")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,56 +72,43 @@ def parse_uri(uri: str) -> tuple[int, str, int, dict[str, str]]:
     return device, object_type, int(instance), query
 
 
-@dataclass(slots=True)
-class DeviceLink:
-    instance: int
-    address: str | None
-    points: list[BacnetPoint]
-    interval_s: float
-    timeout_s: float
-    cov_lifetime_s: int
-    cov_confirmed: bool
-    backoff: Backoff
-    state: str = STARTING
+@dataclass(eq=False)
+class DeviceLink(Link):
+    instance: int = 0
+    address: str | None = None
+    points: list[BacnetPoint] = field(default_factory=list)
+    interval_s: float = 5.0
+    timeout_s: float = 3.0
+    cov_lifetime_s: int = 300
+    cov_confirmed: bool = False
     reads: int = 0
     notifications: int = 0
     subscriptions: int = 0
-    failures: int = 0
-    resolved: str | None = field(default=None)
+    resolved: str | None = None
 
 
 @register_source
-class BacnetSource(Source):
+class BacnetSource(LinkedSource[BacnetSettings, DeviceLink]):
     scheme = "bacnet"
+    buffer_readings = 500
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
-        super().__init__(model, sensors, sink, settings)
-        self.problems = RateLimitedLog(log)
-        self.config_error: str | None = None
-        self.devices: list[DeviceLink] = []
-        self.buffer = ReadingBuffer(sink, max_readings=500)
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
+                 settings: BacnetSettings | Mapping[str, Any] | None):
         self.bad_values = 0
-        root = Settings(settings if isinstance(settings, dict) else {}, "bacnet")
-        self.root = root
-        try:
-            self._plan(root)
-            self.local_address = root.text("address", "host") or "host"
-            self.local_instance = root.integer("device_instance", 4194300 - 1, 0, 4194302)
-            self.local_name = root.text("device_name", "RevitPyIoT sidecar") or "RevitPyIoT sidecar"
-            self.vendor_identifier = root.integer("vendor_identifier", 999, 0, 65535)
-        except SourceConfigError as error:
-            self.config_error = str(error)
+        super().__init__(model, sensors, sink, settings)
 
-    def _plan(self, root: Settings) -> None:
+    @property
+    def devices(self) -> list[DeviceLink]:
+        return list(self.links.values())
+
+    def plan(self, settings: BacnetSettings) -> None:
         per_device: dict[int, list[BacnetPoint]] = {}
-        devices = root.tables("devices")
         for index in self.sensors.tolist():
             sensor = self.model.sensors[index]
             try:
                 device, object_type, instance, query = parse_uri(sensor.source)
-                here = Settings(devices.get(str(device)), f"bacnet.devices.{device}", parent=root)
-                mode = query.get("mode") or here.choice("mode", MODES, "poll")
-                if mode not in MODES:
+                mode = query.get("mode") or settings.devices.get(str(device), settings.default).mode
+                if mode not in BACNET_MODES:
                     raise SourceConfigError(f"{sensor.source}: mode must be poll or cov, got {mode!r}")
             except SourceConfigError as error:
                 log.warning("bacnet: sensor %s ignored: %s", sensor.sensor_id, error)
@@ -138,53 +117,40 @@ class BacnetSource(Source):
                 index, sensor.sensor_id, device, object_type, instance,
                 query.get("property") or "present-value", mode))
         for device, points in per_device.items():
-            here = Settings(devices.get(str(device)), f"bacnet.devices.{device}", parent=root)
-            self.devices.append(DeviceLink(
-                instance=device, address=here.text("address") if str(device) in devices else None,
-                points=points, interval_s=here.number("interval_s", 5.0, positive=True),
-                timeout_s=here.number("timeout_s", 3.0, positive=True),
-                cov_lifetime_s=here.integer("cov_lifetime_s", 300, 5, 86400),
-                cov_confirmed=here.flag("cov_confirmed", False),
-                backoff=Backoff(here.number("reconnect_min_s", 0.5, positive=True),
-                                here.number("reconnect_max_s", 30.0, positive=True))))
+            here = settings.devices.get(str(device), settings.default)
+            self.links[str(device)] = DeviceLink(
+                f"device {device}", Link.backoff_from(here.reconnect), instance=device,
+                address=here.address or None, points=points, interval_s=here.interval_s, timeout_s=here.timeout_s,
+                cov_lifetime_s=here.cov_lifetime_s, cov_confirmed=here.cov_confirmed)
 
     # -- the local application ------------------------------------------------------------------
-    def _application(self) -> Any:
+    @contextlib.asynccontextmanager
+    async def _application(self) -> AsyncIterator[Any]:
+        """The sidecar's own BACnet device, shared by every device link; an OSError here (address
+        in use) is a source failure: the runner retries."""
         from bacpypes3.app import Application
         from bacpypes3.local.device import DeviceObject
         from bacpypes3.local.networkport import NetworkPortObject
 
-        device = DeviceObject(objectIdentifier=("device", self.local_instance), objectName=self.local_name,
-                              vendorIdentifier=self.vendor_identifier)
-        port = NetworkPortObject(self.local_address, objectIdentifier=("network-port", 1),
+        s = self.settings
+        device = DeviceObject(objectIdentifier=("device", s.device_instance), objectName=s.device_name,
+                              vendorIdentifier=s.vendor_identifier)
+        port = NetworkPortObject(s.address, objectIdentifier=("network-port", 1),
                                  objectName="NetworkPort-1", networkNumberQuality="unknown")
-        return Application.from_object_list([device, port])
-
-    def _update_state(self) -> None:
-        if self.config_error is None:
-            self.state = roll_up(d.state for d in self.devices)
-
-    def _set(self, link: DeviceLink, state: str) -> None:
-        if link.state != state:
-            log.info("bacnet device %d: %s -> %s", link.instance, link.state, state)
-            link.state = state
-            self._update_state()
-
-    async def run(self) -> None:
-        await idle_on_config_error(self)
-        app = self._application()   # an OSError here (address in use) is a source failure: the runner retries
-        tasks = [asyncio.create_task(self._serve(app, link), name=f"bacnet:{link.instance}")
-                 for link in self.devices]
-        flusher = asyncio.create_task(self.buffer.flush_every(0.05), name="bacnet-flush")
-        self._update_state()
+        app = Application.from_object_list([device, port])
         try:
-            await asyncio.gather(*tasks)
+            yield app
         finally:
-            for task in (*tasks, flusher):
-                task.cancel()
-            await asyncio.gather(*tasks, flusher, return_exceptions=True)
-            self.buffer.flush()
             app.close()
+
+    def session(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return self._application()
+
+    def link_errors(self) -> tuple[type[BaseException], ...]:
+        # bacpypes3's error/reject/abort classes derive from BaseException: caught by their own base
+        from bacpypes3.apdu import ErrorRejectAbortNack
+
+        return (ErrorRejectAbortNack, RuntimeError, ValueError, *super().link_errors())
 
     # -- one device ---------------------------------------------------------------------------
     async def _resolve(self, app: Any, link: DeviceLink) -> Any:
@@ -197,41 +163,30 @@ class BacnetSource(Source):
             raise ConnectionError(f"no I-Am from device {link.instance}")
         return i_ams[0].pduSource
 
-    async def _serve(self, app: Any, link: DeviceLink) -> None:
-        from bacpypes3.apdu import ErrorRejectAbortNack
+    async def serve(self, link: DeviceLink, app: Any) -> None:
         from bacpypes3.primitivedata import ObjectIdentifier
 
-        while True:
-            try:
-                address = await self._resolve(app, link)
-                link.resolved = str(address)
-                async with contextlib.AsyncExitStack() as stack:
-                    subscriptions = []
-                    for point in link.points:
-                        if point.mode == "cov":
-                            # Unconfirmed notifications: the first one can overtake the
-                            # subscription's acknowledgement, and a confirmed one the client
-                            # cannot place yet would be refused (the device may then drop it).
-                            # bacpypes3 matches notifications to the subscription by an
-                            # ObjectIdentifier: a plain string would never match.
-                            scm = app.change_of_value(address, ObjectIdentifier(point.object_id), None,
-                                                      link.cov_confirmed,
-                                                      link.cov_lifetime_s)
-                            await stack.enter_async_context(scm)
-                            link.subscriptions += 1
-                            subscriptions.append((point, scm))
-                    listeners = [asyncio.create_task(self._listen(link, point, scm)) for point, scm in subscriptions]
-                    for task in listeners:
-                        stack.callback(task.cancel)
-                    await self._poll(app, address, link, listeners, subscriptions)
-            except ErrorRejectAbortNack as error:
-                self.problems.warning(f"device:{link.instance}", "bacnet device %d: %s", link.instance, error)
-            except (TimeoutError, OSError, ConnectionError, RuntimeError, ValueError) as error:
-                self.problems.warning(f"device:{link.instance}", "bacnet device %d: %s: %s", link.instance,
-                                      type(error).__name__, error)
-            link.failures += 1
-            self._set(link, RECONNECTING)
-            await link.backoff.sleep()
+        address = await self._resolve(app, link)
+        link.resolved = str(address)
+        async with contextlib.AsyncExitStack() as stack:
+            subscriptions = []
+            for point in link.points:
+                if point.mode == "cov":
+                    # Unconfirmed notifications: the first one can overtake the
+                    # subscription's acknowledgement, and a confirmed one the client
+                    # cannot place yet would be refused (the device may then drop it).
+                    # bacpypes3 matches notifications to the subscription by an
+                    # ObjectIdentifier: a plain string would never match.
+                    scm = app.change_of_value(address, ObjectIdentifier(point.object_id), None,
+                                              link.cov_confirmed,
+                                              link.cov_lifetime_s)
+                    await stack.enter_async_context(scm)
+                    link.subscriptions += 1
+                    subscriptions.append((point, scm))
+            listeners = [asyncio.create_task(self._listen(link, point, scm)) for point, scm in subscriptions]
+            for task in listeners:
+                stack.callback(task.cancel)
+            await self._poll(app, address, link, listeners, subscriptions)
 
     async def _poll(self, app: Any, address: Any, link: DeviceLink, listeners: list[asyncio.Task[None]],
                     subscriptions: list[tuple[BacnetPoint, Any]]) -> None:
@@ -249,8 +204,7 @@ class BacnetSource(Source):
                                                link.timeout_s)
                 link.reads += 1
                 self._reading(link, point, value)
-            self._set(link, RUNNING)
-            link.backoff.reset()
+            self.connected(link)
             await asyncio.sleep(link.interval_s)
 
     async def _listen(self, link: DeviceLink, point: BacnetPoint, scm: Any) -> None:

@@ -13,10 +13,11 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from sidecar.backoff import Backoff
 from sidecar.model import BuildingModel
 
 log = logging.getLogger(__name__)
@@ -28,16 +29,20 @@ STARTING, RUNNING, DEGRADED, RECONNECTING, ERROR, STOPPED = (
 STOP_TIMEOUT_S = 5.0
 
 Sink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+S = TypeVar("S")
 
 
-class Source(abc.ABC):
+class Source(abc.ABC, Generic[S]):
+    """``settings`` is the source's own parsed config section (``SimulatorConfig``,
+    ``MqttSettings``...; see ``sidecar.sources.settings``)."""
+
     scheme: ClassVar[str]
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: S):
         self.model = model
         self.sensors = sensors          # int32 indices into model.sensors
         self.sink = sink
-        self.settings = settings        # the source's own config section
+        self.settings = settings
         self.state = STARTING
 
     @property
@@ -49,7 +54,7 @@ class Source(abc.ABC):
         """Produce readings until cancelled. Raise to report a failure (the runner restarts)."""
 
 
-SOURCE_TYPES: dict[str, type[Source]] = {}
+SOURCE_TYPES: dict[str, type[Source[Any]]] = {}
 # Modules that register the built-in sources, imported on first lookup (so `hello` stays fast).
 BUILTIN_MODULES: dict[str, str] = {
     "sim": "sidecar.sources.sim",
@@ -61,13 +66,13 @@ BUILTIN_MODULES: dict[str, str] = {
 }
 
 
-def register_source(cls: type[Source]) -> type[Source]:
+def register_source(cls: type[Source[Any]]) -> type[Source[Any]]:
     """Class decorator: make ``cls`` the source for ``cls.scheme``."""
     SOURCE_TYPES[cls.scheme] = cls
     return cls
 
 
-def source_type(scheme: str) -> type[Source] | None:
+def source_type(scheme: str) -> type[Source[Any]] | None:
     if scheme not in SOURCE_TYPES and scheme in BUILTIN_MODULES:
         try:
             importlib.import_module(BUILTIN_MODULES[scheme])
@@ -80,10 +85,9 @@ def source_type(scheme: str) -> type[Source] | None:
 class SourceRunner:
     """Runs one source in its own task, restarting it with back-off when it fails."""
 
-    def __init__(self, source: Source, min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
+    def __init__(self, source: Source[Any], min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
         self.source = source
-        self.min_backoff_s = min_backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.backoff = Backoff(min_backoff_s, max_backoff_s, jitter=0.0)
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -95,7 +99,6 @@ class SourceRunner:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"source:{self.source.name}")
 
     async def _run(self) -> None:
-        backoff = self.min_backoff_s
         while True:
             try:
                 self.source.state = STARTING
@@ -107,9 +110,9 @@ class SourceRunner:
             except Exception:
                 self.failures += 1
                 self.source.state = ERROR
-                log.exception("source %s failed (%d); restarting in %.1f s", self.source.name, self.failures, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
+                delay = self.backoff.next_delay()
+                log.exception("source %s failed (%d); restarting in %.1f s", self.source.name, self.failures, delay)
+                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -15,31 +15,30 @@ per sensor (``value_path``, ``ts_path``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urldefrag
 
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
+from sidecar.sources.base import Sink, register_source
+from sidecar.sources.linked import Link, LinkedSource
+from sidecar.sources.settings import HttpPointOptions, HttpSettings
 from sidecar.sources.support import (
-    Backoff,
     BadValue,
     JsonPath,
-    RateLimitedLog,
-    Settings,
     SourceConfigError,
     as_timestamp,
     as_value,
     compile_path,
     format_path,
-    idle_on_config_error,
     lookup,
-    roll_up,
 )
 
 log = logging.getLogger(__name__)
@@ -54,94 +53,60 @@ class HttpPoint:
     ts_path: JsonPath | None
 
 
-@dataclass(slots=True)
-class Endpoint:
-    url: str
-    points: list[HttpPoint]
-    interval_s: float
-    timeout_s: float
-    header_env: dict[str, str]     # header name -> environment variable name
-    backoff: Backoff
-    state: str = STARTING
+@dataclass(eq=False)
+class Endpoint(Link):
+    url: str = ""
+    points: list[HttpPoint] = field(default_factory=list)
+    interval_s: float = 10.0
+    timeout_s: float = 5.0
+    header_env: Mapping[str, str] = field(default_factory=dict)     # header name -> environment variable name
     fetches: int = 0
-    failures: int = 0
-
-
-def _header_env(settings: Settings, key: str = "headers") -> dict[str, str]:
-    table = settings.table.get(key)
-    if table is None and settings.parent is not None:
-        return _header_env(settings.parent, key)
-    if table is None:
-        return {}
-    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise SourceConfigError(f"{settings.where}.{key}: must map header names to environment variable names")
-    return dict(table)
 
 
 @register_source
-class HttpSource(Source):
+class HttpSource(LinkedSource[HttpSettings, Endpoint]):
     scheme = "http"
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
-        super().__init__(model, sensors, sink, settings)
-        self.problems = RateLimitedLog(log)
-        self.config_error: str | None = None
-        self.endpoints: list[Endpoint] = []
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
+                 settings: HttpSettings | Mapping[str, Any] | None):
         self.bad_values = 0
-        try:
-            self._plan(Settings(settings if isinstance(settings, dict) else {}, self.scheme))
-        except SourceConfigError as error:
-            self.config_error = str(error)
+        super().__init__(model, sensors, sink, settings)
 
-    def _plan(self, root: Settings) -> None:
-        tables = root.tables("endpoints")
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return list(self.links.values())
+
+    def plan(self, settings: HttpSettings) -> None:
         per_url: dict[str, list[HttpPoint]] = {}
         for index in self.sensors.tolist():
             sensor = self.model.sensors[index]
             url, fragment = urldefrag(sensor.source)
-            here = Settings(tables.get(url), f'{self.scheme}.endpoints."{url}"', parent=root)
-            own = Settings(root.tables("sensors").get(sensor.sensor_id), f"{self.scheme}.sensors.{sensor.sensor_id}",
-                           parent=here)
+            here = settings.endpoints.get(url, settings.default)
+            own = settings.sensors.get(sensor.sensor_id, HttpPointOptions())
+            # the sensor's own value_path wins over its URI's fragment, which wins over the endpoint's
+            path_text = own.value_path if own.value_path is not None else (fragment or here.value_path)
+            ts_text = own.ts_path if own.ts_path is not None else here.ts_path
             try:
-                path_text = own.text("value_path") if "value_path" in own.table else (fragment or own.text(
-                    "value_path", "value"))
-                ts_text = own.text("ts_path")
                 per_url.setdefault(url, []).append(HttpPoint(
                     index, sensor.sensor_id, compile_path(path_text or "", sensor.source),
-                    compile_path(ts_text, f"{own.where}.ts_path") if ts_text else None))
+                    compile_path(ts_text, sensor.source) if ts_text else None))
             except SourceConfigError as error:
                 log.warning("%s: sensor %s ignored: %s", self.scheme, sensor.sensor_id, error)
         for url, points in per_url.items():
-            here = Settings(tables.get(url), f'{self.scheme}.endpoints."{url}"', parent=root)
-            self.endpoints.append(Endpoint(
-                url=url, points=points, interval_s=here.number("interval_s", 10.0, positive=True),
-                timeout_s=here.number("timeout_s", 5.0, positive=True), header_env=_header_env(here),
-                backoff=Backoff(here.number("reconnect_min_s", 1.0, positive=True),
-                                here.number("reconnect_max_s", 60.0, positive=True))))
+            here = settings.endpoints.get(url, settings.default)
+            self.links[url] = Endpoint(f"endpoint {url}", Link.backoff_from(here.reconnect), url=url, points=points,
+                                       interval_s=here.interval_s, timeout_s=here.timeout_s,
+                                       header_env=here.headers)
 
-    def _update_state(self) -> None:
-        if self.config_error is None:
-            self.state = roll_up(e.state for e in self.endpoints)
-
-    def _set(self, endpoint: Endpoint, state: str) -> None:
-        if endpoint.state != state:
-            log.info("%s endpoint %s: %s -> %s", self.scheme, endpoint.url, endpoint.state, state)
-            endpoint.state = state
-            self._update_state()
-
-    async def run(self) -> None:
+    def session(self) -> contextlib.AbstractAsyncContextManager[Any]:
         import aiohttp
 
-        await idle_on_config_error(self)
-        async with aiohttp.ClientSession(headers={"User-Agent": "RevitPyIoT-sidecar"}) as session:
-            tasks = [asyncio.create_task(self._poll(session, e), name=f"http:{e.url}") for e in self.endpoints]
-            self._update_state()
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+        return aiohttp.ClientSession(headers={"User-Agent": "RevitPyIoT-sidecar"})
+
+    def link_errors(self) -> tuple[type[BaseException], ...]:
+        import aiohttp
+
+        return (aiohttp.ClientError, *super().link_errors())
 
     def _headers(self, endpoint: Endpoint) -> dict[str, str]:
         import os
@@ -153,36 +118,29 @@ class HttpSource(Source):
             headers[name] = value
         return headers
 
-    async def _poll(self, session: Any, endpoint: Endpoint) -> None:
+    async def serve(self, endpoint: Endpoint, session: Any) -> None:
+        """Fetch every ``interval_s`` until a fetch fails (str(error) of aiohttp errors names the URL,
+        never the headers)."""
         import aiohttp
 
         while True:
             started = time.monotonic()
+            headers = self._headers(endpoint)
+            timeout = aiohttp.ClientTimeout(total=endpoint.timeout_s)
+            async with session.get(endpoint.url, headers=headers, timeout=timeout) as reply:
+                if reply.status >= 400:
+                    raise ConnectionError(f"HTTP {reply.status} {reply.reason}")
+                body = await reply.content.read(MAX_BODY_BYTES + 1)
+            if len(body) > MAX_BODY_BYTES:
+                raise ConnectionError(f"reply larger than {MAX_BODY_BYTES} bytes")
             try:
-                headers = self._headers(endpoint)
-                timeout = aiohttp.ClientTimeout(total=endpoint.timeout_s)
-                async with session.get(endpoint.url, headers=headers, timeout=timeout) as reply:
-                    if reply.status >= 400:
-                        raise ConnectionError(f"HTTP {reply.status} {reply.reason}")
-                    body = await reply.content.read(MAX_BODY_BYTES + 1)
-                if len(body) > MAX_BODY_BYTES:
-                    raise ConnectionError(f"reply larger than {MAX_BODY_BYTES} bytes")
-                try:
-                    document = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as error:
-                    raise ConnectionError(f"reply is not JSON: {error}") from None
-                endpoint.fetches += 1
-                self._readings(endpoint, document, time.time())
-                self._set(endpoint, RUNNING)
-                endpoint.backoff.reset()
-                await asyncio.sleep(max(0.0, endpoint.interval_s - (time.monotonic() - started)))
-            except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError, SourceConfigError) as error:
-                # str(error) of aiohttp errors names the URL, never the headers.
-                endpoint.failures += 1
-                self.problems.warning(f"endpoint:{endpoint.url}", "%s endpoint %s: %s: %s", self.scheme,
-                                      endpoint.url, type(error).__name__, error)
-                self._set(endpoint, RECONNECTING)
-                await endpoint.backoff.sleep()
+                document = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as error:
+                raise ConnectionError(f"reply is not JSON: {error}") from None
+            endpoint.fetches += 1
+            self._readings(endpoint, document, time.time())
+            self.connected(endpoint)
+            await asyncio.sleep(max(0.0, endpoint.interval_s - (time.monotonic() - started)))
 
     def _readings(self, endpoint: Endpoint, document: Any, now: float) -> None:
         sensors: list[int] = []
@@ -206,6 +164,6 @@ class HttpSource(Source):
 
 @register_source
 class HttpsSource(HttpSource):
-    """The service hands each scheme its own section: ``[https]`` here (see docs/sources.md)."""
+    """``[https]`` when the file has one, else ``[http]`` (see docs/sources.md)."""
 
     scheme = "https"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -27,23 +28,11 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import (
-    DEGRADED,
-    RECONNECTING,
-    RUNNING,
-    STARTING,
-    Sink,
-    Source,
-    register_source,
-)
-from sidecar.sources.support import (
-    Backoff,
-    RateLimitedLog,
-    Settings,
-    SourceConfigError,
-    idle_on_config_error,
-    roll_up,
-)
+from sidecar.settings import Table, first
+from sidecar.sources.base import DEGRADED, RUNNING, Sink, register_source
+from sidecar.sources.linked import Link, LinkedSource
+from sidecar.sources.settings import DATA_TYPES, ModbusSettings, RegisterOptions
+from sidecar.sources.support import SourceConfigError
 
 log = logging.getLogger(__name__)
 # pymodbus logs every timeout at ERROR: a dead device would flood the log. This source reports
@@ -52,12 +41,8 @@ log = logging.getLogger(__name__)
 if logging.getLogger("pymodbus.logging").level == logging.NOTSET:
     logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
-DATA_TYPES = ("int16", "uint16", "int32", "uint32", "float32")
 WIDTH = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
 KIND = {name: code for code, name in enumerate(DATA_TYPES)}
-TABLES = ("holding", "input")
-WORD_ORDERS = ("big", "little")
-MAX_REGISTERS = 125     # Modbus limit for one read (function codes 3 and 4)
 URI_KEYS = {"type", "data_type", "word_order", "order", "scale", "offset", "table", "interval_s"}
 
 
@@ -121,23 +106,23 @@ def _query_settings(query: dict[str, str], uri: str) -> dict[str, Any]:
     return typed
 
 
-def register_map(model: BuildingModel, index: int, root: Settings) -> RegisterMap:
+def register_map(model: BuildingModel, index: int, settings: ModbusSettings) -> RegisterMap:
+    """A sensor's register: its own ``[modbus.sensors."<id>"]`` table wins over its URI's query,
+    which wins over its host's table and the section."""
     sensor = model.sensors[index]
     host, port, unit, address, query = parse_uri(sensor.source)
-    host_table = root.tables("hosts").get(f"{host}:{port}") or root.tables("hosts").get(host)
-    host_settings = Settings(host_table, f'modbus.hosts."{host}:{port}"', parent=root)
-    uri_settings = Settings(_query_settings(query, sensor.source), sensor.source, parent=host_settings)
-    own = root.tables("sensors").get(sensor.sensor_id)
-    settings = Settings(own, f'modbus.sensors."{sensor.sensor_id}"', parent=uri_settings)
-    data_type = settings.choice("data_type", DATA_TYPES, "uint16")
+    _, host_settings = settings.host(host, port)
+    own = settings.sensors.get(sensor.sensor_id, RegisterOptions())
+    from_uri = RegisterOptions.parse(Table(_query_settings(query, sensor.source), sensor.source))
+    options = own.over(from_uri).over(host_settings.registers)
+    data_type = options.data_type or "uint16"
     if address + WIDTH[data_type] > 65536:
         raise SourceConfigError(f"{sensor.source}: a {data_type} at register {address} runs past 65535")
     return RegisterMap(
         sensor=index, sensor_id=sensor.sensor_id, host=host, port=port, unit=unit, address=address,
-        data_type=data_type, word_order=settings.choice("word_order", WORD_ORDERS, "big"),
-        scale=settings.number("scale", 1.0), offset=settings.number("offset", 0.0),
-        table=settings.choice("table", TABLES, "holding"),
-        interval_s=settings.number("interval_s", 1.0, positive=True))
+        data_type=data_type, word_order=options.word_order or "big",
+        scale=first(options.scale, default=1.0), offset=first(options.offset, default=0.0),
+        table=options.table or "holding", interval_s=first(options.interval_s, default=1.0))
 
 
 @dataclass(slots=True)
@@ -210,102 +195,62 @@ def plan_groups(maps: list[RegisterMap], grouped: bool, max_registers: int, max_
     return groups
 
 
-@dataclass(slots=True)
-class HostPoller:
-    host: str
-    port: int
-    groups: list[ReadGroup]
-    timeout_s: float
-    backoff: Backoff
-    state: str = STARTING
+@dataclass(eq=False)
+class HostPoller(Link):
+    host: str = ""
+    port: int = 0
+    groups: list[ReadGroup] = field(default_factory=list)
+    timeout_s: float = 2.0
     reads: int = 0
     registers: int = 0
-    failures: int = 0
 
 
 @register_source
-class ModbusSource(Source):
+class ModbusSource(LinkedSource[ModbusSettings, HostPoller]):
     scheme = "modbus"
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
-        super().__init__(model, sensors, sink, settings)
-        self.problems = RateLimitedLog(log)
-        self.config_error: str | None = None
-        self.pollers: list[HostPoller] = []
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
+                 settings: ModbusSettings | Mapping[str, Any] | None):
         self.group_errors = 0
-        try:
-            self._plan(Settings(settings if isinstance(settings, dict) else {}, "modbus"))
-        except SourceConfigError as error:
-            self.config_error = str(error)
+        super().__init__(model, sensors, sink, settings)
 
-    def _plan(self, root: Settings) -> None:
-        # Section-wide settings are checked up front: a typo there is a source error, not a
-        # per-sensor one.
-        root.number("interval_s", 1.0, positive=True)
-        root.number("timeout_s", 2.0, positive=True)
-        root.flag("grouped", True)
-        root.tables("hosts")
-        root.tables("sensors")
+    @property
+    def pollers(self) -> list[HostPoller]:
+        return list(self.links.values())
+
+    def plan(self, settings: ModbusSettings) -> None:
         by_host: dict[tuple[str, int], list[RegisterMap]] = {}
         for index in self.sensors.tolist():
             sensor = self.model.sensors[index]
             try:
-                m = register_map(self.model, index, root)
+                m = register_map(self.model, index, settings)
             except SourceConfigError as error:
                 log.warning("modbus: sensor %s ignored: %s", sensor.sensor_id, error)
                 continue
             by_host.setdefault((m.host, m.port), []).append(m)
         for (host, port), maps in by_host.items():
-            table = root.tables("hosts").get(f"{host}:{port}") or root.tables("hosts").get(host)
-            here = Settings(table, f'modbus.hosts."{host}:{port}"', parent=root)
-            groups = plan_groups(maps, here.flag("grouped", True),
-                                 here.integer("max_registers", MAX_REGISTERS, 1, MAX_REGISTERS),
-                                 here.integer("max_gap", 8, 0, MAX_REGISTERS))
-            self.pollers.append(HostPoller(host, port, groups, here.number("timeout_s", 2.0, positive=True),
-                                           Backoff(here.number("reconnect_min_s", 0.5, positive=True),
-                                                   here.number("reconnect_max_s", 30.0, positive=True))))
+            _, here = settings.host(host, port)
+            groups = plan_groups(maps, here.grouped, here.max_registers, here.max_gap)
+            self.links[f"{host}:{port}"] = HostPoller(f"{host}:{port}", Link.backoff_from(here.reconnect), host=host,
+                                                      port=port, groups=groups, timeout_s=here.timeout_s)
 
-    def _update_state(self) -> None:
-        if self.config_error is None:
-            self.state = roll_up(p.state for p in self.pollers)
-
-    def _set(self, poller: HostPoller, state: str) -> None:
-        if poller.state != state:
-            log.info("modbus %s:%d: %s -> %s", poller.host, poller.port, poller.state, state)
-            poller.state = state
-            self._update_state()
-
-    async def run(self) -> None:
-        await idle_on_config_error(self)
-        tasks = [asyncio.create_task(self._poll_host(p), name=f"modbus:{p.host}:{p.port}") for p in self.pollers]
-        self._update_state()
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _poll_host(self, poller: HostPoller) -> None:
-        from pymodbus.client import AsyncModbusTcpClient
+    def link_errors(self) -> tuple[type[BaseException], ...]:
         from pymodbus.exceptions import ModbusException
 
-        label = f"{poller.host}:{poller.port}"
-        while True:
-            # reconnect_delay=0: pymodbus must not reconnect behind our back; we back off ourselves.
-            client = AsyncModbusTcpClient(poller.host, port=poller.port, timeout=poller.timeout_s, retries=0,
-                                          reconnect_delay=0, name=f"revitpyiot-{label}")
-            try:
-                if not await asyncio.wait_for(client.connect(), poller.timeout_s + 1.0):
-                    raise ConnectionError("connect failed")
-                await self._poll_loop(client, poller)   # running once a device answers
-            except (TimeoutError, ModbusException, OSError, ConnectionError) as error:
-                poller.failures += 1
-                self.problems.warning(f"host:{label}", "modbus %s: %s", label, error or type(error).__name__)
-            finally:
-                client.close()
-            self._set(poller, RECONNECTING)
-            await poller.backoff.sleep()
+        return (ModbusException, *super().link_errors())
+
+    async def serve(self, poller: HostPoller, shared: Any) -> None:
+        from pymodbus.client import AsyncModbusTcpClient
+
+        # reconnect_delay=0: pymodbus must not reconnect behind our back; we back off ourselves.
+        client = AsyncModbusTcpClient(poller.host, port=poller.port, timeout=poller.timeout_s, retries=0,
+                                      reconnect_delay=0, name=f"revitpyiot-{poller.label}")
+        try:
+            if not await asyncio.wait_for(client.connect(), poller.timeout_s + 1.0):
+                raise ConnectionError("connect failed")
+            await self._poll_loop(client, poller)   # running once a device answers
+        finally:
+            client.close()
 
     async def _poll_loop(self, client: Any, poller: HostPoller) -> None:
         me = asyncio.current_task()
@@ -346,7 +291,6 @@ class ModbusSource(Source):
             if sensors:
                 self.sink(np.concatenate(sensors), np.concatenate(stamps), np.concatenate(values))
             if due:
-                self._set(poller, DEGRADED if any(g.failing for g in poller.groups) else RUNNING)
-                poller.backoff.reset()
+                self.connected(poller, DEGRADED if any(g.failing for g in poller.groups) else RUNNING)
             wake = min(g.next_due for g in poller.groups)
             await asyncio.sleep(max(0.0, wake - time.monotonic()))

@@ -20,6 +20,8 @@ readings, never one pipeline call per message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -27,6 +29,8 @@ import socket
 import ssl
 import time
 import uuid
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -34,27 +38,22 @@ from urllib.parse import unquote
 import numpy as np
 
 from sidecar.model import BuildingModel
-from sidecar.sources.base import RECONNECTING, RUNNING, STARTING, Sink, Source, register_source
+from sidecar.sources.base import Sink, register_source
+from sidecar.sources.linked import Link, LinkedSource
+from sidecar.sources.settings import MqttBrokerSettings, MqttSettings, check_filter
 from sidecar.sources.support import (
-    Backoff,
     BadValue,
     JsonPath,
-    RateLimitedLog,
-    ReadingBuffer,
-    Settings,
     SourceConfigError,
     as_timestamp,
     as_value,
     compile_path,
     excerpt,
-    idle_on_config_error,
     lookup,
-    roll_up,
 )
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("auto", "number", "json", "senml")
 SENML_RELATIVE_LIMIT = 2.0 ** 28   # RFC 8428 4.5.3: smaller times are relative to now
 WILDCARD_CACHE_LIMIT = 10_000
 
@@ -91,15 +90,6 @@ def parse_uri(uri: str) -> MqttUri:
     topic = unquote(topic)
     check_filter(topic, uri)
     return MqttUri(broker=unquote(broker), topic=topic, fragment=unquote(fragment))
-
-
-def check_filter(topic: str, where: str) -> None:
-    levels = topic.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            raise SourceConfigError(f"{where}: '#' must be a whole last topic level, in {topic!r}")
-        if "+" in level and level != "+":
-            raise SourceConfigError(f"{where}: '+' must be a whole topic level, in {topic!r}")
 
 
 def is_wildcard(topic_filter: str) -> bool:
@@ -155,8 +145,9 @@ class Route:
         self.single = plain[0].sensor if len(self.bindings) == 1 and plain else -1
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BrokerConfig:
+    """One broker as this source connects to it (its settings with the address resolved)."""
     name: str
     host: str
     port: int
@@ -167,116 +158,160 @@ class BrokerConfig:
     connect_timeout_s: float
     version: int
     client_id: str
-    backoff_min_s: float
-    backoff_max_s: float
+    persistent_session: bool
+    session_expiry_s: int
+    probe_interval_s: float
 
     @property
     def label(self) -> str:
         return f"{self.name or 'default'} ({self.host}:{self.port})"
 
 
-def _tls_context(settings: Settings) -> ssl.SSLContext | None:
-    if not settings.flag("tls", False) and not settings.has("ca_file"):
+def _tls_context(settings: MqttBrokerSettings) -> ssl.SSLContext | None:
+    if not settings.tls and not settings.ca_file:
         return None
-    context = ssl.create_default_context(cafile=settings.text("ca_file") or None)
-    cert = settings.text("cert_file")
-    if cert:
-        context.load_cert_chain(cert, settings.text("key_file") or None)
-    if settings.flag("tls_insecure", False):
+    context = ssl.create_default_context(cafile=settings.ca_file or None)
+    if settings.cert_file:
+        context.load_cert_chain(settings.cert_file, settings.key_file or None)
+    if settings.tls_insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
-def broker_config(name: str, settings: Settings) -> BrokerConfig:
-    host = settings.text("host", "127.0.0.1") or "127.0.0.1"
-    port = settings.integer("port", 1883, 1, 65535)
-    if name and not settings.table.get("host") and settings.parent is not None and name not in ("default",):
+def _password(settings: MqttBrokerSettings, where: str) -> str | None:
+    """The password from the environment variable ``password_env`` names (never logged)."""
+    if not settings.password_env:
+        return None
+    value = os.environ.get(settings.password_env)
+    if value is None:
+        raise SourceConfigError(f"{where}.password_env: environment variable {settings.password_env} is not set")
+    return value
+
+
+def client_id(settings: MqttBrokerSettings, broker: str, building_id: str, data_dir: str) -> str:
+    """The MQTT client id. A persistent session is found again by its client id: derived from the
+    building and the data dir, it is the same after a restart of the sidecar (and differs between
+    two sidecars of one machine). ``client_id`` in the settings is used as given, with the broker's
+    name appended. Without a data dir (a source made outside the service) the id is unique to
+    this process: stable for its reconnects only."""
+    name = broker or "default"
+    if settings.client_id:
+        return f"{settings.client_id}-{name}"
+    if data_dir:
+        digest = hashlib.sha256(f"{building_id}\0{data_dir}\0{name}".encode()).hexdigest()[:16]
+        return f"revitpyiot-{digest}"
+    return f"revitpyiot-{socket.gethostname()[:20]}-{os.getpid()}-{name}-{uuid.uuid4().hex[:6]}"
+
+
+def broker_config(name: str, settings: MqttBrokerSettings, named_table: bool, identity: str) -> BrokerConfig:
+    host, port = settings.host, settings.port
+    if name and not named_table:
         # ``mqtt://host:port/topic`` without a [mqtt.brokers.<name>] table: the name is the address.
         address, _, port_text = name.rpartition(":") if ":" in name else (name, "", "")
         host = address or host
         if port_text:
-            if not port_text.isdigit():
-                raise SourceConfigError(f"mqtt broker {name!r}: port {port_text!r} is not a number")
+            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                raise SourceConfigError(f"mqtt broker {name!r}: port {port_text!r} is not in 1..65535")
             port = int(port_text)
-    version = settings.integer("mqtt_version", 5, 3, 5)
-    prefix = settings.text("client_id", "") or f"revitpyiot-{socket.gethostname()[:20]}-{os.getpid()}"
     return BrokerConfig(
-        name=name, host=host, port=port, tls=_tls_context(settings),
-        username=settings.text("username"), password=settings.env_secret("password_env"),
-        keepalive_s=settings.integer("keepalive_s", 30, 5, 65535),
-        connect_timeout_s=settings.number("connect_timeout_s", 5.0, positive=True),
-        version=5 if version == 5 else 4,
-        client_id=f"{prefix}-{name or 'default'}-{uuid.uuid4().hex[:6]}",
-        backoff_min_s=settings.number("reconnect_min_s", 0.5, positive=True),
-        backoff_max_s=settings.number("reconnect_max_s", 30.0, positive=True),
-    )
+        name=name, host=host or "127.0.0.1", port=port or 1883, tls=_tls_context(settings),
+        username=settings.username or None,
+        password=_password(settings, f"mqtt.brokers.{name}" if named_table else "mqtt"),
+        keepalive_s=settings.keepalive_s, connect_timeout_s=settings.connect_timeout_s,
+        version=settings.mqtt_version, client_id=identity,
+        persistent_session=settings.persistent_session, session_expiry_s=settings.session_expiry_s,
+        probe_interval_s=settings.probe_interval_s)
+
+
+async def _listening(host: str, port: int, timeout_s: float) -> bool:
+    """Whether something accepts TCP connections at host:port (the broker is back)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 # -- the source ----------------------------------------------------------------------------------
-class _Client:
+def _make_client(config: BrokerConfig) -> Any:
     """A gmqtt client that never reconnects on its own (the source's back-off does)."""
+    import gmqtt
 
-    @staticmethod
-    def make(client_id: str) -> Any:
-        import gmqtt
+    class OwnedReconnectClient(gmqtt.Client):  # type: ignore[misc]
+        async def reconnect(self, delay: bool = False) -> None:
+            return None
 
-        class OwnedReconnectClient(gmqtt.Client):  # type: ignore[misc]
-            async def reconnect(self, delay: bool = False) -> None:
-                return None
+    session: dict[str, Any] = {}
+    if config.persistent_session and config.version == 5:
+        # MQTT 5: clean start off is not enough, the session must also outlive the connection
+        session["session_expiry_interval"] = config.session_expiry_s
+    return OwnedReconnectClient(config.client_id, clean_session=not config.persistent_session,
+                                optimistic_acknowledgement=True, logger=logging.getLogger("sidecar.sources.mqtt.gmqtt"),
+                                **session)
 
-        return OwnedReconnectClient(client_id, clean_session=True, optimistic_acknowledgement=True,
-                                    logger=logging.getLogger("sidecar.sources.mqtt.gmqtt"))
+
+class RecentKeys:
+    """The last ``limit`` (sensor, timestamp) keys delivered at QoS >= 1, to drop a redelivery's
+    readings (a PUBLISH with DUP set after a broker restart) that were delivered already."""
+
+    def __init__(self, limit: int = 65536):
+        self._keys: dict[tuple[int, float], None] = {}
+        self._order: deque[tuple[int, float]] = deque()
+        self.limit = limit
+
+    def __contains__(self, key: tuple[int, float]) -> bool:
+        return key in self._keys
+
+    def add(self, key: tuple[int, float]) -> None:
+        if key in self._keys:
+            return
+        self._keys[key] = None
+        self._order.append(key)
+        if len(self._order) > self.limit:
+            del self._keys[self._order.popleft()]
 
 
-@dataclass(slots=True)
-class BrokerLink:
-    config: BrokerConfig
-    routes: list[Route]
-    exact: dict[str, list[Route]]
-    wildcard: list[Route]
+@dataclass(eq=False)
+class BrokerLink(Link):
+    config: BrokerConfig | None = None
+    routes: list[Route] = field(default_factory=list)
+    exact: dict[str, list[Route]] = field(default_factory=dict)
+    wildcard: list[Route] = field(default_factory=list)
     cache: dict[str, list[Route]] = field(default_factory=dict)
-    state: str = STARTING
     connects: int = 0
+    sessions_resumed: int = 0       # connects that found the broker's session (and its queue) waiting
+    unreachable: bool = False       # the last attempt found no broker (probe for its return)
+    recent: RecentKeys = field(default_factory=RecentKeys)
+
+    @property
+    def broker(self) -> BrokerConfig:
+        assert self.config is not None
+        return self.config
 
 
 @register_source
-class MqttSource(Source):
+class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
     scheme = "mqtt"
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
-        super().__init__(model, sensors, sink, settings)
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
+                 settings: MqttSettings | Mapping[str, Any] | None):
         self.bad_payloads = 0
         self.messages = 0
-        self.problems = RateLimitedLog(log)
-        self.config_error: str | None = None
-        self.links: dict[str, BrokerLink] = {}
-        root = Settings(settings if isinstance(settings, dict) else {}, "mqtt")
-        self.flush_interval_s = 0.005
-        self.buffer = ReadingBuffer(sink)
-        try:
-            self.flush_interval_s = root.number("flush_interval_ms", 5.0, positive=True) / 1000.0
-            self.buffer.max_readings = root.integer("flush_readings", 2000, 1)
-            self._bind(root)
-        except SourceConfigError as error:
-            self.config_error = str(error)
+        self.duplicates = 0             # readings of redelivered messages dropped by (sensor, timestamp)
+        self._seen: RecentKeys | None = None   # set while decoding a QoS >= 1 message
+        self._redelivery = False
+        super().__init__(model, sensors, sink, settings)
 
     # -- configuration ------------------------------------------------------------------------
-    def _bind(self, root: Settings) -> None:
-        brokers = root.tables("brokers")
-        topic_tables = root.table.get("topics", [])
-        if not isinstance(topic_tables, list):
-            raise SourceConfigError("[[mqtt.topics]] must be an array of tables")
-        topic_settings: dict[tuple[str, str], Settings] = {}
-        for i, raw in enumerate(topic_tables):
-            entry = Settings(raw, f"mqtt.topics[{i}]")
-            topic_filter = entry.text("filter")
-            if not topic_filter:
-                raise SourceConfigError(f"mqtt.topics[{i}].filter: required")
-            check_filter(topic_filter, f"mqtt.topics[{i}].filter")
-            topic_settings[(entry.text("broker", "") or "", topic_filter)] = entry
+    def plan(self, settings: MqttSettings) -> None:
+        self.flush_interval_s = settings.flush_interval_s
+        self.buffer.max_readings = settings.flush_readings
+        topic_settings = {(t.broker, t.filter): t for t in settings.topics}
         routes: dict[tuple[str, str], Route] = {}
-        broker_settings: dict[str, Settings] = {}
         for index in self.sensors.tolist():
             sensor = self.model.sensors[index]
             try:
@@ -284,25 +319,17 @@ class MqttSource(Source):
             except SourceConfigError as error:
                 log.warning("mqtt: sensor %s ignored: %s", sensor.sensor_id, error)
                 continue
-            if uri.broker not in broker_settings:
-                table = brokers.get(uri.broker) if uri.broker else None
-                broker_settings[uri.broker] = Settings(table, f"mqtt.brokers.{uri.broker}", parent=root) \
-                    if uri.broker else root
             key = (uri.broker, uri.topic)
             route = routes.get(key)
             if route is None:
                 scope = topic_settings.get(key)
-                base = broker_settings[uri.broker]
-                here = Settings(scope.table, scope.where, parent=base) if scope is not None else base
-                ts_text = here.text("ts_path", "ts")
-                level = here.integer("sensor_level", -1, -1)
-                route = Route(topic_filter=uri.topic, format=here.choice("format", FORMATS, "auto"),
-                              value_path=compile_path(here.text("value_path", "value") or "value",
-                                                      f"{here.where}.value_path"),
-                              ts_path=compile_path(ts_text, f"{here.where}.ts_path") if ts_text else None,
-                              sensor_field=here.text("sensor_field", "sensor") or None,
-                              sensor_level=None if level < 0 else level,
-                              qos=here.integer("qos", 0, 0, 2))
+                options = scope.route if scope is not None else settings.broker(uri.broker).route
+                route = Route(topic_filter=uri.topic, format=options.format,
+                              value_path=compile_path(options.value_path),
+                              ts_path=compile_path(options.ts_path) if options.ts_path else None,
+                              sensor_field=options.sensor_field or None,
+                              sensor_level=None if options.sensor_level < 0 else options.sensor_level,
+                              qos=options.qos)
                 routes[key] = route
             route.bindings.append(Binding(index, sensor.sensor_id, uri.fragment,
                                           compile_path(uri.fragment, sensor.source) if uri.fragment else ()))
@@ -311,76 +338,82 @@ class MqttSource(Source):
             route.finish()
             per_broker.setdefault(broker, []).append(route)
         for broker, broker_routes in per_broker.items():
-            config = broker_config(broker, broker_settings[broker])
+            own = settings.broker(broker)
+            identity = client_id(own, broker, self.model.building_id, settings.data_dir)
+            config = broker_config(broker, own, broker in settings.brokers and bool(own.host), identity)
             exact: dict[str, list[Route]] = {}
             for route in broker_routes:
                 if not is_wildcard(route.topic_filter):
                     exact.setdefault(route.topic_filter, []).append(route)
             wildcard = [r for r in broker_routes if is_wildcard(r.topic_filter)]
-            self.links[broker] = BrokerLink(config, broker_routes, exact, wildcard)
+            self.links[broker] = BrokerLink(f"broker {config.label}", Link.backoff_from(own.reconnect), config=config,
+                                            routes=broker_routes, exact=exact, wildcard=wildcard)
 
     # -- running ------------------------------------------------------------------------------
-    async def run(self) -> None:
-        await idle_on_config_error(self)
-        flusher = asyncio.create_task(self.buffer.flush_every(self.flush_interval_s), name="mqtt-flush")
-        tasks = [asyncio.create_task(self._serve(link), name=f"mqtt:{link.config.label}")
-                 for link in self.links.values()]
-        self._update_state()
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in (*tasks, flusher):
-                task.cancel()
-            await asyncio.gather(*tasks, flusher, return_exceptions=True)
-            self.buffer.flush()
+    def link_errors(self) -> tuple[type[BaseException], ...]:
+        import gmqtt
 
-    def _update_state(self) -> None:
-        if self.config_error is None:
-            self.state = roll_up(link.state for link in self.links.values())
+        return (gmqtt.MQTTConnectError, *super().link_errors())
 
-    def _set(self, link: BrokerLink, state: str) -> None:
-        if link.state != state:
-            log.info("mqtt broker %s: %s -> %s", link.config.label, link.state, state)
-            link.state = state
-            self._update_state()
-
-    async def _serve(self, link: BrokerLink) -> None:
+    async def serve(self, link: BrokerLink, shared: Any) -> None:
         import gmqtt
         from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
-        config = link.config
-        backoff = Backoff(config.backoff_min_s, config.backoff_max_s)
-        while True:
-            client = _Client.make(config.client_id)
-            lost = asyncio.Event()
-            client.on_message = self._receiver(link)
-            client.on_disconnect = lambda *_, lost=lost: lost.set()
-            if config.username:
-                client.set_auth_credentials(config.username, config.password)
+        config = link.broker
+        client = _make_client(config)
+        lost = asyncio.Event()
+        resumed = False
+
+        def on_connect(client: Any, flags: int, result: int, properties: Any) -> None:
+            nonlocal resumed
+            resumed = bool(flags)   # session present: the broker kept our session (and queued for us)
+
+        client.on_connect = on_connect
+        client.on_message = self._receiver(link)
+        client.on_disconnect = lambda *_: lost.set()
+        if config.username:
+            client.set_auth_credentials(config.username, config.password)
+        try:
             try:
                 await asyncio.wait_for(
                     client.connect(config.host, config.port, ssl=config.tls or False, keepalive=config.keepalive_s,
                                    version=MQTTv50 if config.version == 5 else MQTTv311),
                     config.connect_timeout_s)
-                client.subscribe([gmqtt.Subscription(r.topic_filter, qos=r.qos) for r in link.routes])
-                link.connects += 1
-                self._set(link, RUNNING)
-                backoff.reset()
-                await lost.wait()
-                log.warning("mqtt broker %s: connection lost", config.label)
-            except gmqtt.MQTTConnectError as error:
-                self.problems.warning(f"connect:{config.name}", "mqtt broker %s refused the connection: %s",
-                                      config.label, error)
-            except (TimeoutError, OSError, ConnectionError) as error:
-                self.problems.warning(f"connect:{config.name}", "mqtt broker %s unreachable: %s",
-                                      config.label, error or type(error).__name__)
-            finally:
-                await self._close(client)
-            self._set(link, RECONNECTING)
-            await backoff.sleep()
+            except gmqtt.MQTTConnectError:
+                link.unreachable = False     # the broker is there and said no: plain back-off
+                raise
+            except (TimeoutError, OSError, ConnectionError):
+                link.unreachable = True
+                raise
+            # Subscribing again on a resumed session is harmless and covers a broker that lost it.
+            client.subscribe([gmqtt.Subscription(r.topic_filter, qos=r.qos) for r in link.routes])
+            link.connects += 1
+            link.sessions_resumed += resumed
+            self.connected(link)
+            await lost.wait()
+            link.unreachable = True
+            log.warning("mqtt %s: connection lost", link.label)
+        finally:
+            await self._close(client)
+
+    async def wait_before_retry(self, link: BrokerLink) -> None:
+        """The back-off delay, cut short as soon as the broker listens again: while it is away a
+        TCP connect every ``probe_interval_s`` notices its return, so the session (and what the
+        broker queued in it) is picked up within a fraction of a second, whatever the back-off."""
+        delay = link.backoff.next_delay()
+        if not link.unreachable:
+            await asyncio.sleep(delay)
+            return
+        config = link.broker
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(config.probe_interval_s, left))
+            if await _listening(config.host, config.port, min(1.0, config.connect_timeout_s)):
+                return
 
     @staticmethod
     async def _close(client: Any) -> None:
+        """Close without ending the session: the broker keeps queueing for the next connect."""
         try:
             await asyncio.wait_for(client.disconnect(), 2.0)
         except asyncio.CancelledError:
@@ -408,10 +441,18 @@ class MqttSource(Source):
                         if value - value == 0.0:   # finite
                             add(route.single, time.time(), value)
                             return 0
+            # At QoS >= 1 a message can come twice (sent again with DUP after a broker restart):
+            # readings with a timestamp of their own are keyed by (sensor, timestamp) and a
+            # redelivered one already delivered is dropped. (A plain number is stamped on
+            # arrival: there is no key to know it again by.)
+            self._seen = link.recent if qos else None
+            self._redelivery = bool(qos and properties and properties.get("dup"))
             try:
                 self._dispatch(link, topic, payload, routes)
             except Exception as error:  # noqa: BLE001 - a payload must never take the connection down
                 self._bad(link, topic, f"{type(error).__name__}: {error}", payload)
+            finally:
+                self._seen = None
             return 0
 
         return on_message
@@ -429,8 +470,8 @@ class MqttSource(Source):
 
     def _bad(self, link: BrokerLink, topic: str, reason: str, payload: bytes) -> None:
         self.bad_payloads += 1
-        self.problems.warning(f"payload:{link.config.name}:{topic}", "mqtt %s: bad payload on %s: %s (payload %s)",
-                              link.config.label, topic, reason, excerpt(payload))
+        self.problems.warning(f"payload:{link.broker.name}:{topic}", "mqtt %s: bad payload on %s: %s (payload %s)",
+                              link.broker.label, topic, reason, excerpt(payload))
 
     def _dispatch(self, link: BrokerLink, topic: str, payload: bytes, exact: list[Route] | None) -> None:
         routes = self._routes_for(link, topic, exact)
@@ -502,6 +543,13 @@ class MqttSource(Source):
     def _emit(self, route: Route, binding: Binding | None, ts: float, value: float) -> int:
         if binding is None:
             return 0
+        seen = self._seen
+        if seen is not None:
+            key = (binding.sensor, ts)
+            if self._redelivery and key in seen:
+                self.duplicates += 1
+                return 1
+            seen.add(key)
         self.buffer.add(binding.sensor, ts, value)
         return 1
 

@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from sidecar.config import FaultSpec, SimulatorConfig
 from sidecar.model import BuildingModel, Sensor
 from sidecar.simulation.drivers import compute_drivers, diurnal, occupancy_fraction
 from sidecar.simulation.roles import SensorTable, is_ahu, sensor_words
 from sidecar.simulation.scenarios import Context, Scenario, resolve_scenarios
+from sidecar.simulation.settings import FaultSpec, SimulatorConfig
 from sidecar.sources.base import RUNNING, Sink, Source, register_source
 
 __all__ = ["GROUND_TRUTH_FILE", "SimSource", "diurnal", "occupancy_fraction"]
@@ -79,12 +79,13 @@ class ActiveFault:
 
 
 @register_source
-class SimSource(Source):
+class SimSource(Source[SimulatorConfig]):
     scheme = "sim"
 
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: Any):
-        super().__init__(model, sensors, sink, settings)
-        self.config: SimulatorConfig = settings if isinstance(settings, SimulatorConfig) else SimulatorConfig()
+    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink, settings: SimulatorConfig | None):
+        config = settings if isinstance(settings, SimulatorConfig) else SimulatorConfig()
+        super().__init__(model, sensors, sink, config)
+        self.config: SimulatorConfig = config
         self.time_scale = self.config.time_scale
         self.rng = np.random.default_rng(self.config.seed)
         chosen = [model.sensors[i] for i in sensors.tolist()]

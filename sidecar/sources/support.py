@@ -1,7 +1,6 @@
-"""What the protocol sources (mqtt, modbus, bacnet, http) share: typed settings lookup with
-precise errors, exponential back-off, rate-limited logging, a batching reading buffer, JSON
-paths, timestamp and value coercion, and the roll-up of per-connection states into the one
-state a source reports in ``status.sources``.
+"""What the protocol sources (mqtt, modbus, bacnet, http) share besides their skeleton
+(``linked.LinkedSource``): rate-limited logging, a batching reading buffer, JSON path lookup,
+timestamp and value coercion.
 """
 from __future__ import annotations
 
@@ -9,145 +8,29 @@ import asyncio
 import datetime as _dt
 import logging
 import math
-import random
-import re
 import time
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from sidecar.sources.base import DEGRADED, ERROR, RECONNECTING, RUNNING, STARTING, STOPPED, Sink
+from sidecar.settings import SettingsError
+from sidecar.sources.base import Sink
+from sidecar.sources.settings import JsonPath, compile_path
+
+__all__ = ["MAX_FUTURE_S", "BadValue", "Clock", "JsonPath", "RateLimitedLog", "ReadingBuffer", "SourceConfigError",
+           "as_timestamp", "as_value", "compile_path", "excerpt", "format_path", "lookup"]
 
 MAX_FUTURE_S = 300.0        # device timestamps further ahead than this are rejected
 MS_EPOCH_THRESHOLD = 1e11   # a numeric timestamp above this is in milliseconds (year 5138 in s)
 
 
-class SourceConfigError(ValueError):
-    """A source's settings (TOML section or sensor URI) are unusable; the message names the key."""
+# A source's settings (TOML section or sensor URI) are unusable; the message names the key.
+SourceConfigError = SettingsError
 
 
-# -- settings ---------------------------------------------------------------------------------
-_MISSING = object()
-
-
-class Settings:
-    """A read-only view of one TOML table with typed getters; ``where`` names it in errors
-    (``mqtt.brokers.plant``) and ``parent`` supplies inherited defaults."""
-
-    def __init__(self, table: Any, where: str, parent: Settings | None = None):
-        if table is None:
-            table = {}
-        if not isinstance(table, Mapping):
-            raise SourceConfigError(f"[{where}] must be a table, got {type(table).__name__}")
-        self.table = table
-        self.where = where
-        self.parent = parent
-
-    def _raw(self, key: str) -> tuple[Any, str]:
-        if key in self.table:
-            return self.table[key], self.where
-        if self.parent is not None:
-            return self.parent._raw(key)
-        return _MISSING, self.where
-
-    def has(self, key: str) -> bool:
-        return self._raw(key)[0] is not _MISSING
-
-    def text(self, key: str, default: str | None = None) -> str | None:
-        value, where = self._raw(key)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, str):
-            raise SourceConfigError(f"{where}.{key}: expected a string, got {type(value).__name__}")
-        return value
-
-    def choice(self, key: str, options: Sequence[str], default: str) -> str:
-        value = self.text(key, default) or default
-        if value not in options:
-            raise SourceConfigError(f"{self._raw(key)[1]}.{key}: must be one of {', '.join(options)}, got {value!r}")
-        return value
-
-    def number(self, key: str, default: float, minimum: float | None = None, positive: bool = False) -> float:
-        value, where = self._raw(key)
-        if value is _MISSING:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SourceConfigError(f"{where}.{key}: expected a number, got {value!r}")
-        if positive and value <= 0:
-            raise SourceConfigError(f"{where}.{key}: must be positive, got {value!r}")
-        if minimum is not None and value < minimum:
-            raise SourceConfigError(f"{where}.{key}: must be at least {minimum:g}, got {value!r}")
-        return float(value)
-
-    def integer(self, key: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
-        value, where = self._raw(key)
-        if value is _MISSING:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SourceConfigError(f"{where}.{key}: expected an integer, got {value!r}")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise SourceConfigError(f"{where}.{key}: must be in {minimum}..{maximum}, got {value!r}")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value, where = self._raw(key)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, bool):
-            raise SourceConfigError(f"{where}.{key}: expected true or false, got {value!r}")
-        return value
-
-    def sub(self, key: str, inherit: bool = False) -> Settings:
-        """The nested table ``key`` (empty when absent); with ``inherit`` it falls back to this one."""
-        value = self.table.get(key, {})
-        return Settings(value, f"{self.where}.{key}", self if inherit else None)
-
-    def tables(self, key: str) -> dict[str, Any]:
-        value = self.table.get(key, {})
-        if not isinstance(value, Mapping):
-            raise SourceConfigError(f"[{self.where}.{key}] must be a table of tables, got {type(value).__name__}")
-        return dict(value)
-
-    def env_secret(self, key: str) -> str | None:
-        """The value of the environment variable named by ``key`` (``password_env = "NAME"``).
-        The secret itself never appears in an error message or log."""
-        import os
-        name = self.text(key)
-        if not name:
-            return None
-        value = os.environ.get(name)
-        if value is None:
-            raise SourceConfigError(f"{self._raw(key)[1]}.{key}: environment variable {name} is not set")
-        return value
-
-
-# -- back-off and logging ----------------------------------------------------------------------
-class Backoff:
-    """Exponential back-off with +-20 % jitter, so many devices that failed together do not
-    retry together."""
-
-    def __init__(self, minimum_s: float = 0.5, maximum_s: float = 30.0):
-        self.minimum_s = minimum_s
-        self.maximum_s = maximum_s
-        self._next = minimum_s
-        self.failures = 0
-
-    def reset(self) -> None:
-        self._next = self.minimum_s
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2.0, self.maximum_s)
-        self.failures += 1
-        return delay * random.uniform(0.8, 1.2)
-
-    async def sleep(self) -> None:
-        await asyncio.sleep(self.next_delay())
-
-
+# -- logging -------------------------------------------------------------------------------------
 class RateLimitedLog:
     """Logs a given kind of problem at most once per ``interval_s`` per key, and says how many
     similar ones it held back: a device flooding bad payloads must not flood the log."""
@@ -170,36 +53,6 @@ class RateLimitedLog:
             self.logger.warning(message + " (%d similar held back)", *args, held)
         else:
             self.logger.warning(message, *args)
-
-
-async def idle_on_config_error(source: Any) -> None:
-    """A source whose section is unusable reports ``error`` and idles (no restart loop) until it
-    is stopped; the log names the offending key. Returns at once when the config is fine."""
-    if source.config_error is None:
-        return
-    source.state = ERROR
-    logging.getLogger(type(source).__module__).error("%s source not started: %s", source.scheme,
-                                                     source.config_error)
-    await asyncio.Event().wait()
-
-
-def roll_up(states: Iterable[str]) -> str:
-    """One source state from its connections' states: all running -> running, some -> degraded,
-    none (but trying) -> reconnecting."""
-    states = list(states)
-    if not states:
-        return RUNNING
-    if all(s == RUNNING for s in states):
-        return RUNNING
-    if any(s in (RUNNING, DEGRADED) for s in states):
-        return DEGRADED
-    if all(s == ERROR for s in states):
-        return ERROR
-    if all(s == STARTING for s in states):
-        return STARTING
-    if all(s == STOPPED for s in states):
-        return STOPPED
-    return RECONNECTING
 
 
 # -- readings ----------------------------------------------------------------------------------
@@ -301,34 +154,6 @@ def _excerpt(raw: Any, limit: int = 60) -> str:
 excerpt = _excerpt
 
 # -- JSON paths ----------------------------------------------------------------------------------
-JsonPath = tuple[str | int, ...]
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def compile_path(text: str, where: str = "path") -> JsonPath:
-    """``data.items[0].value`` (``$.`` prefix and ``a.0.b`` list indices accepted) -> keys."""
-    text = text.strip()
-    if text.startswith("$"):
-        text = text[1:].lstrip(".")
-    if not text:
-        return ()
-    parts: list[str | int] = []
-    position = 0
-    for match in _PATH_PART.finditer(text):
-        gap = text[position:match.start()]
-        if gap not in ("", "."):
-            raise SourceConfigError(f"{where}: cannot parse JSON path {text!r} near {gap!r}")
-        key, index = match.groups()
-        if index is not None:
-            parts.append(int(index))
-        else:
-            parts.append(int(key) if key.isdigit() else key)
-        position = match.end()
-    if text[position:] not in ("",):
-        raise SourceConfigError(f"{where}: cannot parse JSON path {text!r}")
-    return tuple(parts)
-
-
 def lookup(document: Any, path: JsonPath) -> Any:
     """The value at ``path``; raises BadValue naming the first missing step."""
     node = document

@@ -3,19 +3,15 @@
 """
 from __future__ import annotations
 
-from sidecar.config import SidecarConfig
+from pathlib import Path
+
 from sidecar.store.historian import Historian, HistorianBackend
 from sidecar.store.journal import Journal
-from sidecar.store.settings import HistorianSettings, historian_settings
+from sidecar.store.settings import HistorianSettings
 
 
-def create_historian(config: SidecarConfig) -> Historian | None:
+def historian_from_settings(settings: HistorianSettings, data_dir: Path) -> Historian | None:
     """The configured historian, not yet opened (None with ``backend = "none"``)."""
-    settings = historian_settings(config.extra, config.data_dir)
-    return historian_from_settings(settings, config.data_dir)
-
-
-def historian_from_settings(settings: HistorianSettings, data_dir) -> Historian | None:  # type: ignore[no-untyped-def]
     backend: HistorianBackend
     if settings.backend == "none":
         return None
@@ -24,7 +20,6 @@ def historian_from_settings(settings: HistorianSettings, data_dir) -> Historian 
         backend = PostgresBackend(settings.dsn(), settings.schema)
     else:
         from sidecar.store.sqlite import SQLiteBackend
-        assert settings.path is not None
-        backend = SQLiteBackend(settings.path)
+        backend = SQLiteBackend(settings.sqlite_path(data_dir))
     journal = Journal(data_dir / "historian" / "journal", settings.journal_segment_bytes)
     return Historian(backend, journal, settings)

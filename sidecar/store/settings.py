@@ -1,26 +1,25 @@
-"""``[historian]`` settings (kept by ``sidecar.config`` in ``SidecarConfig.extra``)."""
+"""``[historian]`` settings, parsed with the rest of the file before anything starts."""
 from __future__ import annotations
 
-import math
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sidecar.config import ConfigError
+from sidecar.settings import SettingsError, Table
 from sidecar.store.ring import DEFAULT_CAPACITY
 
 BACKENDS = ("sqlite", "postgresql", "none")
 DEFAULT_DSN_ENV = "REVITPYIOT_PG_DSN"
 DAY_S = 86400.0
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HistorianSettings:
     backend: str = "sqlite"
-    path: Path | None = None            # SQLite file; default <data dir>/historian/history.sqlite3
+    path: Path | None = None            # SQLite file; None: <data dir>/historian/history.sqlite3
     dsn_env: str = DEFAULT_DSN_ENV       # PostgreSQL: the environment variable holding the DSN
     schema: str = "revitpyiot"           # PostgreSQL schema holding the tables
     raw_retention_days: float = 30.0
@@ -35,58 +34,35 @@ class HistorianSettings:
     def dsn(self) -> str:
         value = os.environ.get(self.dsn_env, "")
         if not value:
-            raise ConfigError(f"historian.backend is postgresql but the environment variable {self.dsn_env} "
-                              "(historian.dsn_env) holding its DSN is not set")
+            raise SettingsError(f"historian.backend is postgresql but the environment variable {self.dsn_env} "
+                                "(historian.dsn_env) holding its DSN is not set")
         return value
 
-
-def _number(section: Mapping[str, Any], key: str, default: float, minimum: float = 0.0) -> float:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value <= minimum:
-        raise ConfigError(f"historian.{key}: must be a number above {minimum:g}, got {value!r}")
-    return float(value)
+    def sqlite_path(self, data_dir: Path) -> Path:
+        return self.path or data_dir / "historian" / "history.sqlite3"
 
 
-def historian_settings(extra: Mapping[str, Any], data_dir: Path) -> HistorianSettings:
-    section = extra.get("historian", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[historian] must be a table")
-    known = {"backend", "path", "dsn_env", "schema", "raw_retention_days", "rollup_1m_retention_days",
-             "rollup_1h_retention_days", "flush_interval_ms", "flush_rows", "fsync_ingest", "ring_points",
-             "journal_segment_bytes"}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"[historian]: unknown key(s) {', '.join(unknown)}")
-    settings = HistorianSettings()
-    backend = section.get("backend", settings.backend)
-    if backend not in BACKENDS:
-        raise ConfigError(f"historian.backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    settings.backend = backend
-    path = section.get("path")
-    if path is not None and not isinstance(path, str):
-        raise ConfigError("historian.path: must be a string")
-    settings.path = Path(path).expanduser() if path else data_dir / "historian" / "history.sqlite3"
-    for key in ("dsn_env", "schema"):
-        value = section.get(key, getattr(settings, key))
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"historian.{key}: must be a non-empty string")
-        setattr(settings, key, value)
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", settings.schema):
-        raise ConfigError("historian.schema: lower-case letters, digits and _ only")
-    settings.raw_retention_days = _number(section, "raw_retention_days", settings.raw_retention_days)
-    settings.rollup_1m_retention_days = _number(section, "rollup_1m_retention_days",
-                                                settings.rollup_1m_retention_days)
-    settings.rollup_1h_retention_days = _number(section, "rollup_1h_retention_days",
-                                                settings.rollup_1h_retention_days)
-    if "flush_interval_ms" in section:
-        settings.flush_interval_s = _number(section, "flush_interval_ms", 1000.0) / 1000.0
-    settings.flush_rows = int(_number(section, "flush_rows", settings.flush_rows))
-    settings.ring_points = int(_number(section, "ring_points", settings.ring_points))
-    settings.journal_segment_bytes = int(_number(section, "journal_segment_bytes",
-                                                 settings.journal_segment_bytes, 4095))
-    fsync = section.get("fsync_ingest", settings.fsync_ingest)
-    if not isinstance(fsync, bool):
-        raise ConfigError("historian.fsync_ingest: must be true or false")
-    settings.fsync_ingest = fsync
+def parse_historian(section: Any) -> HistorianSettings:
+    """The ``[historian]`` table (absent: the defaults); unknown keys are refused."""
+    table = Table(section, "historian")
+    d = HistorianSettings()
+    path = table.text("path", "")
+    schema = table.text("schema", d.schema, non_empty=True)
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise table.fail("schema", "lower-case letters, digits and _ only")
+    settings = HistorianSettings(
+        backend=table.choice("backend", BACKENDS, d.backend),
+        path=Path(path).expanduser() if path else None,
+        dsn_env=table.text("dsn_env", d.dsn_env, non_empty=True),
+        schema=schema,
+        raw_retention_days=table.positive("raw_retention_days", d.raw_retention_days),
+        rollup_1m_retention_days=table.positive("rollup_1m_retention_days", d.rollup_1m_retention_days),
+        rollup_1h_retention_days=table.positive("rollup_1h_retention_days", d.rollup_1h_retention_days),
+        flush_interval_s=table.positive("flush_interval_ms", d.flush_interval_s * 1000.0) / 1000.0,
+        flush_rows=int(table.positive("flush_rows", d.flush_rows)),
+        fsync_ingest=table.flag("fsync_ingest", d.fsync_ingest),
+        ring_points=int(table.positive("ring_points", d.ring_points)),
+        journal_segment_bytes=int(table.number("journal_segment_bytes", d.journal_segment_bytes, 4095, above=True)),
+    )
+    table.refuse_unknown()
     return settings

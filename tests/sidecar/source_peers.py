@@ -42,7 +42,7 @@ def wait_port(port: int, timeout_s: float = 10.0) -> None:
 class Mosquitto:
     """``/usr/sbin/mosquitto -c <conf>`` on a free loopback port; ``stop``/``start`` keep the port."""
 
-    def __init__(self) -> None:
+    def __init__(self, persistent: bool = False) -> None:
         if not os.path.exists(MOSQUITTO) and shutil.which("mosquitto") is None:
             raise AssertionError("Mosquitto is not installed: install the Debian package 'mosquitto' "
                                  "(apt-get install mosquitto), or run `python installer/dev.py test` as root")
@@ -51,9 +51,16 @@ class Mosquitto:
         self.dir = Path(tempfile.mkdtemp(prefix="revitpyiot-mosquitto-"))
         self.dir.chmod(0o755)   # as root, mosquitto drops to user `mosquitto`
         self.conf = self.dir / "mosquitto.conf"
+        # persistent: sessions and their queued QoS >= 1 messages are saved to disk when the broker
+        # stops and restored when it starts (a broker restart then loses nothing it acknowledged)
+        store = self.dir / "store"
+        persistence = (f"persistence true\npersistence_location {store}/\nautosave_interval 1\n"
+                       "max_queued_messages 1000000\n" if persistent else "persistence false\nmax_queued_messages 0\n")
+        if persistent:
+            store.mkdir()
+            store.chmod(0o777)
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n"
-                             "log_type error\nlog_type warning\npersistence false\nmax_queued_messages 0\n",
-                             encoding="utf-8")
+                             f"log_type error\nlog_type warning\n{persistence}", encoding="utf-8")
         self.conf.chmod(0o644)
         self.process: subprocess.Popen[bytes] | None = None
         self.log = self.dir / "mosquitto.log"
@@ -84,8 +91,8 @@ class Mosquitto:
 
 
 @contextlib.contextmanager
-def running_mosquitto() -> Iterator[Mosquitto]:
-    broker = Mosquitto()
+def running_mosquitto(persistent: bool = False) -> Iterator[Mosquitto]:
+    broker = Mosquitto(persistent)
     broker.start()
     try:
         yield broker

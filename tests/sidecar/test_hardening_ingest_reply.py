@@ -10,7 +10,7 @@ import time
 
 import msgpack
 from support.buildings import small_building
-from support.protocol_client import CommandClient
+from support.protocol_client import CommandClient, DealerClient
 from support.sidecar_process import SidecarHandle
 
 from shared_schemas.validation import validate_reply
@@ -26,9 +26,12 @@ def test_a_flood_of_unknown_sensors_gets_a_small_reply(sidecar: SidecarHandle, c
     readings = [[f"ghost-{i % 7}", now, 1.0] for i in range(n)]
     readings[5] = ["ahu1.sf_vib", now, 2.0]
     readings[6] = ["ahu1.sf_vib", now, "two"]
-    client.socket.send(msgpack.packb({"v": 1, "type": "ingest", "id": "flood", "ts": now, "token": client.token,
-                                      "body": {"readings": readings}}))
-    raw = client.socket.recv()
+    raw_client = DealerClient(sidecar.command_endpoint, timeout_ms=60_000)  # the reply's bytes, as sent
+    try:
+        _, raw = raw_client.exchange([b"", msgpack.packb({"v": 1, "type": "ingest", "id": "flood", "ts": now,
+                                                           "token": client.token, "body": {"readings": readings}})])
+    finally:
+        raw_client.close()
     reply = msgpack.unpackb(raw, raw=False)
     validate_reply(reply)
     body = reply["body"]
