@@ -6,7 +6,7 @@
   useful life), model files and the command line (``python -m sidecar detect|fdd|failure|rul``),
   which also runs the detectors over files.
 
-``health_score`` and ``workorders`` serve the maintenance engine. Nothing here is imported when
+``workorders`` serves the maintenance engine (the one health score is ``sidecar.health``'s). Nothing here is imported when
 ``import sidecar`` runs: numpy, pandas and scikit-learn load only when a module of this package is
 imported, so the sidecar still answers ``hello`` quickly. The public entry points are documented
 in ``docs/analytics.md`` ("Layout").

@@ -9,8 +9,8 @@ Every ``interval_s`` (an asyncio task of the service):
    ``analytics.live``: ``streaming`` by default or ``ensemble-vigilance``), each
    sensor's robust trend toward its critical limit -> time to failure and failure probability
    (calibrated trend estimator, or the learned model when one is loaded);
-3. on the loop: per equipment, the drivers that explain that evidence (trends; anomaly texts
-   from ``analytics.health_score``'s weights), then ``PipelinePort.feed_failure`` (so
+3. on the loop: per equipment, the drivers that explain that evidence (trends; the worst
+   anomaly score above ``anomaly_driver_above``), then ``PipelinePort.feed_failure`` (so
    health records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk``
    rule can fire); at p >= ``workorder_threshold`` a work order
    (``analytics.workorders.WorkOrderLog``) and a ``maintenance`` alert (``set_condition``;
@@ -39,7 +39,6 @@ import numpy as np
 
 from shared_schemas import protocol
 from sidecar.alarms.record import KIND_ANOMALY, KIND_FAILURE, KIND_MAINTENANCE, Alert, Description
-from sidecar.analytics.health_score import EquipmentEvidence, HealthScoreConfig, health_score
 from sidecar.analytics.workorders import WorkOrder, WorkOrderLog
 from sidecar.maintenance import learned
 from sidecar.maintenance.orders import select_orders
@@ -188,7 +187,6 @@ class MaintenanceEngine:
         self.historian = historian
         self.stale_after_s = stale_after_s
         self.clock = clock
-        self.health_config = HealthScoreConfig.from_mapping(dict(settings.health))
         self.orders = WorkOrderLog(self.data_dir / WORKORDER_FILE, settings.workorder_threshold)
         self.analysis = Analysis(settings)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maintenance")
@@ -350,9 +348,7 @@ class MaintenanceEngine:
         p = round(min(1.0, max(0.0, p)), 2)
         # The one health score is the published record's (sidecar.health): this adds evidence to
         # it. Alerts already show in the record; the analytics drivers add what they do not.
-        own_ev = EquipmentEvidence(True, anomaly_scores, [], [], failure_probability=p if p >= P_DRIVER else None)
-        drivers = trend_drivers + [d for d in health_score(own_ev, self.health_config).drivers
-                                   if not d.startswith("failure probability")]
+        drivers = trend_drivers + anomaly_drivers(anomaly_scores, self.settings.anomaly_driver_above)
         ttf_out = None if ttf is None else round(ttf, 1)
         anomaly = max(anomaly_scores.values(), default=None) if anomaly_scores else None
         pipeline.feed_failure(uid, p, now, ttf_out, drivers, None if anomaly is None else round(anomaly, 2))
@@ -491,3 +487,11 @@ async def answer_workorders(body: dict[str, Any], data_dir: Path, model: Any) ->
     limit = int(body.get("limit", 100))
     orders = await asyncio.to_thread(select_orders, Path(data_dir) / WORKORDER_FILE, status, limit, labels_of(model))
     return {"workorders": orders}
+
+
+def anomaly_drivers(anomaly_scores: dict[str, float], above: float) -> list[str]:
+    """The anomaly evidence worth a line in the record's drivers: the worst sensor, if above ``above``."""
+    if not anomaly_scores:
+        return []
+    sensor, worst = max(anomaly_scores.items(), key=lambda item: item[1])
+    return [f"anomalous readings on {sensor} (score {worst:.2f})"] if worst > above else []

@@ -1,13 +1,13 @@
 """The ``[analytics]`` section: the live maintenance engine's settings.
 
 Parsed once when the configuration is read, so a typo is a start-up error naming the key.
-``[analytics.health]`` holds the health score weights (``HealthScoreConfig``); it is checked here
-as a table and converted by the engine (the analytics package imports numpy).
+The one health score is the published record's (``sidecar.health``); the ``[analytics.health]``
+weights of a former, unpublished second score are ignored with a warning.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sidecar.analytics.detectors.live import (  # numpy-free module
@@ -18,6 +18,8 @@ from sidecar.analytics.detectors.live import (  # numpy-free module
     MIN_WARMUP_READINGS,
 )
 from sidecar.settings import SettingsError, Table
+
+log = logging.getLogger(__name__)
 
 MODELS = ("auto", "trend")
 
@@ -44,7 +46,7 @@ class AnalyticsSettings:
     train_interval_hours: float = 24.0
     history_days: float = 30.0        # history the learned model trains on (historian 1-minute roll-ups)
     min_failures: int = 10            # failure episodes in history needed to train a learned model
-    health: Mapping[str, Any] = field(default_factory=dict)
+    anomaly_driver_above: float = 0.52   # an equipment's worst recent anomaly score above this is a driver
 
 
 def parse_analytics(section: Any) -> AnalyticsSettings:
@@ -53,7 +55,9 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
         return AnalyticsSettings()
     table = Table(section, "analytics")
     d = AnalyticsSettings()
-    health = table.mapping("health")
+    if table.has("health"):
+        log.warning("analytics.health: no longer used (the health score is the published record's, see "
+                    "docs/sidecar.md); ignored")
     threshold = table.number("workorder_threshold", d.workorder_threshold, 0.0, 1.0, above=True)
     close_below = table.number("close_below", d.close_below, 0.0, 1.0)
     if close_below >= threshold:
@@ -77,13 +81,7 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
                                           above=True),
         history_days=table.number("history_days", d.history_days, 0.0, 3650.0, above=True),
         min_failures=int(table.number("min_failures", d.min_failures, 1.0, 1e6)),
-        health=dict(health),
+        anomaly_driver_above=table.number("anomaly_driver_above", d.anomaly_driver_above, 0.0, 1.0),
     )
-    table.refuse_unknown()
-    try:
-        from sidecar.analytics.health_score import HealthScoreConfig  # numpy-free module
-
-        HealthScoreConfig.from_mapping(dict(settings.health))
-    except (ValueError, TypeError) as error:
-        raise AnalyticsSettingsError(str(error)) from None
+    table.refuse_unknown(["health"])
     return settings

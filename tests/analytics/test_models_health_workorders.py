@@ -1,18 +1,20 @@
-"""G36 rules on hand-made frames, calibration, persistence, health score, work orders."""
+"""G36 rules on hand-made frames, calibration, persistence, anomaly drivers, work orders."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sidecar.analytics.health_score import EquipmentEvidence, health_score
 from sidecar.analytics.offline.ahu_fdd import POINTS, G36RuleDetector, G36Tolerances
 from sidecar.analytics.offline.failure import FailureModel
 from sidecar.analytics.offline.models import ModelCard, ModelFileError, load_model, save_model
 from sidecar.analytics.workorders import WorkOrderLog
+from sidecar.maintenance.engine import anomaly_drivers
+from sidecar.maintenance.settings import parse_analytics
 
 
 def _points(n: int = 90, **over: float) -> pd.DataFrame:
@@ -100,15 +102,17 @@ def test_calibration_sanity_and_persistence_round_trip(tmp_path: Path) -> None:
         load_model(tmp_path / "junk.joblib")
 
 
-def test_health_score_drivers_and_status() -> None:
-    ok = health_score(EquipmentEvidence())
-    assert ok.score == 100 and ok.status == "ok" and ok.drivers == []
-    bad = health_score(EquipmentEvidence(anomaly_scores={"t1": 0.95}, fault_conditions=["FC13"],
-                                         failure_probability=0.4))
-    assert bad.score < 60 and bad.status in ("warning", "critical")
-    assert any("FC13" in d for d in bad.drivers) and any("t1" in d for d in bad.drivers)
-    assert health_score(EquipmentEvidence(failure_probability=0.75)).status == "critical"
-    assert health_score(EquipmentEvidence(has_fresh_data=False)).status == "unknown"
+def test_anomaly_evidence_names_the_worst_sensor_above_the_cut() -> None:
+    assert anomaly_drivers({}, 0.52) == []
+    assert anomaly_drivers({"t1": 0.4, "t2": 0.51}, 0.52) == []
+    assert anomaly_drivers({"t1": 0.95, "t2": 0.6}, 0.52) == ["anomalous readings on t1 (score 0.95)"]
+
+
+def test_the_former_health_score_weights_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        settings = parse_analytics({"health": {"anomaly_weight": 30.0}, "anomaly_driver_above": 0.7})
+    assert settings.anomaly_driver_above == 0.7
+    assert "analytics.health: no longer used" in caplog.text
 
 
 def test_work_order_at_threshold_logged_once_and_reloaded(tmp_path: Path) -> None:
