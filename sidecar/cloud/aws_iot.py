@@ -78,21 +78,21 @@ class AwsIoTConnector(CloudConnector):
     # -- connection -----------------------------------------------------------------------------
     def _build_client(self) -> mqtt5.Client:
         s = self.settings
-        kwargs: dict[str, Any] = dict(
-            endpoint=self.endpoint, port=self.port, client_id=self.client_id,
-            keep_alive_interval_sec=self.keep_alive_s,
-            ack_timeout_sec=int(max(1, self.common.publish_timeout_s)),
-            connack_timeout_ms=int(self.connect_timeout_s * 1000),
-            session_behavior=mqtt5.ClientSessionBehaviorType.CLEAN,
-            offline_queue_behavior=mqtt5.ClientOperationQueueBehaviorType.FAIL_ALL_ON_DISCONNECT,
-            retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.DECORRELATED,
-            min_reconnect_delay_ms=int(self.common.backoff_initial_s * 1000),
-            max_reconnect_delay_ms=int(self.common.backoff_max_s * 1000),
-            on_publish_received=self._on_publish_received,
-            on_lifecycle_connection_success=self._on_connection_success,
-            on_lifecycle_connection_failure=self._on_connection_failure,
-            on_lifecycle_disconnection=self._on_disconnection,
-            on_lifecycle_stopped=lambda data: self._stopped.set())
+        kwargs: dict[str, Any] = {
+            "endpoint": self.endpoint, "port": self.port, "client_id": self.client_id,
+            "keep_alive_interval_sec": self.keep_alive_s,
+            "ack_timeout_sec": int(max(1, self.common.publish_timeout_s)),
+            "connack_timeout_ms": int(self.connect_timeout_s * 1000),
+            "session_behavior": mqtt5.ClientSessionBehaviorType.CLEAN,
+            "offline_queue_behavior": mqtt5.ClientOperationQueueBehaviorType.FAIL_ALL_ON_DISCONNECT,
+            "retry_jitter_mode": mqtt5.ExponentialBackoffJitterMode.DECORRELATED,
+            "min_reconnect_delay_ms": int(self.common.backoff_initial_s * 1000),
+            "max_reconnect_delay_ms": int(self.common.backoff_max_s * 1000),
+            "on_publish_received": self._on_publish_received,
+            "on_lifecycle_connection_success": self._on_connection_success,
+            "on_lifecycle_connection_failure": self._on_connection_failure,
+            "on_lifecycle_disconnection": self._on_disconnection,
+            "on_lifecycle_stopped": lambda data: self._stopped.set()}
         if s.ca_file:
             kwargs["ca_filepath"] = str(Path(s.ca_file).expanduser())
         cert = str(Path(s.certificate_file).expanduser())
@@ -116,7 +116,7 @@ class AwsIoTConnector(CloudConnector):
             self._state = STATE_CONNECTING
             try:
                 self._client = self._build_client()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the AWS SDK may raise anything; recorded redacted, retried
                 self._state = STATE_DISCONNECTED
                 self._note_error("aws client", exc)
                 await self._backoff.sleep()
@@ -183,7 +183,7 @@ class AwsIoTConnector(CloudConnector):
                 raise ConnectionError(f"subscription to {topic} refused: {codes}")
             self._subscribed_topic = topic
             log.info("%s: listening for commands on %s", self.name, topic)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the AWS SDK may raise anything; recorded redacted, retried
             self._note_error("subscribe", exc)
 
     async def _close_transport(self) -> None:

@@ -133,7 +133,7 @@ class AzureIoTConnector(CloudConnector):
             if client is not None:
                 await _shutdown(client)
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the Azure SDK may raise anything; recorded redacted, retried
             if client is not None:
                 await _shutdown(client)
             self._state = STATE_DISCONNECTED
@@ -203,7 +203,7 @@ class AzureIoTConnector(CloudConnector):
             return
         try:
             await client.send_method_response(MethodResponse.create_from_method_request(request, status, json.loads(json.dumps(result))))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the Azure SDK may raise anything; recorded redacted, retried
             self._note_error("method response", exc)
 
     def _on_c2d_message(self, message: Any) -> None:
@@ -235,5 +235,5 @@ class AzureIoTConnector(CloudConnector):
 async def _shutdown(client: IoTHubDeviceClient) -> None:
     try:
         await asyncio.wait_for(client.shutdown(), 10)
-    except Exception as exc:  # a dead link's shutdown may fail; the client is discarded anyway
+    except Exception as exc:  # noqa: BLE001 - a dead link's shutdown may fail; the client is discarded anyway
         log.debug("azure client shutdown: %s", redact_error(exc))

@@ -144,7 +144,7 @@ class CloudConnector(abc.ABC):
         self._tasks = []
         try:
             await self._close_transport()
-        except Exception as exc:  # closing a dead link must not stop the sidecar
+        except Exception as exc:  # noqa: BLE001 - closing a dead link must not stop the sidecar
             log.debug("%s: close: %s", self.name, redact_error(exc))
         if self.outbox is not None:
             await self._in_db(self.outbox.close)
@@ -248,7 +248,7 @@ class CloudConnector(abc.ABC):
                 await self._flush_pending()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bad item must not stop the pipeline
+            except Exception as exc:  # noqa: BLE001 - a bad item must not stop the pipeline
                 self._note_error("outbox", exc)
             if self.common.min_message_interval_s:
                 # readings arriving meanwhile share the next message: caps messages/s (IoT Core
@@ -329,7 +329,7 @@ class CloudConnector(abc.ABC):
         for listener in self._loss_listeners:
             try:
                 listener(info)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one listener's failure must not silence the others
                 log.error("%s: loss listener failed: %s", self.name, redact_error(exc))
 
     # -- sender: outbox -> cloud -----------------------------------------------------------------
@@ -353,7 +353,7 @@ class CloudConnector(abc.ABC):
                 await self._deliver(messages)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - an SDK may raise anything; recorded redacted, never fatal
                 self._note_error("sender", exc)
                 await self._backoff.sleep()
 
@@ -400,7 +400,7 @@ class CloudConnector(abc.ABC):
                 last_state, last_sent = state, time.monotonic()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - an SDK may raise anything; recorded redacted, never fatal
                 self._note_error("status report", exc)
 
     def _status_document(self) -> dict:
@@ -423,7 +423,7 @@ class CloudConnector(abc.ABC):
             return {"ok": True, "body": _jsonable(result)}
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is the command's reply, never a crash
             code = getattr(exc, "code", None) or "internal"
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             log.info("%s: cloud command %s failed: %s", self.name, kind, redact(message))

@@ -84,7 +84,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record is the logging module's business, not ours
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's business, not ours
             return True
         cleaned = redact(message)
         if record.exc_info and record.exc_info[1] is not None:
