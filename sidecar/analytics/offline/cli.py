@@ -62,13 +62,19 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="labelled trend files of other units to fit the learned detector")
     f.add_argument("--label-column", default=None, help="ground-truth column of --train files")
 
-    fl = sub.add_parser("failure", help="tabular failure probability (AI4I-style)")
+    fl = sub.add_parser("failure", help="tabular failure probability (learns interactions of the columns)")
     fl.add_argument("--train", required=True, type=Path)
     fl.add_argument("--label", required=True)
     fl.add_argument("--predict", required=True, type=Path)
     fl.add_argument("--output", required=True, type=Path)
     fl.add_argument("--drop", nargs="*", default=None,
-                    help="columns never used as features (default: ids and AI4I failure-mode columns)")
+                    help="columns never used as features (default: columns named id or unit; identifiers "
+                         "and 0/1 failure records are also recognised from the data)")
+    fl.add_argument("--roles", default=None, metavar="ROLE=COLUMN,...|FILE",
+                    help="declare what columns are (torque, speed, temperature, ambient_temperature, wear) "
+                         "to add their physical quantities (power, temperature rise, wear x torque)")
+    fl.add_argument("--no-interactions", action="store_true",
+                    help="do not search products, differences and ratios of column pairs")
     fl.add_argument("--model-out", type=Path, default=None, help="also save the fitted model here")
 
     r = sub.add_parser("rul", help="remaining useful life from run-to-failure histories (C-MAPSS style)")
@@ -217,15 +223,16 @@ def _cmd_failure(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from .failure import FailureModel
+    from .failure import FailureModel, parse_roles
 
+    roles = parse_roles(args.roles)
     for p in (args.train, args.predict):
         if not Path(p).is_file():
             raise CliError(f"input not found: {p}")
     train = pd.read_csv(args.train)
     test_text = pd.read_csv(args.predict, dtype=str, keep_default_na=False)
     test = pd.read_csv(args.predict)
-    model = FailureModel(drop=args.drop).fit(train, args.label)
+    model = FailureModel(drop=args.drop, roles=roles, interactions=not args.no_interactions).fit(train, args.label)
     prob = model.predict_proba(test)
     out = test_text.copy()
     out["failure_probability"] = np.round(prob, 6)
@@ -235,7 +242,9 @@ def _cmd_failure(args: argparse.Namespace) -> int:
         from .models import ModelCard, save_model
 
         save_model(model, args.model_out, ModelCard(kind="failure", params={"label": args.label}))
-    print(f"failure: {int((prob >= 0.7).sum())} of {len(prob)} rows at p >= 0.7 -> {args.output}")
+    learned = ", ".join(" ".join((s[1], s[0], s[2])) for s in model.interactions_) or "none"
+    print(f"failure: {int((prob >= 0.7).sum())} of {len(prob)} rows at p >= 0.7 -> {args.output} "
+          f"(interactions: {learned}; ignored: {', '.join(model.dropped_) or 'none'})")
     return 0
 
 
