@@ -71,7 +71,8 @@ def test_fdd_output_columns_rules_and_learned(tmp_path: Path) -> None:
         out = tmp_path / f"o{len(extra)}.csv"
         assert cli.main(["fdd", str(tmp_path / "t.csv"), "--output", str(out), "--columns", "lbnl", *extra]) == 0
         got = pd.read_csv(out, keep_default_na=False)
-        assert list(got.columns) == list(test.columns) + ["fault", "fault_condition"]
+        assert list(got.columns) == list(test.columns) + ["fault", "fault_condition", "fault_class", "confidence"] + (
+            ["learned_probability"] if extra else [])
         assert len(got) == len(test)
         assert set(got["fault"]) <= {0, 1}
         # SAT 12 F above set point with the cooling valve full open: FC13 after the 30-min delay

@@ -59,7 +59,8 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--columns", default=None,
                    help="column map: a TOML file, or the name of a shipped map (lbnl)")
     f.add_argument("--train", nargs="+", type=Path, default=[], metavar="LABELLED.csv",
-                   help="labelled trend files of other units to fit the learned detector")
+                   help="labelled trend files of other units to fit the learned layer; its probability "
+                        "is written (learned_probability) and enters confidence and fault")
     f.add_argument("--label-column", default=None, help="ground-truth column of --train files")
 
     fl = sub.add_parser("failure", help="tabular failure probability (learns interactions of the columns)")
@@ -211,8 +212,9 @@ def _cmd_fdd(args: argparse.Namespace) -> int:
         detector.learned = LearnedAHUDetector().fit(frames, labels)
     result = detector.predict(points)
     out = frame.copy()
-    out["fault"] = result["fault"].to_numpy()
-    out["fault_condition"] = result["fault_condition"].to_numpy()
+    for col in ("fault", "fault_condition", "fault_class", "confidence", "learned_probability"):
+        if col in result:
+            out[col] = result[col].to_numpy()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.output, index=False)
     print(f"fdd: {int(out['fault'].sum())} of {len(out)} rows flagged -> {args.output}")
