@@ -22,6 +22,8 @@ from .errors import CliError
 DETECTORS = ("streaming", "contextual", "resonance", "vigilance", "ensemble", "ensemble-resonance",
              "ensemble-vigilance")
 DEFAULT_DETECTOR = "ensemble-vigilance"
+# ``--warmup fixed``: the live detector's default warm-up (detectors.live.DEFAULT_WARMUP_READINGS).
+DEFAULT_FIXED_WARMUP = 750
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -49,6 +51,14 @@ def _build_parser() -> argparse.ArgumentParser:
                         "was not tuned on)")
     d.add_argument("--no-daily-mask", dest="daily_mask", action="store_const", const="off",
                    help="same as --daily-mask off")
+    d.add_argument("--warmup", choices=("nab", "fixed"), default="nab",
+                   help="each file's warm-up (which fixes its value range and the vigilance detector's "
+                        "time scale): nab = NAB's probationary period, 15 %% of the file's rows (at most "
+                        "750; it needs the file's total length, which NAB gives every detector); fixed = "
+                        "the first --warmup-readings readings of every file (causal: what a live sensor "
+                        "gets) (default: nab)")
+    d.add_argument("--warmup-readings", type=int, default=None, metavar="N",
+                   help=f"readings of the fixed warm-up (default {DEFAULT_FIXED_WARMUP}; implies --warmup fixed)")
     d.add_argument("--residual-gain", type=float, default=0.2, metavar="G",
                    help="ensemble-vigilance: weight of the residual ensemble next to the vigilance "
                         "novelties, in (0, 1] (default 0.2; higher reports more single-reading excursions)")
@@ -111,6 +121,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.residual_gain <= 1.0:
         raise CliError(f"--residual-gain must be in (0, 1], got {args.residual_gain}")
+    fixed = args.warmup == "fixed" or args.warmup_readings is not None
+    warmup_readings = DEFAULT_FIXED_WARMUP if args.warmup_readings is None else args.warmup_readings
+    if warmup_readings < 2:
+        raise CliError(f"--warmup-readings must be >= 2, got {warmup_readings}")
     pairs = _collect_csvs(args.inputs)
     frames = []
     keys: list[int] = []
@@ -155,7 +169,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
         # is the file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores
-        # 0 anyway.
+        # 0 anyway; with --warmup fixed, the same number of readings for every file (causal).
         det: ContextualAnomalyDetector | ResonanceAnomalyDetector | DualVigilanceDetector | EnsembleAnomalyDetector
         # A score that already happened at the same time of day recently is routine (a daily batch
         # job): --daily-mask on silences it (docs/analytics.md, "Daily recurrence mask").
@@ -175,7 +189,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             # The same construction as the live pipeline's ``ensemble-vigilance`` model.
             det = ensemble_vigilance(residual_gain=args.residual_gain, recurrence=mask)
         for i in range(len(frames)):
-            det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
+            det.set_warmup(i, warmup_readings if fixed else nab_probation(int(finite[key_arr == i].sum())))
         # Every detector takes the timestamps (those that do not use time ignore them).
         scores[finite] = det.score_many(list(key_arr[finite]), x[finite], t[finite])
     offset = 0
@@ -186,7 +200,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         dest = args.output_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         out.to_csv(dest, index=False)
-    print(f"detect: scored {len(x)} rows in {len(pairs)} file(s) with the {args.detector} detector -> {args.output_dir}")
+    warm = f"fixed {warmup_readings}-reading" if fixed else "NAB file-length"
+    print(f"detect: scored {len(x)} rows in {len(pairs)} file(s) with the {args.detector} detector "
+          f"({warm} warm-up) -> {args.output_dir}")
     return 0
 
 
