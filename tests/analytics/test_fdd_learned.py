@@ -58,3 +58,24 @@ def test_unit_baseline_is_the_units_own_normal_per_state() -> None:
         assert abs(np.median(z[:2 * 1440])) < 0.5
         zs.append(np.median(z[-600:]))
     assert min(zs) > 10 and abs(zs[0] - zs[1]) < 0.3 * max(zs)
+
+
+def test_rules_alone_confidence_and_fault_class() -> None:
+    from sidecar.analytics.offline.ahu_fdd import AHUFaultDetector
+
+    n = 180
+    rng = np.random.default_rng(0)
+    sat = 55 + rng.normal(0, 0.2, n)
+    sat[60:] += 12.0                      # SAT far above set point with the cooling valve full open: FC13
+    points = pd.DataFrame({
+        "timestamp": pd.date_range("2021-07-01 08:00", periods=n, freq="1min"), "sat": sat, "sat_sp": 55.0,
+        "sat_sp_heating": 55.0, "oat": 80.0, "mat": 70.0, "rat": 72.0, "fan_status": 1.0, "fan_speed": 0.6,
+        "oa_damper": 0.2, "cooling_valve": 1.0, "heating_valve": 0.0, "duct_static": np.nan,
+        "duct_static_sp": np.nan, "occupancy": 1.0})
+    out = AHUFaultDetector().predict(points)
+    assert (out["confidence"].iloc[:60] == 0).all() and (out["fault"].iloc[:60] == 0).all()
+    first = int(np.flatnonzero(out["fault"].to_numpy())[0])
+    assert first >= 60 + 30 - 1                                   # the guideline's alarm delay
+    assert 0.5 <= out["confidence"].iloc[first] < out["confidence"].iloc[-1] == 1.0
+    assert 0 < out["confidence"].iloc[first - 5] < 0.5            # evidence building before the report
+    assert out["fault_class"].iloc[-1] == "coil / valve" and "FC13" in out["fault_condition"].iloc[-1]
