@@ -63,3 +63,15 @@ def test_failure_cli_roles_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
                      "--no-interactions"]) == 0
     assert "interactions: none" in capsys.readouterr().out
     assert pd.read_csv(out)["failure_probability"].between(0, 1).all()
+
+
+def test_a_model_file_from_before_the_learner_still_predicts() -> None:
+    # The live maintenance model persists a FailureModel (fixed settings, explicit drop list); a
+    # file written before interactions/roles existed lacks those attributes.
+    frame = _hidden_product(800, 4).drop(columns=["mode_flag", "row"])
+    model = FailureModel(grid=(), tune_threshold=False, drop=[], max_iter=50).fit(frame, "y")
+    assert model.interactions_ == [] and model.dropped_ == []
+    want = model.predict_proba(frame)
+    for name in ("interactions_", "roles", "dropped_", "flags_", "selection_", "interactions"):
+        model.__dict__.pop(name, None)
+    np.testing.assert_array_equal(model.predict_proba(frame), want)

@@ -213,7 +213,9 @@ class FailureModel:
     flags_: list[str] = field(default_factory=list)
 
     def _base(self, frame: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
-        drop = set(self.drop if self.drop is not None else DEFAULT_DROP) | set(self.dropped_)
+        # ``getattr``: model files written before these attributes existed (the live maintenance
+        # model persists a ``FailureModel``) still load and predict.
+        drop = set(self.drop if self.drop is not None else DEFAULT_DROP) | set(getattr(self, "dropped_", []))
         if label:
             drop.add(label)
         X = frame[[c for c in frame.columns if c not in drop]].copy()
