@@ -71,7 +71,8 @@ def test_fdd_output_columns_rules_and_learned(tmp_path: Path) -> None:
         out = tmp_path / f"o{len(extra)}.csv"
         assert cli.main(["fdd", str(tmp_path / "t.csv"), "--output", str(out), "--columns", "lbnl", *extra]) == 0
         got = pd.read_csv(out, keep_default_na=False)
-        assert list(got.columns) == list(test.columns) + ["fault", "fault_condition"]
+        assert list(got.columns) == list(test.columns) + ["fault", "fault_condition", "fault_class", "confidence"] + (
+            ["learned_probability"] if extra else [])
         assert len(got) == len(test)
         assert set(got["fault"]) <= {0, 1}
         # SAT 12 F above set point with the cooling valve full open: FC13 after the 30-min delay
@@ -154,3 +155,25 @@ def test_detect_uses_epoch_seconds_whatever_the_datetime_resolution(tmp_path: Pa
     want = StreamingAnomalyDetector().score_many([0] * 600, values, epoch)
     assert np.allclose(got, np.round(want, 6))
     assert got[400] == 1.0
+
+
+def test_detect_fixed_causal_warmup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sidecar.analytics.detectors.live import DEFAULT_WARMUP_READINGS
+
+    assert cli.DEFAULT_FIXED_WARMUP == DEFAULT_WARMUP_READINGS
+    rng = np.random.default_rng(5)
+    values = np.round(rng.normal(10, 1, 1200), 3)
+    values[900:905] = 30.0
+    stamps = pd.date_range("2014-01-01", periods=1200, freq="5min").strftime("%Y-%m-%d %H:%M:%S")
+    pd.DataFrame({"timestamp": stamps, "value": values}).to_csv(tmp_path / "x.csv", index=False)
+    got = {}
+    for name, extra in (("nab", []), ("fixed", ["--warmup-readings", "400"])):
+        assert cli.main(["detect", str(tmp_path / "x.csv"), "--output-dir", str(tmp_path / name), *extra]) == 0
+        got[name] = pd.read_csv(tmp_path / name / "x.csv")["anomaly_score"].to_numpy()
+    assert "fixed 400-reading warm-up" in capsys.readouterr().out
+    # NAB's convention: 15 % of 1200 rows = 180 warm-up readings; fixed: the first 400, whatever the length.
+    assert got["fixed"][:400].max() == 0.0 and got["nab"][180:400].max() > 0.0
+    assert got["fixed"][900:910].max() > 0.5
+    assert cli.main(["detect", str(tmp_path / "x.csv"), "--output-dir", str(tmp_path / "bad"),
+                     "--warmup-readings", "1"]) == 2
+    assert "--warmup-readings must be >= 2" in capsys.readouterr().err

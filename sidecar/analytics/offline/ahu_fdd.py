@@ -11,15 +11,17 @@ OS1 heating (heating valve open), OS2 economiser free cooling (no valve open, OA
 minimum), OS3 economiser + mechanical cooling (cooling valve open, OA damper fully open), OS4
 mechanical cooling at minimum OA (cooling valve open, OA damper at minimum), OS5 other.
 
-Learned detector
-----------------
-A gradient-boosted classifier on unit-agnostic features (set-point errors, coil/damper signals,
-temperature differences that the FCs test, the FC flags themselves) plus their day-to-date
-means (fault labels in the public data mark whole days; day-to-date means are causal).
-It is fitted on *other*, labelled units (``fdd --train``) and outputs a probability;
-the combination reports a fault when a rule fires, or when the probability passes its threshold
-later on a day on which a rule already fired (the learned part confirms and extends rule detections;
-on its own it does not transfer between units).
+Learned layer
+-------------
+Features that transfer between units: signals relative to the unit's own set points and
+temperatures (SAT error, coil delta, outdoor-air fraction from temperatures minus the damper
+signal, mixing residuals), their z-scores against the unit's own baseline (``UnitBaseline``:
+median and robust spread per operating state over the unit's first days, learned without labels),
+mode flags, the raw G36 conditions and day-to-date means (causal; public labels mark whole days).
+A gradient-boosted classifier is fitted on *other*, labelled units (``fdd --train``); its
+probability is combined with the rules' evidence into a per-minute ``confidence``
+(``AHUFaultDetector``), which decides ``fault``; ``fault_class`` names what the condition (or the
+most deviating signal) points at.
 
 All temperatures are converted to degrees Fahrenheit internally (the guideline's tolerances are
 stated in F); signals to fractions 0..1.
@@ -220,56 +222,150 @@ class G36RuleDetector:
         return fault.astype(int), conditions
 
 
-def _features(points: pd.DataFrame, rules: G36RuleDetector) -> pd.DataFrame:
-    tol = rules.tolerances
+def _days(points: pd.DataFrame) -> np.ndarray:
+    if "timestamp" in points and points["timestamp"].notna().all():
+        return np.asarray(points["timestamp"].dt.normalize().to_numpy())
+    return np.arange(len(points)) // 1440
+
+
+# Unit-relative signals the learned layer compares with the unit's own baseline.
+SIGNALS = ("sat_error", "coil_delta", "oa_fraction_error", "mat_below_mix", "mat_above_mix",
+           "oa_damper", "cooling_valve", "heating_valve", "fan_speed")
+# What a deviating signal (or a G36 condition) points at: the fault class reported per minute.
+SIGNAL_CLASS = {"sat_error": "supply air temperature", "coil_delta": "coil / valve",
+                "oa_fraction_error": "economiser / outdoor-air damper", "mat_below_mix": "mixed-air sensor",
+                "mat_above_mix": "mixed-air sensor", "oa_damper": "economiser / outdoor-air damper",
+                "cooling_valve": "coil / valve", "heating_valve": "coil / valve", "fan_speed": "supply fan / duct"}
+FC_CLASS = {"FC1": "supply fan / duct", "FC2": "mixed-air sensor", "FC3": "mixed-air sensor", "FC4": "control hunting",
+            "FC5": "coil / valve", "FC6": "economiser / outdoor-air damper", "FC7": "coil / valve",
+            "FC8": "economiser / outdoor-air damper", "FC9": "economiser / outdoor-air damper",
+            "FC10": "economiser / outdoor-air damper", "FC11": "economiser / outdoor-air damper",
+            "FC12": "coil / valve", "FC13": "coil / valve"}
+
+
+def unit_signals(points: pd.DataFrame, tol: G36Tolerances) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-minute signals relative to the unit's own set points and temperatures (deltas to set
+    points, the outdoor-air fraction from temperatures against the damper, mixing residuals), and
+    the operating state."""
     p = points
     state = operating_state(p, tol)
     f = pd.DataFrame(index=p.index)
-    f["fan_on"] = (state > 0).astype(float)
-    for k in range(1, 6):
-        f[f"os{k}"] = (state == k).astype(float)
-    f["sat_err"] = p["sat"] - np.where(state == 1, p["sat_sp_heating"], p["sat_sp"])
-    f["sat_minus_mat"] = p["sat"] - p["mat"]
-    f["mat_minus_rat"] = p["mat"] - p["rat"]
-    f["mat_minus_oat"] = p["mat"] - p["oat"]
-    f["rat_minus_oat"] = p["rat"] - p["oat"]
+    f["sat_error"] = p["sat"] - np.where(state == 1, p["sat_sp_heating"], p["sat_sp"])
+    f["coil_delta"] = p["sat"] - p["mat"]
+    spread = p["oat"] - p["rat"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oa_frac = (p["mat"] - p["rat"]) / spread.where(spread.abs() >= tol.min_delta_oa_ra)
+    f["oa_fraction_error"] = oa_frac.clip(-0.5, 1.5) - p["oa_damper"]
+    f["mat_below_mix"] = np.minimum(p["rat"], p["oat"]) - p["mat"]
+    f["mat_above_mix"] = p["mat"] - np.maximum(p["rat"], p["oat"])
     for point in ("oa_damper", "cooling_valve", "heating_valve", "fan_speed"):
         f[point] = p[point]
-    raw = raw_fault_conditions(p, tol)
+    return f.astype(float), state
+
+
+@dataclass
+class UnitBaseline:
+    """A unit's own normal, learned without labels from its first ``days`` days: per operating
+    state, the median and a robust spread (1.4826 x MAD, floored) of each unit-relative signal.
+    States with under an hour of baseline minutes fall back to all running minutes."""
+
+    days: int = 7
+    min_rows: int = 60
+    median_: dict[str, dict[int, float]] = field(default_factory=dict)
+    scale_: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def fit(self, signals: pd.DataFrame, state: np.ndarray, day: np.ndarray) -> UnitBaseline:
+        first = np.isin(day, np.unique(day)[: self.days])
+        self.median_, self.scale_ = {}, {}
+        for col in signals.columns:
+            v = signals[col].to_numpy(dtype=float)
+            ok = first & np.isfinite(v) & (state > 0)
+            self.median_[col], self.scale_[col] = {}, {}
+            for s in range(6):
+                sel = ok & (state == s) if s else ok
+                if sel.sum() < self.min_rows:
+                    continue
+                med = float(np.median(v[sel]))
+                mad = 1.4826 * float(np.median(np.abs(v[sel] - med)))
+                # Floor: a signal that never moved in the baseline (a valve shut all week) must
+                # not turn a small change into a huge z.
+                self.median_[col][s] = med
+                self.scale_[col][s] = max(mad, 0.1 * float(np.std(v[ok])) if ok.any() else 0.0, 0.05)
+        return self
+
+    def z(self, signals: pd.DataFrame, state: np.ndarray) -> pd.DataFrame:
+        out = pd.DataFrame(index=signals.index)
+        for col in signals.columns:
+            v = signals[col].to_numpy(dtype=float)
+            z = np.full(len(v), np.nan)
+            med, scale = self.median_.get(col, {}), self.scale_.get(col, {})
+            for s in range(1, 6):
+                key = s if s in med else 0
+                if key in med:
+                    sel = state == s
+                    z[sel] = (v[sel] - med[key]) / scale[key]
+            out[f"z_{col}"] = np.clip(z, -20.0, 20.0)
+        return out
+
+
+def unit_features(points: pd.DataFrame, rules: G36RuleDetector, baseline: UnitBaseline | None = None,
+                  ) -> tuple[pd.DataFrame, UnitBaseline]:
+    """Unit-agnostic features: unit-relative signals, their z-scores against the unit's own
+    baseline (fitted here from the unit's first days when not given), mode flags, the G36 raw
+    conditions, and day-to-date means of the |z| and the conditions while the fan runs (causal;
+    public labels mark whole days)."""
+    tol = rules.tolerances
+    signals, state = unit_signals(points, tol)
+    day = _days(points)
+    if baseline is None:
+        baseline = UnitBaseline().fit(signals, state, day)
+    z = baseline.z(signals, state)
+    f = pd.concat([signals, z], axis=1)
+    running = pd.Series(state > 0, index=points.index)
+    f["fan_on"] = running.astype(float)
+    for k in range(1, 6):
+        f[f"os{k}"] = (state == k).astype(float)
+    raw = raw_fault_conditions(points, tol)
     for name, v in raw.items():
         f[f"raw_{name}"] = v.astype(float)
-    # Day-to-date means while the fan runs (causal): the labels are per day.
-    if "timestamp" in p and p["timestamp"].notna().all():
-        day = p["timestamp"].dt.normalize()
-    else:
-        day = pd.Series(np.arange(len(p)) // 1440, index=p.index)
-    running = f["fan_on"].to_numpy() > 0
-    for col in ["sat_err", "sat_minus_mat", "mat_minus_rat", "mat_minus_oat", "oa_damper", "cooling_valve",
-                "heating_valve"] + [f"raw_{k}" for k in raw]:
-        vals = f[col].where(running)
-        f[f"dtd_{col}"] = vals.groupby(day.to_numpy()).transform(lambda s: s.expanding().mean())
-    return f
+    daily = pd.concat([z.abs(), f[[f"raw_{k}" for k in raw]]], axis=1).where(running, axis=0)
+    # Expanding mean within each day (NaN ignored), vectorised: cumulative sums / counts.
+    grouped = daily.notna().astype(float).groupby(day)
+    dtd = daily.fillna(0.0).groupby(day).cumsum() / grouped.cumsum().replace(0.0, np.nan)
+    dtd.columns = [f"dtd_{c}" for c in dtd.columns]
+    return pd.concat([f, dtd], axis=1), baseline
 
 
 @dataclass
 class LearnedAHUDetector:
-    """Gradient-boosted classifier on unit-agnostic AHU features (fit on other, labelled units)."""
+    """Gradient-boosted classifier on unit-agnostic features (``unit_features``), fitted on
+    other, labelled units, each against its own label-free baseline; on a new unit it uses that
+    unit's own baseline, so what transfers is "how far from its own normal", not set points."""
 
     threshold: float = 0.5
-    max_iter: int = 200
+    max_iter: int = 150
+    baseline_days: int = 7
     random_state: int = 0
     rules: G36RuleDetector = field(default_factory=G36RuleDetector)
     model_: Any = None
     feature_names_: list[str] = field(default_factory=list)
 
+    def _features(self, points: pd.DataFrame) -> pd.DataFrame:
+        tol = self.rules.tolerances
+        signals, state = unit_signals(points, tol)
+        baseline = UnitBaseline(days=self.baseline_days).fit(signals, state, _days(points))
+        # Missing points (no return fan, no duct static) and unmeasurable signals are 0, not NaN:
+        # a column that is NaN throughout cannot be binned.
+        return unit_features(points, self.rules, baseline)[0].fillna(0.0)
+
     def fit(self, frames: list[pd.DataFrame], labels: list[np.ndarray]) -> LearnedAHUDetector:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        X = pd.concat([_features(p, self.rules) for p in frames], ignore_index=True)
+        X = pd.concat([self._features(p) for p in frames], ignore_index=True)
         y = np.concatenate(labels).astype(int)
         self.feature_names_ = list(X.columns)
         self.model_ = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=0.05,
-                                                     max_leaf_nodes=15, l2_regularization=1.0,
+                                                     max_leaf_nodes=7, l2_regularization=1.0,
                                                      class_weight="balanced",
                                                      random_state=self.random_state)
         self.model_.fit(X.to_numpy(dtype=float), y)
@@ -278,50 +374,71 @@ class LearnedAHUDetector:
     def predict_proba(self, points: pd.DataFrame) -> np.ndarray:
         if self.model_ is None:
             raise RuntimeError("LearnedAHUDetector is not fitted")
-        X = _features(points, self.rules)[self.feature_names_]
+        X = self._features(points)[self.feature_names_]
         return np.asarray(self.model_.predict_proba(X.to_numpy(dtype=float))[:, 1])
 
 
-def _seen_today(flag: np.ndarray, points: pd.DataFrame) -> np.ndarray:
-    """Causal: has ``flag`` been set at or before this row on the same calendar day?"""
-    if "timestamp" in points and points["timestamp"].notna().all():
-        day = points["timestamp"].dt.normalize().to_numpy()
-    else:
-        day = np.arange(len(points)) // 1440
-    seen = pd.Series(flag.astype(float)).groupby(day).cummax().to_numpy()
-    return np.asarray(seen > 0.5)
+def _held(flag: np.ndarray) -> np.ndarray:
+    """Minutes each flag has been held so far (0 where it is off)."""
+    on = np.asarray(flag, dtype=bool)
+    idx = np.arange(len(on))
+    last_off = np.maximum.accumulate(np.where(~on, idx, -1))
+    return np.where(on, idx - last_off, 0)
 
 
 @dataclass
 class AHUFaultDetector:
-    """G36 rules, extended by the learned detector within days the rules flagged (never
-    widened to days the rules found nothing). Without a fitted learned detector: rules alone."""
+    """G36 rules (the floor) and, when fitted, the learned layer; per minute a fault flag, the
+    conditions, a fault class and a confidence.
+
+    ``confidence`` is the evidence that the minute is faulty, in 0..1. Rules alone: 0 without a
+    condition, rising with how long a condition has held, 0.5 when the guideline reports it (after
+    ``alarm_delay``) and 1 after twice the delay. With the learned layer it is the mean of that and
+    the learned probability, and ``fault`` is ``confidence >= 0.5``: a fresh rule alarm needs the
+    learned layer's agreement, a long-held one stands unless the learned layer is sure the unit is
+    at its normal, and the learned layer alone (no condition at all) never raises a fault — a
+    classifier trained on other units learns their base rate (measured on LBNL, docs/analytics.md).
+    """
 
     rules: G36RuleDetector = field(default_factory=G36RuleDetector)
     learned: LearnedAHUDetector | None = None
-    # Off by default: measured on LBNL, extending MZVAV-2-1's few false rule alarms with a learned
-    # detector trained on SZCAV lowered MCC (-0.03 -> -0.12); the learned probability is reported
-    # (``learned_probability``) but only changes ``fault`` when this is switched on.
-    extend_rules: bool = False
 
     def predict(self, points: pd.DataFrame) -> pd.DataFrame:
-        fault, cond = self.rules.predict(points)
-        out = pd.DataFrame({"rule_fault": fault, "fault_condition": cond}, index=points.index)
+        tol = self.rules.tolerances
+        flags = self.rules.flags(points)
+        raw = raw_fault_conditions(points, tol)
+        names = list(flags)
+        stack = np.column_stack([flags[k] for k in names]) if names else np.zeros((len(points), 0), bool)
+        fault = stack.any(axis=1)
+        cond = [";".join(n for n, on in zip(names, row) if on) for row in stack]
+        held = np.zeros(len(points))
+        for k in names:
+            held = np.maximum(held, _held(raw[k] & (operating_state(points, tol) > 0)))
+        rule_conf = np.clip(held / (2.0 * tol.alarm_delay), 0.0, 1.0)
+        rule_conf[fault] = np.maximum(rule_conf[fault], 0.5)
+        out = pd.DataFrame({"rule_fault": fault.astype(int), "fault_condition": cond}, index=points.index)
+        signals, state = unit_signals(points, tol)
+        baseline = UnitBaseline().fit(signals, state, _days(points))
+        z = baseline.z(signals, state).abs().fillna(0.0).to_numpy()
+        worst = [SIGNALS[i] for i in np.argmax(z, axis=1)]
         if self.learned is not None and self.learned.model_ is not None:
             prob = self.learned.predict_proba(points)
-            # The learned part only extends a rule detection: from the first rule fault of a
-            # day to the rest of that day while the classifier agrees. A classifier trained on
-            # other units does not transfer on its own (it learns their base rate), so it is
-            # never allowed to raise a fault on a day the rules found nothing.
-            learned = (prob >= self.learned.threshold) & _seen_today(fault.astype(bool), points)
-            learned &= self.extend_rules
+            confidence = (rule_conf + prob) / 2.0
+            flagged = confidence >= 0.5
             out["learned_probability"] = np.round(prob, 4)
-            out["learned_fault"] = learned.astype(int)
-            out["fault_condition"] = [c if c else ("learned" if ln else "")
-                                      for c, ln in zip(cond, learned)]
-            out["fault"] = (fault.astype(bool) | learned).astype(int)
         else:
-            out["fault"] = fault
+            confidence, flagged = rule_conf, fault
+        classes = []
+        for i in range(len(points)):
+            if not flagged[i]:
+                classes.append("")
+            elif cond[i]:
+                classes.append(FC_CLASS.get(cond[i].split(";")[0], "other"))
+            else:
+                classes.append(SIGNAL_CLASS[worst[i]])
+        out["fault"] = flagged.astype(int)
+        out["fault_class"] = classes
+        out["confidence"] = np.round(confidence, 3)
         return out
 
 

@@ -22,6 +22,8 @@ from .errors import CliError
 DETECTORS = ("streaming", "contextual", "resonance", "vigilance", "ensemble", "ensemble-resonance",
              "ensemble-vigilance")
 DEFAULT_DETECTOR = "ensemble-vigilance"
+# ``--warmup fixed``: the live detector's default warm-up (detectors.live.DEFAULT_WARMUP_READINGS).
+DEFAULT_FIXED_WARMUP = 750
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -49,6 +51,14 @@ def _build_parser() -> argparse.ArgumentParser:
                         "was not tuned on)")
     d.add_argument("--no-daily-mask", dest="daily_mask", action="store_const", const="off",
                    help="same as --daily-mask off")
+    d.add_argument("--warmup", choices=("nab", "fixed"), default="nab",
+                   help="each file's warm-up (which fixes its value range and the vigilance detector's "
+                        "time scale): nab = NAB's probationary period, 15 %% of the file's rows (at most "
+                        "750; it needs the file's total length, which NAB gives every detector); fixed = "
+                        "the first --warmup-readings readings of every file (causal: what a live sensor "
+                        "gets) (default: nab)")
+    d.add_argument("--warmup-readings", type=int, default=None, metavar="N",
+                   help=f"readings of the fixed warm-up (default {DEFAULT_FIXED_WARMUP}; implies --warmup fixed)")
     d.add_argument("--residual-gain", type=float, default=0.2, metavar="G",
                    help="ensemble-vigilance: weight of the residual ensemble next to the vigilance "
                         "novelties, in (0, 1] (default 0.2; higher reports more single-reading excursions)")
@@ -59,16 +69,23 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--columns", default=None,
                    help="column map: a TOML file, or the name of a shipped map (lbnl)")
     f.add_argument("--train", nargs="+", type=Path, default=[], metavar="LABELLED.csv",
-                   help="labelled trend files of other units to fit the learned detector")
+                   help="labelled trend files of other units to fit the learned layer; its probability "
+                        "is written (learned_probability) and enters confidence and fault")
     f.add_argument("--label-column", default=None, help="ground-truth column of --train files")
 
-    fl = sub.add_parser("failure", help="tabular failure probability (AI4I-style)")
+    fl = sub.add_parser("failure", help="tabular failure probability (learns interactions of the columns)")
     fl.add_argument("--train", required=True, type=Path)
     fl.add_argument("--label", required=True)
     fl.add_argument("--predict", required=True, type=Path)
     fl.add_argument("--output", required=True, type=Path)
     fl.add_argument("--drop", nargs="*", default=None,
-                    help="columns never used as features (default: ids and AI4I failure-mode columns)")
+                    help="columns never used as features (default: columns named id or unit; identifiers "
+                         "and 0/1 failure records are also recognised from the data)")
+    fl.add_argument("--roles", default=None, metavar="ROLE=COLUMN,...|FILE",
+                    help="declare what columns are (torque, speed, temperature, ambient_temperature, wear) "
+                         "to add their physical quantities (power, temperature rise, wear x torque)")
+    fl.add_argument("--no-interactions", action="store_true",
+                    help="do not search products, differences and ratios of column pairs")
     fl.add_argument("--model-out", type=Path, default=None, help="also save the fitted model here")
 
     r = sub.add_parser("rul", help="remaining useful life from run-to-failure histories (C-MAPSS style)")
@@ -104,6 +121,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.residual_gain <= 1.0:
         raise CliError(f"--residual-gain must be in (0, 1], got {args.residual_gain}")
+    fixed = args.warmup == "fixed" or args.warmup_readings is not None
+    warmup_readings = DEFAULT_FIXED_WARMUP if args.warmup_readings is None else args.warmup_readings
+    if warmup_readings < 2:
+        raise CliError(f"--warmup-readings must be >= 2, got {warmup_readings}")
     pairs = _collect_csvs(args.inputs)
     frames = []
     keys: list[int] = []
@@ -148,7 +169,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
         # Each file is one sensor; its contextual/resonance warm-up (which fixes the value range)
         # is the file's NAB probationary length, 15 % of its rows (at most 750), which NAB scores
-        # 0 anyway.
+        # 0 anyway; with --warmup fixed, the same number of readings for every file (causal).
         det: ContextualAnomalyDetector | ResonanceAnomalyDetector | DualVigilanceDetector | EnsembleAnomalyDetector
         # A score that already happened at the same time of day recently is routine (a daily batch
         # job): --daily-mask on silences it (docs/analytics.md, "Daily recurrence mask").
@@ -168,7 +189,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             # The same construction as the live pipeline's ``ensemble-vigilance`` model.
             det = ensemble_vigilance(residual_gain=args.residual_gain, recurrence=mask)
         for i in range(len(frames)):
-            det.set_warmup(i, nab_probation(int(finite[key_arr == i].sum())))
+            det.set_warmup(i, warmup_readings if fixed else nab_probation(int(finite[key_arr == i].sum())))
         # Every detector takes the timestamps (those that do not use time ignore them).
         scores[finite] = det.score_many(list(key_arr[finite]), x[finite], t[finite])
     offset = 0
@@ -179,7 +200,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         dest = args.output_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         out.to_csv(dest, index=False)
-    print(f"detect: scored {len(x)} rows in {len(pairs)} file(s) with the {args.detector} detector -> {args.output_dir}")
+    warm = f"fixed {warmup_readings}-reading" if fixed else "NAB file-length"
+    print(f"detect: scored {len(x)} rows in {len(pairs)} file(s) with the {args.detector} detector "
+          f"({warm} warm-up) -> {args.output_dir}")
     return 0
 
 
@@ -205,8 +228,9 @@ def _cmd_fdd(args: argparse.Namespace) -> int:
         detector.learned = LearnedAHUDetector().fit(frames, labels)
     result = detector.predict(points)
     out = frame.copy()
-    out["fault"] = result["fault"].to_numpy()
-    out["fault_condition"] = result["fault_condition"].to_numpy()
+    for col in ("fault", "fault_condition", "fault_class", "confidence", "learned_probability"):
+        if col in result:
+            out[col] = result[col].to_numpy()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.output, index=False)
     print(f"fdd: {int(out['fault'].sum())} of {len(out)} rows flagged -> {args.output}")
@@ -217,15 +241,16 @@ def _cmd_failure(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from .failure import FailureModel
+    from .failure import FailureModel, parse_roles
 
+    roles = parse_roles(args.roles)
     for p in (args.train, args.predict):
         if not Path(p).is_file():
             raise CliError(f"input not found: {p}")
     train = pd.read_csv(args.train)
     test_text = pd.read_csv(args.predict, dtype=str, keep_default_na=False)
     test = pd.read_csv(args.predict)
-    model = FailureModel(drop=args.drop).fit(train, args.label)
+    model = FailureModel(drop=args.drop, roles=roles, interactions=not args.no_interactions).fit(train, args.label)
     prob = model.predict_proba(test)
     out = test_text.copy()
     out["failure_probability"] = np.round(prob, 6)
@@ -235,7 +260,9 @@ def _cmd_failure(args: argparse.Namespace) -> int:
         from .models import ModelCard, save_model
 
         save_model(model, args.model_out, ModelCard(kind="failure", params={"label": args.label}))
-    print(f"failure: {int((prob >= 0.7).sum())} of {len(prob)} rows at p >= 0.7 -> {args.output}")
+    learned = ", ".join(" ".join((s[1], s[0], s[2])) for s in model.interactions_) or "none"
+    print(f"failure: {int((prob >= 0.7).sum())} of {len(prob)} rows at p >= 0.7 -> {args.output} "
+          f"(interactions: {learned}; ignored: {', '.join(model.dropped_) or 'none'})")
     return 0
 
 
