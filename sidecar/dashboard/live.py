@@ -14,12 +14,16 @@ import asyncio
 import json
 import logging
 import math
+import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sidecar.dashboard.backend import JSON, DashboardBackend
-from sidecar.dashboard.batches import newest_per_sensor
+from sidecar.dashboard.batches import NewestReadings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,10 @@ class ClientChannel:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     resyncs: int = 0
     dropped: int = 0
+    # The server's fast path: writes a ready WebSocket frame straight to the connection when it
+    # is idle and returns True, or returns False (busy, backed up, closed) and the queue is used.
+    write_now: Callable[[bytes], bool] | None = None
+    sending: bool = False  # the pump is inside a send: frames must queue behind it
 
 
 class LiveFeed:
@@ -48,7 +56,7 @@ class LiveFeed:
         self.flush_interval_s = flush_interval_s
         self.client_queue = client_queue
         self._clients: set[ClientChannel] = set()
-        self._pending: dict[str, tuple[float, float]] = {}
+        self._pending = NewestReadings()
         self._pending_since = 0.0
         self._flush_handle: asyncio.TimerHandle | None = None
         self.counters = {"messages": 0, "readings_in": 0, "flushes": 0, "snapshots": 0,
@@ -59,12 +67,13 @@ class LiveFeed:
         """``batch``: ``[(sensor_id, ts, value), ...]`` or the pipeline's columnar ReadingBatch."""
         if not self._clients:
             return  # nobody watching: cost nothing
-        self.counters["readings_in"] += len(batch)
-        pending = self._pending
-        if not pending:
+        n = len(batch)
+        if n == 0:
+            return
+        self.counters["readings_in"] += n
+        if not len(self._pending):
             self._pending_since = time.time()
-        for sensor_id, ts, value in newest_per_sensor(batch):
-            pending[sensor_id] = (ts, value)
+        self._pending.add(batch)  # reduced once per flush for every client, not once per batch
         if self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(self.flush_interval_s, self._flush)
 
@@ -119,10 +128,9 @@ class LiveFeed:
     # ----- internals -----
     def _flush(self) -> None:
         self._flush_handle = None
-        if not self._pending:
+        if not len(self._pending):
             return
-        readings = [[sid, ts, value] for sid, (ts, value) in self._pending.items()]
-        self._pending = {}
+        readings = display_readings(self._pending.drain())
         self.counters["flushes"] += 1
         # t0: when the oldest reading of this push arrived; t1: when it was sent (latency probes)
         self._broadcast({"type": "readings", "t0": self._pending_since, "t1": time.time(), "r": readings})
@@ -131,10 +139,16 @@ class LiveFeed:
         if not self._clients:
             return
         text = encode_json(message).encode("utf-8")
+        frame = b""
         self.counters["messages"] += 1
         for channel in self._clients:
             if channel.needs_snapshot:
                 continue  # the snapshot it is about to get already includes this
+            if channel.write_now is not None and not channel.sending and channel.queue.empty():
+                # an idle client: one socket write of the frame framed once for all, no task switch
+                frame = frame or text_frame(text)
+                if channel.write_now(frame):
+                    continue
             try:
                 channel.queue.put_nowait(text)
             except asyncio.QueueFull:
@@ -152,6 +166,33 @@ class LiveFeed:
         self.counters["dropped_messages"] += dropped
         self.counters["resyncs"] += 1
         log.info("dashboard client %s fell behind: %d messages dropped, snapshot queued", channel.peer, dropped)
+
+
+def display_readings(newest: list[tuple[str, float, float]]) -> list[list[Any]]:
+    """``[[sensor_id, ts, value], ...]`` as pushed to pages: timestamps to the millisecond and
+    values of magnitude 1 or more to four decimals (a chart or a tile shows far less), which
+    makes the push a quarter shorter and JSON-encoding it (once per push) a third cheaper.
+    Values below 1 keep every digit, so small quantities never round to zero."""
+    if not newest:
+        return []
+    ids, ts, values = zip(*newest)
+    t = np.round(np.asarray(ts, dtype=np.float64), 3)
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        v = np.where(np.abs(v) >= 1.0, np.round(v, 4), v)
+    return [[sid, a, b] for sid, a, b in zip(ids, t.tolist(), v.tolist())]
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, uncompressed, final WebSocket text frame (RFC 6455 5.2), as a server sends."""
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x81, n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload
 
 
 def encode_json(message: dict[str, Any]) -> str:

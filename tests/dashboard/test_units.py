@@ -108,3 +108,46 @@ async def test_mirror_tracks_events_and_forwards_them_in_order():
     assert await mirror.history("s1", 0, 1, 10) == {"ts": [], "value": [], "min": [], "max": []}
     assert await mirror.request("ack", {"alert_id": "a1"}) == {"kind": "ack"}
     assert calls[-1] == ("ack", {"alert_id": "a1"})
+
+
+def test_newest_readings_reduces_many_batches_once_in_arrival_order():
+    from sidecar.dashboard.batches import NewestReadings
+
+    model = build_model(build_demo_building())
+    names = [model.sensors[i].sensor_id for i in range(3)]
+    collected = NewestReadings()
+    collected.add(ReadingBatch(model, np.array([0, 1], dtype=np.int32), np.array([1.0, 2.0]), np.array([10.0, 20.0])))
+    collected.add(ReadingBatch(model, np.array([0, 2], dtype=np.int32), np.array([3.0, 4.0]), np.array([30.0, 40.0])))
+    collected.add([(names[1], 5.0, 50.0), ("extra", 6.0, 60.0)])
+    collected.add(ReadingBatch(model, np.array([2], dtype=np.int32), np.array([7.0]), np.array([70.0])))
+    assert len(collected) == 4
+    got = {sid: (t, v) for sid, t, v in collected.drain()}
+    assert got == {names[0]: (3.0, 30.0), names[1]: (5.0, 50.0), names[2]: (7.0, 70.0), "extra": (6.0, 60.0)}
+    assert len(collected) == 0 and collected.drain() == []
+
+
+def test_mirror_latest_is_exact_after_many_columnar_batches():
+    model = build_model(build_demo_building())
+
+    async def handle(kind: str, body: dict) -> dict:
+        return {}
+
+    mirror = SidecarMirror(handle, lambda: None)
+    for i in range(200):  # more than one fold's worth
+        mirror.on_readings(ReadingBatch(model, np.array([i % 3], dtype=np.int32), np.array([float(i)]),
+                                        np.array([i * 1.5])))
+    latest = mirror.latest()
+    assert latest[model.sensors[0].sensor_id] == (198.0, 297.0)
+    assert latest[model.sensors[2].sensor_id] == (197.0, 295.5)
+
+
+def test_pushed_readings_are_rounded_for_display_but_small_values_keep_their_digits():
+    from sidecar.dashboard.live import display_readings, text_frame
+
+    got = display_readings([("a", 1765195711.6329927, 21.004183922), ("b", 2.0, 0.000123456), ("c", 3.0, math.nan)])
+    assert got[0] == ["a", 1765195711.633, 21.0042]
+    assert got[1] == ["b", 2.0, 0.000123456]
+    assert got[2][0] == "c" and math.isnan(got[2][2])
+    assert text_frame(b"x") == b"\x81\x01x"
+    assert text_frame(b"y" * 300)[:4] == b"\x81\x7e\x01\x2c"
+    assert text_frame(b"z" * 70000)[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big")
