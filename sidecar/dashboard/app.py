@@ -17,6 +17,7 @@ from sidecar.dashboard.backend import DashboardBackend
 from sidecar.dashboard.live import ClientChannel, LiveFeed, encode_json
 from sidecar.dashboard.resample import DEFAULT_MAX_POINTS, normalise_history
 from sidecar.dashboard.security import SESSION_COOKIE, AccessPolicy, session_value
+from sidecar.dashboard.units import UNIT_SYMBOLS
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,11 @@ POLICY_KEY = web.AppKey("policy", AccessPolicy)
 # Requests the page may send through the command handler; everything else is refused here.
 PAGE_COMMANDS = ("ack", "shelve", "unshelve", "start", "stop")
 MAX_HISTORY_POINTS = 10_000
+# Replay (/api/at): how many sensors one request may ask for, how far back a value may be
+# looked for, and how many history requests run at once.
+MAX_REPLAY_SENSORS = 1000
+MAX_REPLAY_WINDOW_S = 7 * 86400.0
+REPLAY_CONCURRENCY = 16
 # Bytes a client's socket may hold unsent before pushes go through its bounded queue instead.
 DIRECT_WRITE_MAX_BUFFERED = 64 * 1024
 ERROR_STATUS = {"bad_request": 400, "unauthorized": 401, "unknown_type": 404, "conflict": 409,
@@ -69,6 +75,7 @@ def create_app(backend: DashboardBackend, *, token: str | None, bind_host: str,
     app.router.add_get("/api/status", _status)
     app.router.add_get("/api/latest", _latest)
     app.router.add_get("/api/history", _history)
+    app.router.add_get("/api/at", _values_at)
     app.router.add_post("/api/command/{type}", _command)
     app.router.add_get("/ws", _websocket)
     app.router.add_static("/static/", STATIC_DIR, show_index=False)
@@ -144,7 +151,7 @@ def _backend(request: web.Request) -> DashboardBackend:
 
 
 async def _building(request: web.Request) -> web.Response:
-    return _json({"building": _backend(request).building()})
+    return _json({"building": _backend(request).building(), "units": UNIT_SYMBOLS})
 
 
 async def _snapshot(request: web.Request) -> web.Response:
@@ -181,6 +188,40 @@ async def _history(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001 - reported to the page, never crashes the server
         return _command_error(exc)
     return _json({"sensor_id": sensor_id, "start": start, "end": end, **series})
+
+
+async def _values_at(request: web.Request) -> web.Response:
+    """Replay: each asked sensor's last value at or before ``t`` (within ``window`` seconds),
+    from the same ``history`` request the trends use. ``{"t", "values": {sensor_id: [ts, value]}}``;
+    a sensor with nothing in the window is left out."""
+    query = request.query
+    sensor_ids = list(dict.fromkeys(query.getall("sensor_id", [])))
+    if len(sensor_ids) > MAX_REPLAY_SENSORS:
+        return _error(400, "bad_request", f"at most {MAX_REPLAY_SENSORS} sensors per request", "sensor_id")
+    try:
+        t = float(query["t"])
+        window = float(query.get("window", 3600.0))
+    except KeyError:
+        return _error(400, "bad_request", "t is required", "t")
+    except ValueError as exc:
+        return _error(400, "bad_request", f"bad number in query: {exc}")
+    if not (math.isfinite(t) and math.isfinite(window)) or not 0 < window <= MAX_REPLAY_WINDOW_S:
+        return _error(400, "bad_request", f"t must be finite and 0 < window <= {MAX_REPLAY_WINDOW_S:g}", "window")
+    backend = _backend(request)
+    gate = asyncio.Semaphore(REPLAY_CONCURRENCY)
+
+    async def last_value(sensor_id: str) -> tuple[str, list[float] | None]:
+        async with gate:
+            try:
+                series = normalise_history(await backend.history(sensor_id, t - window, t, 50), 50)
+            except Exception as exc:  # noqa: BLE001 - one unknown sensor must not blank the plan
+                log.debug("replay: no history for %s: %s", sensor_id, exc)
+                return sensor_id, None
+        pairs = [(ts, value) for ts, value in zip(series["ts"], series["value"]) if ts <= t]
+        return sensor_id, (list(pairs[-1]) if pairs else None)
+
+    found = await asyncio.gather(*(last_value(sid) for sid in sensor_ids))
+    return _json({"t": t, "window": window, "values": {sid: pair for sid, pair in found if pair is not None}})
 
 
 async def _command(request: web.Request) -> web.Response:
