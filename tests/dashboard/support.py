@@ -125,7 +125,9 @@ class DemoBackend:
             alert = self.alerts.get(body.get("alert_id", ""))
             if alert is None:
                 raise CommandError("bad_request", f"no alert {body.get('alert_id')!r}")
-            if type == "ack":
+            if type == "ack" and alert.get("isa_state") == "unack_rtn":  # returned: ack ends it
+                alert.update(state="cleared", isa_state="normal", acknowledged_by=body.get("user"))
+            elif type == "ack":
                 alert.update(state="acknowledged", acknowledged_by=body.get("user"))
             elif type == "shelve":
                 alert["shelved_until"] = time.time() + float(body.get("duration_s", 3600))
