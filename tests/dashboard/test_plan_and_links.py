@@ -156,6 +156,7 @@ async def test_replay_recolours_the_plan_from_history_and_returns_to_live(served
     await page.wait_for_selector("#replay-time[data-t]:not([data-t=''])")
     await page.wait_for_selector(f"{marker}[data-status='critical']")
     await wait_fill(page, f"{marker} .shape", "critical")
+    await page.wait_for_selector("#detail #detail-status.critical")  # the selected unit as it was then
     assert "replaying" in await page.get_attribute("body", "class")
     t_param = await page.evaluate("() => new URLSearchParams(location.search).get('t')")
     assert t_param is not None and abs(float(t_param) - (past + 30)) < 90

@@ -31,6 +31,7 @@ from sidecar.model import build_model
 from sidecar.sample_building import build_demo_building
 from sidecar.sources.sim import SimSource
 
+from .demo_outlines import with_outlines
 from .pages import ROOT, open_page, publish_docs_images, shot, wait_fill
 
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard-real"
@@ -41,7 +42,7 @@ OPERATOR = "Night shift (Ana)"
 
 
 def ingest_only_building() -> dict[str, Any]:
-    building = build_demo_building()
+    building = with_outlines(build_demo_building())  # room outlines as the extension exports them
     for element in building["elements"]:
         if element.get("sensor"):
             element["sensor"]["source"] = "ingest:"

@@ -393,7 +393,7 @@ async function setReplay(t) {
     S.replay.t = null; S.replay.values = new Map();
     label.textContent = "Live"; label.dataset.t = ""; slider.value = "0";
     $("#replay-live").hidden = true; document.body.classList.remove("replaying");
-    updateUrl(); paintPlan(); return;
+    updateUrl(); paintPlan(); if (S.selected) renderDetail(false); return;
   }
   t = Math.min(t, Date.now() / 1000);
   replaySliderRange(t);
@@ -408,7 +408,7 @@ async function setReplay(t) {
     const data = sensors.length ? await api(`/api/at?t=${t}&window=3600&${query}`) : { values: {} };
     if (ticket !== S.replay.ticket) return;   // the slider moved on
     S.replay.values = new Map(Object.entries(data.values || {}));
-    paintPlan();
+    paintPlan(); if (S.selected) renderDetail(false);
     label.dataset.t = String(Math.round(t));
   } catch (e) { toast(e.message); }
 }
@@ -482,7 +482,8 @@ function renderDetail(withChart) {
   const box = $("#detail"); const el = S.elements.get(S.selected);
   if (!el) return;
   const h = S.health.get(el.unique_id) || {};
-  const status = statusOf(el);
+  const replaying = S.replay.t != null;
+  const status = replaying ? replayStatusOf(el) : statusOf(el);
   const sensors = hostedSensors(el.unique_id);
   const alerts = [...S.alerts.values()].filter((a) => a.unique_id === el.unique_id ||
     sensors.some((s) => s.sensor.sensor_id === a.sensor_id)).sort((a, b) => b.updated_ts - a.updated_ts).slice(0, 8);
@@ -495,8 +496,8 @@ function renderDetail(withChart) {
     ${h.ttf_hours != null ? `<dt>Time to failure</dt><dd>${fmtDuration(h.ttf_hours)}</dd>` : ""}
     ${h.drivers && h.drivers.length ? `<dt>Drivers</dt><dd>${esc(h.drivers.join(", "))}</dd>` : ""}
     ${el.mark ? `<dt>Mark</dt><dd>${esc(el.mark)}</dd>` : ""}</dl>
-    ${sensors.length ? "<h3>Sensors</h3>" : ""}<ul class="sensor-list">${sensors.map((s) => {
-      const last = S.latest.get(s.sensor.sensor_id);
+    ${sensors.length ? `<h3>Sensors${replaying ? " · " + esc(fmtTime(S.replay.t)) : ""}</h3>` : ""}<ul class="sensor-list">${sensors.map((s) => {
+      const last = (replaying ? S.replay.values : S.latest).get(s.sensor.sensor_id);
       return `<li data-sensor="${esc(s.sensor.sensor_id)}" class="${s.sensor.sensor_id === S.selectedSensor ? "active" : ""}">
         <span>${esc(s.sensor.quantity)} <span class="muted">${esc(s.sensor.sensor_id)}</span></span>
         <span class="val">${last ? esc(fmtValue(last[1], s.sensor.unit)) : "–"}</span></li>`; }).join("")}</ul>
