@@ -33,7 +33,7 @@ class NewestReadings:
     """Reading batches collected as they arrive and reduced to the newest reading per sensor
     only when read (``drain``): adding a batch is one list append, so a 10 ms batch costs
     nothing per reading, and the reduction runs once per read over everything collected
-    (one numpy pass per run of columnar batches of one model), not once per batch."""
+    (one numpy pass for columnar batches of one model, the common case), not once per batch."""
 
     def __init__(self) -> None:
         self._batches: list[Any] = []
@@ -47,35 +47,48 @@ class NewestReadings:
 
     def drain(self) -> list[tuple[str, float, float]]:
         """The newest reading of each sensor over every batch added since the last drain."""
+        ids, ts, values = self.drain_columns()
+        return list(zip(ids, ts.tolist(), values.tolist()))
+
+    def drain_columns(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """``drain`` as columns: sensor ids, and their newest timestamps and values as arrays."""
         batches, self._batches = self._batches, []
-        newest: dict[str, tuple[float, float]] = {}
-        run: list[Any] = []
+        if not batches:
+            return [], np.empty(0), np.empty(0)
+        model = getattr(batches[0], "model", None)
+        if model is not None and all(getattr(b, "model", None) is model for b in batches):
+            if len(batches) == 1:
+                b = batches[0]
+                return _newest_columns(model, b.sensor, b.ts, b.value)
+            return _newest_columns(model, np.concatenate([b.sensor for b in batches]),
+                                   np.concatenate([b.ts for b in batches]),
+                                   np.concatenate([b.value for b in batches]))
+        newest: dict[str, tuple[float, float]] = {}  # tuples, or batches of several models
         for batch in batches:
-            if run and getattr(batch, "model", None) is not run[0].model:
-                _fold_columnar(run, newest)
-                run = []
-            if getattr(batch, "sensor", None) is not None:
-                run.append(batch)
-                continue
-            for sensor_id, ts, value in batch:  # tuples: later ones replace earlier ones
+            for sensor_id, ts, value in newest_per_sensor(batch):
                 newest[sensor_id] = (ts, value)
-        if run:
-            _fold_columnar(run, newest)
-        return [(sensor_id, ts, value) for sensor_id, (ts, value) in newest.items()]
+        return (list(newest), np.array([t for t, _ in newest.values()], dtype=np.float64),
+                np.array([v for _, v in newest.values()], dtype=np.float64))
 
 
-def _fold_columnar(run: list[Any], newest: dict[str, tuple[float, float]]) -> None:
-    if len(run) == 1:
-        merged = run[0]
-    else:
-        merged = _Columns(run[0].model, np.concatenate([b.sensor for b in run]),
-                          np.concatenate([b.ts for b in run]), np.concatenate([b.value for b in run]))
-    for sensor_id, ts, value in newest_per_sensor(merged):
-        newest[sensor_id] = (ts, value)
+_ID_CACHE: dict[int, tuple[Any, np.ndarray]] = {}
 
 
-class _Columns:
-    __slots__ = ("model", "sensor", "ts", "value")
+def _sensor_ids(model: Any) -> np.ndarray:
+    """The model's sensor ids as an object array (index -> id), built once per model."""
+    cached = _ID_CACHE.get(id(model))
+    if cached is None or cached[0] is not model:
+        _ID_CACHE.clear()  # one building at a time: never hold an old model alive
+        cached = _ID_CACHE[id(model)] = (model, np.array([s.sensor_id for s in model.sensors], dtype=object))
+    return cached[1]
 
-    def __init__(self, model: Any, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray) -> None:
-        self.model, self.sensor, self.ts, self.value = model, sensor, ts, value
+
+def _newest_columns(model: Any, sensor: np.ndarray, ts: np.ndarray,
+                    value: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The last reading of each sensor index: the highest position at which it occurs."""
+    ids = _sensor_ids(model)
+    last = np.full(ids.shape[0], -1, dtype=np.int64)
+    np.maximum.at(last, sensor, np.arange(sensor.shape[0], dtype=np.int64))
+    hit = np.flatnonzero(last >= 0)
+    at = last[hit]
+    return ids[hit].tolist(), ts[at], value[at]

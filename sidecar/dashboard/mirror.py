@@ -113,9 +113,8 @@ class SidecarMirror:
 
     def _fold(self) -> None:
         if len(self._unfolded):
-            latest = self._latest
-            for sensor_id, ts, value in self._unfolded.drain():
-                latest[sensor_id] = (ts, value)
+            ids, ts, values = self._unfolded.drain_columns()
+            self._latest.update(zip(ids, zip(ts.tolist(), values.tolist())))
 
     def _remember(self, alert: JSON) -> None:
         alert_id = alert["alert_id"]

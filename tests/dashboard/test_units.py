@@ -144,7 +144,8 @@ def test_mirror_latest_is_exact_after_many_columnar_batches():
 def test_pushed_readings_are_rounded_for_display_but_small_values_keep_their_digits():
     from sidecar.dashboard.live import display_readings, text_frame
 
-    got = display_readings([("a", 1765195711.6329927, 21.004183922), ("b", 2.0, 0.000123456), ("c", 3.0, math.nan)])
+    got = display_readings(["a", "b", "c"], np.array([1765195711.6329927, 2.0, 3.0]),
+                           np.array([21.004183922, 0.000123456, math.nan]))
     assert got[0] == ["a", 1765195711.633, 21.0042]
     assert got[1] == ["b", 2.0, 0.000123456]
     assert got[2][0] == "c" and math.isnan(got[2][2])
