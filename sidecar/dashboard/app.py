@@ -31,7 +31,7 @@ PAGE_COMMANDS = ("ack", "shelve", "unshelve", "start", "stop")
 MAX_HISTORY_POINTS = 10_000
 # Replay (/api/at): how many sensors one request may ask for, how far back a value may be
 # looked for, and how many history requests run at once.
-MAX_REPLAY_SENSORS = 1000
+MAX_REPLAY_SENSORS = 5000
 MAX_REPLAY_WINDOW_S = 7 * 86400.0
 REPLAY_CONCURRENCY = 16
 # Bytes a client's socket may hold unsent before pushes go through its bounded queue instead.
@@ -191,11 +191,12 @@ async def _history(request: web.Request) -> web.Response:
 
 
 async def _values_at(request: web.Request) -> web.Response:
-    """Replay: each asked sensor's last value at or before ``t`` (within ``window`` seconds),
-    from the same ``history`` request the trends use. ``{"t", "values": {sensor_id: [ts, value]}}``;
+    """Replay: the last value at or before ``t`` (within ``window`` seconds) of each sensor on
+    ``level`` (a level's unique_id or name) and of each ``sensor_id`` asked, from the same
+    ``history`` request the trends use. ``{"t", "window", "values": {sensor_id: [ts, value]}}``;
     a sensor with nothing in the window is left out."""
     query = request.query
-    sensor_ids = list(dict.fromkeys(query.getall("sensor_id", [])))
+    sensor_ids = list(dict.fromkeys(query.getall("sensor_id", []) + _sensors_on_level(request, query.get("level"))))
     if len(sensor_ids) > MAX_REPLAY_SENSORS:
         return _error(400, "bad_request", f"at most {MAX_REPLAY_SENSORS} sensors per request", "sensor_id")
     try:
@@ -222,6 +223,16 @@ async def _values_at(request: web.Request) -> web.Response:
 
     found = await asyncio.gather(*(last_value(sid) for sid in sensor_ids))
     return _json({"t": t, "window": window, "values": {sid: pair for sid, pair in found if pair is not None}})
+
+
+def _sensors_on_level(request: web.Request, level: str | None) -> list[str]:
+    building = _backend(request).building() if level else None
+    if not building:
+        return []
+    names = {lv.get("unique_id"): lv.get("name") for lv in building.get("levels") or []}
+    return [e["sensor"]["sensor_id"] for e in building.get("elements") or []
+            if (e.get("sensor") or {}).get("sensor_id") and e.get("level") is not None
+            and level in (e["level"], names.get(e["level"]))]
 
 
 async def _command(request: web.Request) -> web.Response:

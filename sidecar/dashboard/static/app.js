@@ -402,10 +402,12 @@ async function setReplay(t) {
   label.textContent = "Replay · " + fmtTime(t); label.dataset.t = "";
   $("#replay-live").hidden = false; document.body.classList.add("replaying");
   updateUrl();
-  const sensors = [...S.elements.values()].filter((e) => e._level === S.level && e.sensor && e.sensor.sensor_id);
-  const query = sensors.map((e) => "sensor_id=" + encodeURIComponent(e.sensor.sensor_id)).join("&");
+  // the server picks the level's sensors (a long list would not fit in a URL); those the building
+  // places by elevation only (no level in the export) are asked for by id
+  const loose = [...S.elements.values()].filter((e) => e._level === S.level && e.sensor && e.sensor.sensor_id && !e.level);
+  const query = loose.slice(0, 100).map((e) => "&sensor_id=" + encodeURIComponent(e.sensor.sensor_id)).join("");
   try {
-    const data = sensors.length ? await api(`/api/at?t=${t}&window=3600&${query}`) : { values: {} };
+    const data = await api(`/api/at?t=${t}&window=3600&level=${encodeURIComponent(S.level)}${query}`);
     if (ticket !== S.replay.ticket) return;   // the slider moved on
     S.replay.values = new Map(Object.entries(data.values || {}));
     paintPlan(); if (S.selected) renderDetail(false);
