@@ -8,6 +8,7 @@ import time
 import aiohttp
 
 from sidecar.dashboard import LiveFeed, start_dashboard
+from sidecar.dashboard.live import readings_rows
 
 from .support import DemoBackend
 
@@ -87,17 +88,20 @@ async def test_readings_are_coalesced_and_shared():
     try:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(url.replace("http", "ws") + "ws") as ws:
-                assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+                snapshot = await ws.receive_json(timeout=10)
+                assert snapshot["type"] == "snapshot"
+                keys = snapshot["keys"]  # sensor ids by key, extended by each push's "add"
                 while live.client_count < 1:
                     await asyncio.sleep(0.01)
                 batch = [(f"s{i % 5}", 1000.0 + i, float(i)) for i in range(10_000)]
                 live.on_readings(batch)
                 msg = await ws.receive_json(timeout=10)
                 assert msg["type"] == "readings"
-                assert sorted(msg["r"]) == sorted([[f"s{k}", 1000.0 + 9995 + k, float(9995 + k)] for k in range(5)])
+                assert sorted(readings_rows(msg, keys)) == sorted([[f"s{k}", 1000.0 + 9995 + k, float(9995 + k)]
+                                                                   for k in range(5)])
                 live.on_health([{"unique_id": "u", "status": "critical"}])
                 live.on_readings([("x", 1.0, float("nan"))])  # never breaks the JSON for the page
                 got = [await ws.receive_json(timeout=10), await ws.receive_json(timeout=10)]
-                assert got[0]["type"] == "health" and got[1]["r"] == [["x", 1.0, None]]
+                assert got[0]["type"] == "health" and readings_rows(got[1], keys) == [["x", 1.0, None]]
     finally:
         await runner.cleanup()

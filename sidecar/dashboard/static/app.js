@@ -17,7 +17,7 @@ const ALARM_METRICS = [["alarms_per_10min", "Alarms per 10 min"], ["active", "Ac
 const S = {
   building: null, elements: new Map(), sensors: new Map(), levels: [], level: null,
   health: new Map(), alerts: new Map(), latest: new Map(), status: {}, dashboard: {},
-  selected: null, selectedSensor: null, view: "overview", units: {},
+  selected: null, selectedSensor: null, view: "overview", units: {}, keys: [],
   trend: { sensor: null, range: 86400, start: null, end: null, live: true, data: null, fit: true },
   plan: { zoom: 1, cx: null, cy: null, base: null },
   replay: { t: null, values: new Map(), ticket: 0 },
@@ -889,11 +889,13 @@ function applyMessage(msg) {
       S.health = new Map((msg.health || []).map((h) => [h.unique_id, h]));
       S.alerts = new Map((msg.alerts || []).map((a) => [a.alert_id, a]));
       S.latest = new Map(Object.entries(msg.latest || {}));
+      S.keys = msg.keys || [];
       S.status = msg.status || {}; S.dashboard = msg.dashboard || {};
       markDirty("plan", "detail", "alerts", "pm", "system"); break;
-    case "readings":
-      for (const [sid, ts, v] of msg.r) S.latest.set(sid, [ts, v]);
-      appendLiveToTrend(msg.r); markDirty("plan", "detail"); break;
+    case "readings": {
+      const rows = readingRows(msg);
+      for (const [sid, ts, v] of rows) S.latest.set(sid, [ts, v]);
+      appendLiveToTrend(rows); markDirty("plan", "detail"); break; }
     case "alert": {
       const a = msg.alert; const before = S.alerts.get(a.alert_id);
       S.alerts.set(a.alert_id, a);
@@ -906,6 +908,20 @@ function applyMessage(msg) {
       S.status = msg.status || {}; S.dashboard = msg.dashboard || S.dashboard;
       markDirty("system", "alerts", "pm"); break;
   }
+}
+
+/* A readings push in columns (sidecar/dashboard/live.py readings_message): sensor keys ("i", new
+   ones named in "add"), milliseconds after "tb" ("t"), values in ten-thousandths ("v"; those that
+   need every digit in "x" as [row, value]) -> [[sensor_id, ts, value]]. */
+function readingRows(msg) {
+  for (const [k, sid] of msg.add || []) S.keys[k] = sid;
+  const exact = new Map(msg.x || []);
+  const rows = [];
+  for (let j = 0; j < msg.i.length; j++) {
+    const sid = S.keys[msg.i[j]], t = msg.t[j], v = msg.v[j];
+    if (sid != null && t != null) rows.push([sid, msg.tb + t / 1000, v == null ? (exact.get(j) ?? null) : v / 10000]);
+  }
+  return rows;
 }
 
 function connect() {
