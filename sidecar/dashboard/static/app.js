@@ -475,6 +475,11 @@ function applyRoute() {
 /* ---------- element detail ---------- */
 function select(uid) {
   S.selected = uid;
+  const el = S.elements.get(uid);
+  if (el && el.location && S.plan.zoom > 1 && el._level === S.level) {   // zoomed in: bring it into view
+    const vb = planViewBox(), [x, y] = el.location;
+    if (x < vb.x || x > vb.x + vb.w || -y < vb.y || -y > vb.y + vb.h) { S.plan.cx = x; S.plan.cy = -y; renderPlan(); }
+  }
   const sensors = hostedSensors(uid);
   S.selectedSensor = sensors.length ? sensors[0].sensor.sensor_id : null;
   paintPlan(); renderDetail(true); updateUrl();
