@@ -166,6 +166,12 @@ def test_room_and_space_outlines_in_metres_with_holes_and_link_transform(fake_re
     lo, hi = room._min, room._max
     shaft = (XYZ(lo.X + 2.0, lo.Y + 2.0, lo.Z), XYZ(lo.X + 4.0, lo.Y + 5.0, lo.Z))
     room._holes.append(shaft)
+
+    def refuse(options):
+        raise RuntimeError("the boundary cannot be computed")
+
+    broken = building.rooms[1]
+    broken.GetBoundarySegments = refuse  # Revit refuses for this one: no outline, export goes on
     result = _export(fake_revit, building)
     validation.validate_record("BuildingConfig", result.config)
     by_uid = {s["unique_id"]: s for s in result.config["spaces"]}
@@ -177,6 +183,7 @@ def test_room_and_space_outlines_in_metres_with_holes_and_link_transform(fake_re
     assert outer == [[m(lo.X), m(lo.Y)], [m(hi.X), m(lo.Y)], [m(hi.X), m(hi.Y)], [m(lo.X), m(hi.Y)]]
     assert hole == [[m(shaft[0].X), m(shaft[0].Y)], [m(shaft[1].X), m(shaft[0].Y)],
                     [m(shaft[1].X), m(shaft[1].Y)], [m(shaft[0].X), m(shaft[1].Y)]]
+    assert "outline" not in by_uid[broken.UniqueId]
     space = by_uid[building.spaces[0].UniqueId]
     assert len(space["outline"]) == 1 and len(space["outline"][0]) == 4
 

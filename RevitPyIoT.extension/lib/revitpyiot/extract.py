@@ -244,9 +244,12 @@ def _outline(ctx, spatial):
     try:
         options = DB.SpatialElementBoundaryOptions()
         options.SpatialElementBoundaryLocation = DB.SpatialElementBoundaryLocation.Finish
-        loops = spatial.GetBoundarySegments(options)
-    except Exception:  # an unbounded or broken room: the dashboard falls back to its sensors
+        return _loops(ctx, spatial.GetBoundarySegments(options)) or None
+    except Exception:  # an unbounded or broken room, an older API: the dashboard falls back
         return None
+
+
+def _loops(ctx, loops):
     result = []
     for loop in loops or []:
         points = []
@@ -268,7 +271,7 @@ def _outline(ctx, spatial):
             points.pop()
         if len(points) >= 3:
             result.append(points)
-    return result or None
+    return result
 
 
 def _param_text(element, bip_name):
