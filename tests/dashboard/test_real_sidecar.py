@@ -253,6 +253,12 @@ async def test_a_week_of_minutes_comes_from_the_real_history_handler_as_a_smooth
                 async with session.get(url + "api/history", params=query) as response:
                     assert response.status == 200, await response.text()
                     week = await response.json()
+                # replay: the value a sensor had at a past moment, through the same history handler
+                at = float(ts[spike + 600]) + 20.0  # ten hours after the spike, 20 s after a reading
+                query = {"t": str(at), "window": "600", "sensor_id": sensor_id}
+                async with session.get(url + "api/at", params=query) as response:
+                    assert response.status == 200, await response.text()
+                    replay = await response.json()
         finally:
             client.close()
     assert 1000 <= len(week["ts"]) <= 2000, len(week["ts"])
@@ -260,3 +266,7 @@ async def test_a_week_of_minutes_comes_from_the_real_history_handler_as_a_smooth
     assert week["ts"] == sorted(week["ts"])
     assert max(week["max"]) == limit * 3 and max(week["value"]) < limit * 3
     assert min(week["min"]) >= 90.0 - 1e-9
+    replay_ts, replay_value = replay["values"][sensor_id]
+    assert at - 600 <= replay_ts <= at
+    nearby = (ts >= at - 600) & (ts <= at)
+    assert values[nearby].min() - 1e-6 <= replay_value <= values[nearby].max() + 1e-6
