@@ -134,12 +134,13 @@ def test_mirror_latest_is_exact_after_many_columnar_batches():
         return {}
 
     mirror = SidecarMirror(handle, lambda: None)
-    for i in range(200):  # more than one fold's worth
+    for i in range(1200):  # more than two folds' worth
         mirror.on_readings(ReadingBatch(model, np.array([i % 3], dtype=np.int32), np.array([float(i)]),
                                         np.array([i * 1.5])))
     latest = mirror.latest()
-    assert latest[model.sensors[0].sensor_id] == (198.0, 297.0)
-    assert latest[model.sensors[2].sensor_id] == (197.0, 295.5)
+    assert latest[model.sensors[0].sensor_id] == (1197.0, 1795.5)
+    assert latest[model.sensors[2].sensor_id] == (1199.0, 1798.5)
+    assert len(mirror._unfolded) == 0
 
 
 def test_pushed_readings_are_keyed_rounded_for_display_and_small_values_keep_their_digits():
