@@ -699,7 +699,7 @@ function alertCounts() {
 function messageText(a) {
   const sensorEl = a.sensor_id && S.sensors.get(a.sensor_id);
   const code = sensorEl && sensorEl.sensor.unit, sym = code ? unitText(code) : "";
-  if (!code || sym === code) return a.message || "";
+  if (!code || sym === code || /^[0-9.]+$/.test(code)) return a.message || "";   // "1" would hit numbers
   const re = new RegExp(" " + code.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "(?![A-Za-z0-9.])", "g");
   return String(a.message || "").replace(re, sym ? " " + sym : "");
 }
