@@ -231,6 +231,15 @@ function displayPositions(els, px) {
   return pos;
 }
 
+/* "2.14 · Büro 2.14" when it fits the room's width on screen, else the number alone, else nothing
+   (zooming in brings it back); ~0.6 em per character */
+function spaceLabel(sp, widthPx) {
+  const full = [sp.number, sp.name].filter(Boolean).join(" · "), em = PLAN_PX.spaceLabel * 0.6;
+  if (full.length * em <= widthPx) return full;
+  if (sp.number && sp.number.length * em <= widthPx) return sp.number;
+  return "";
+}
+
 function renderPlan() {
   const svg = $("#floorplan"); svg.innerHTML = "";
   const els = [...S.elements.values()].filter((e) => e._level === S.level && e.location);
@@ -252,10 +261,12 @@ function renderPlan() {
   for (const sp of outlined) {
     const g = svgEl("g", { class: "space outline", "data-space": sp.unique_id }, spaceLayer);
     svgEl("path", { d: outlinePath(sp.outline), "fill-rule": "evenodd" }, g);
-    let x0 = Infinity, y1 = -Infinity;
-    for (const p of sp.outline[0]) { x0 = Math.min(x0, p[0]); y1 = Math.max(y1, p[1]); }
+    let x0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const p of sp.outline[0]) { x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y1 = Math.max(y1, p[1]); }
+    const text = spaceLabel(sp, (x1 - x0) * px - 12);
+    if (!text) continue;
     const label = svgEl("text", { x: x0 + unit * 6, y: -y1 + unit * (6 + PLAN_PX.spaceLabel), "font-size": unit * PLAN_PX.spaceLabel }, g);
-    label.textContent = [sp.number, sp.name].filter(Boolean).join(" · ");
+    label.textContent = text;
   }
   // ... otherwise (older exports) the padded extent of what each space holds.
   const done = new Set(outlined.map((sp) => sp.unique_id));
