@@ -87,8 +87,12 @@ async def feed(pipeline, model, rate: int, seconds: float) -> tuple[int, float]:
     for i, s in enumerate(model.sensors):  # values inside each sensor's limits: a quiet building
         limits = getattr(s, "limits", None)
         low, high = getattr(limits, "low", None), getattr(limits, "high", None)
-        if low is not None and high is not None:
+        # a missing limit is NaN in the model: (NaN + x) / 2 fed NaN readings to half the sensors
+        if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
             base[i] = (low + high) / 2
+        elif high is not None and np.isfinite(high):
+            base[i] = high * 0.5
+    assert np.isfinite(base).all(), "every benchmark reading must be a real number"
     total, start_cpu = 0, time.process_time()
     start = time.monotonic()
     tick = 0

@@ -138,7 +138,21 @@ def space_ok(space: object) -> bool:
         and is_text(s.get("number"))
         and is_text(s.get("level"))
         and s.get("kind") in SPACE_KINDS
+        and ("outline" not in s or _outline_ok(s["outline"]))
     )
+
+
+def _outline_ok(outline: object) -> bool:
+    """A space's optional ``outline``: loops of at least three finite ``[x, y]`` points."""
+    if type(outline) is not list:
+        return False
+    for loop in outline:
+        if type(loop) is not list or len(loop) < 3:
+            return False
+        for point in loop:
+            if type(point) is not list or len(point) != 2 or not (is_number(point[0]) and is_number(point[1])):
+                return False
+    return True
 
 
 def level_ok(level: object) -> bool:

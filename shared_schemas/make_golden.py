@@ -85,7 +85,10 @@ def _building() -> dict[str, Any]:
         ],
         "spaces": [
             {"unique_id": BUERO_UID, "element_id": 209364, "name": "Büro 2.14", "number": "2.14",
-             "level": LEVEL2_UID, "kind": "room"},
+             "level": LEVEL2_UID, "kind": "room",
+             # an L-shaped office around a riser shaft: the outer loop, then the shaft as a hole
+             "outline": [[[0.0, 0.0], [8.4, 0.0], [8.4, 3.6], [4.2, 3.6], [4.2, 6.15], [0.0, 6.15]],
+                         [[1.0, 1.0], [1.6, 1.0], [1.6, 1.75], [1.0, 1.75]]]},
             {"unique_id": MEETING_UID, "element_id": 209385, "name": "会议室", "number": "3.02",
              "level": LEVEL3_UID, "kind": "room"},
             {"unique_id": ROOF_PLANT_UID, "element_id": 209328, "name": "Roof Plant", "number": "R.01",

@@ -18,6 +18,7 @@ from sidecar.dashboard.backend import DashboardBackend
 from sidecar.dashboard.live import ClientChannel, LiveFeed, encode_json
 from sidecar.dashboard.resample import DEFAULT_MAX_POINTS, normalise_history
 from sidecar.dashboard.security import SESSION_COOKIE, AccessPolicy, session_value
+from sidecar.dashboard.units import UNIT_SYMBOLS
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,13 @@ POLICY_KEY = web.AppKey("policy", AccessPolicy)
 # Requests the page may send through the command handler; everything else is refused here.
 PAGE_COMMANDS = ("ack", "shelve", "unshelve", "start", "stop")
 MAX_HISTORY_POINTS = 10_000
+# Replay (/api/at): how many sensors one request may ask for, how far back a value may be
+# looked for, and how many history requests run at once.
+MAX_REPLAY_SENSORS = 5000
+MAX_REPLAY_WINDOW_S = 7 * 86400.0
+REPLAY_CONCURRENCY = 16
+# Bytes a client's socket may hold unsent before pushes go through its bounded queue instead.
+DIRECT_WRITE_MAX_BUFFERED = 64 * 1024
 ERROR_STATUS = {"bad_request": 400, "unauthorized": 401, "unknown_type": 404, "conflict": 409,
                 "too_large": 413, "unsupported_version": 400}
 OPEN_PATHS = ("/login", "/static/style.css", "/favicon.svg")
@@ -75,6 +83,7 @@ def create_app(backend: DashboardBackend, *, token: str | None, bind_host: str,
     app.router.add_get("/api/status", _status)
     app.router.add_get("/api/latest", _latest)
     app.router.add_get("/api/history", _history)
+    app.router.add_get("/api/at", _values_at)
     app.router.add_post("/api/command/{type}", _command)
     app.router.add_get("/ws", _websocket)
     app.router.add_static("/static/", STATIC_DIR, show_index=False)
@@ -153,7 +162,7 @@ def _backend(request: web.Request) -> DashboardBackend:
 
 
 async def _building(request: web.Request) -> web.Response:
-    return _json({"building": _backend(request).building()})
+    return _json({"building": _backend(request).building(), "units": UNIT_SYMBOLS})
 
 
 async def _snapshot(request: web.Request) -> web.Response:
@@ -190,6 +199,51 @@ async def _history(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001 - reported to the page, never crashes the server
         return _command_error(exc)
     return _json({"sensor_id": sensor_id, "start": start, "end": end, **series})
+
+
+async def _values_at(request: web.Request) -> web.Response:
+    """Replay: the last value at or before ``t`` (within ``window`` seconds) of each sensor on
+    ``level`` (a level's unique_id or name) and of each ``sensor_id`` asked, from the same
+    ``history`` request the trends use. ``{"t", "window", "values": {sensor_id: [ts, value]}}``;
+    a sensor with nothing in the window is left out."""
+    query = request.query
+    sensor_ids = list(dict.fromkeys(query.getall("sensor_id", []) + _sensors_on_level(request, query.get("level"))))
+    if len(sensor_ids) > MAX_REPLAY_SENSORS:
+        return _error(400, "bad_request", f"at most {MAX_REPLAY_SENSORS} sensors per request", "sensor_id")
+    try:
+        t = float(query["t"])
+        window = float(query.get("window", 3600.0))
+    except KeyError:
+        return _error(400, "bad_request", "t is required", "t")
+    except ValueError as exc:
+        return _error(400, "bad_request", f"bad number in query: {exc}")
+    if not (math.isfinite(t) and math.isfinite(window)) or not 0 < window <= MAX_REPLAY_WINDOW_S:
+        return _error(400, "bad_request", f"t must be finite and 0 < window <= {MAX_REPLAY_WINDOW_S:g}", "window")
+    backend = _backend(request)
+    gate = asyncio.Semaphore(REPLAY_CONCURRENCY)
+
+    async def last_value(sensor_id: str) -> tuple[str, list[float] | None]:
+        async with gate:
+            try:
+                series = normalise_history(await backend.history(sensor_id, t - window, t, 50), 50)
+            except Exception as exc:  # noqa: BLE001 - one unknown sensor must not blank the plan
+                log.debug("replay: no history for %s: %s", sensor_id, exc)
+                return sensor_id, None
+        pairs = [(ts, value) for ts, value in zip(series["ts"], series["value"]) if ts <= t]
+        return sensor_id, (list(pairs[-1]) if pairs else None)
+
+    found = await asyncio.gather(*(last_value(sid) for sid in sensor_ids))
+    return _json({"t": t, "window": window, "values": {sid: pair for sid, pair in found if pair is not None}})
+
+
+def _sensors_on_level(request: web.Request, level: str | None) -> list[str]:
+    building = _backend(request).building() if level else None
+    if not building:
+        return []
+    names = {lv.get("unique_id"): lv.get("name") for lv in building.get("levels") or []}
+    return [e["sensor"]["sensor_id"] for e in building.get("elements") or []
+            if (e.get("sensor") or {}).get("sensor_id") and e.get("level") is not None
+            and level in (e["level"], names.get(e["level"]))]
 
 
 async def _command(request: web.Request) -> web.Response:
@@ -261,6 +315,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     channel = live.add_client(peer=str(request.remote))
+    channel.write_now = _direct_writer(request, ws)
     pump = asyncio.create_task(_pump(ws, live, channel))
     try:
         async for message in ws:
@@ -281,10 +336,31 @@ async def _pump(ws: web.WebSocketResponse, live: LiveFeed, channel: ClientChanne
     try:
         while not ws.closed:
             frame = await live.next_message(channel)
-            await ws.send_frame(frame, WSMsgType.TEXT)
+            channel.sending = True
+            try:
+                await ws.send_frame(frame, WSMsgType.TEXT)
+            finally:
+                channel.sending = False
     except (ConnectionError, RuntimeError) as exc:
         log.debug("dashboard client %s gone: %s", channel.peer, exc)
         await ws.close()
+
+
+def _direct_writer(request: web.Request, ws: web.WebSocketResponse) -> Callable[[bytes], bool]:
+    """Write a ready frame to this client's socket when nothing is waiting to go out: twenty
+    clients then cost twenty socket writes per push, not twenty task switches and framings.
+    A backed-up or closing connection says no, and the frame takes the queue (and its bounds)."""
+    transport = request.transport
+
+    def write_now(frame: bytes) -> bool:
+        if transport is None or ws.closed or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() > DIRECT_WRITE_MAX_BUFFERED:
+            return False
+        transport.write(frame)
+        return True
+
+    return write_now
 
 
 # ----- helpers -----

@@ -14,6 +14,8 @@ from sidecar.dashboard.live import LiveFeed
 from sidecar.dashboard.resample import envelope
 from sidecar.simulation.sample_building import build_demo_building
 
+from .demo_outlines import with_outlines
+
 WEEK_S = 7 * 86400
 
 
@@ -24,9 +26,10 @@ class CommandError(Exception):
 
 
 class DemoBackend:
-    def __init__(self, now: float | None = None) -> None:
+    def __init__(self, now: float | None = None, *, history_s: float = WEEK_S) -> None:
         self.now = now if now is not None else time.time()
-        self.config = build_demo_building()
+        self.history_s = history_s  # how far back the history goes (a fresh demo: minutes)
+        self.config = with_outlines(build_demo_building())
         self.elements = {e["unique_id"]: e for e in self.config["elements"]}
         self.sensors = {e["sensor"]["sensor_id"]: e for e in self.config["elements"] if e.get("sensor")}
         self.equipment = [e for e in self.config["elements"] if e["kind"] == "equipment"]
@@ -61,7 +64,7 @@ class DemoBackend:
         """A deterministic week of 1-minute readings (daily cycle, noise, one spike)."""
         if sensor_id not in self._history_cache:
             rng = np.random.default_rng(abs(hash(sensor_id)) % 2**32)
-            ts = np.arange(self.now - WEEK_S, self.now, 60.0)
+            ts = np.arange(self.now - self.history_s, self.now, 60.0)
             limits = self.sensors[sensor_id]["sensor"].get("limits") or {}
             low, high = limits.get("low", 0.0), limits.get("high", 100.0)
             mid, amp = (low + high) / 2, (high - low) / 4
@@ -122,7 +125,9 @@ class DemoBackend:
             alert = self.alerts.get(body.get("alert_id", ""))
             if alert is None:
                 raise CommandError("bad_request", f"no alert {body.get('alert_id')!r}")
-            if type == "ack":
+            if type == "ack" and alert.get("isa_state") == "unack_rtn":  # returned: ack ends it
+                alert.update(state="cleared", isa_state="normal", acknowledged_by=body.get("user"))
+            elif type == "ack":
                 alert.update(state="acknowledged", acknowledged_by=body.get("user"))
             elif type == "shelve":
                 alert["shelved_until"] = time.time() + float(body.get("duration_s", 3600))

@@ -31,6 +31,7 @@ from sidecar.model import build_model
 from sidecar.simulation.sample_building import build_demo_building
 from sidecar.sources.sim import SimSource
 
+from .demo_outlines import with_outlines
 from .pages import ROOT, open_page, publish_docs_images, shot, wait_fill
 
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard-real"
@@ -41,7 +42,7 @@ OPERATOR = "Night shift (Ana)"
 
 
 def ingest_only_building() -> dict[str, Any]:
-    building = build_demo_building()
+    building = with_outlines(build_demo_building())  # room outlines as the extension exports them
     for element in building["elements"]:
         if element.get("sensor"):
             element["sensor"]["source"] = "ingest:"
@@ -252,6 +253,12 @@ async def test_a_week_of_minutes_comes_from_the_real_history_handler_as_a_smooth
                 async with session.get(url + "api/history", params=query) as response:
                     assert response.status == 200, await response.text()
                     week = await response.json()
+                # replay: the value a sensor had at a past moment, through the same history handler
+                at = float(ts[spike + 600]) + 20.0  # ten hours after the spike, 20 s after a reading
+                query = {"t": str(at), "window": "600", "sensor_id": sensor_id}
+                async with session.get(url + "api/at", params=query) as response:
+                    assert response.status == 200, await response.text()
+                    replay = await response.json()
         finally:
             client.close()
     assert 1000 <= len(week["ts"]) <= 2000, len(week["ts"])
@@ -259,3 +266,7 @@ async def test_a_week_of_minutes_comes_from_the_real_history_handler_as_a_smooth
     assert week["ts"] == sorted(week["ts"])
     assert max(week["max"]) == limit * 3 and max(week["value"]) < limit * 3
     assert min(week["min"]) >= 90.0 - 1e-9
+    replay_ts, replay_value = replay["values"][sensor_id]
+    assert at - 600 <= replay_ts <= at
+    nearby = (ts >= at - 600) & (ts <= at)
+    assert values[nearby].min() - 1e-6 <= replay_value <= values[nearby].max() + 1e-6

@@ -1,6 +1,7 @@
 """Resampling, batch reduction and the mirror backend, without a browser."""
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -108,3 +109,95 @@ async def test_mirror_tracks_events_and_forwards_them_in_order():
     assert await mirror.history("s1", 0, 1, 10) == {"ts": [], "value": [], "min": [], "max": []}
     assert await mirror.request("ack", {"alert_id": "a1"}) == {"kind": "ack"}
     assert calls[-1] == ("ack", {"alert_id": "a1"})
+
+
+def test_newest_readings_reduces_many_batches_once_in_arrival_order():
+    from sidecar.dashboard.batches import NewestReadings
+
+    model = build_model(build_demo_building())
+    names = [model.sensors[i].sensor_id for i in range(3)]
+    collected = NewestReadings()
+    collected.add(ReadingBatch(model, np.array([0, 1], dtype=np.int32), np.array([1.0, 2.0]), np.array([10.0, 20.0])))
+    collected.add(ReadingBatch(model, np.array([0, 2], dtype=np.int32), np.array([3.0, 4.0]), np.array([30.0, 40.0])))
+    collected.add([(names[1], 5.0, 50.0), ("extra", 6.0, 60.0)])
+    collected.add(ReadingBatch(model, np.array([2], dtype=np.int32), np.array([7.0]), np.array([70.0])))
+    assert len(collected) == 4
+    got = {sid: (t, v) for sid, t, v in collected.drain()}
+    assert got == {names[0]: (3.0, 30.0), names[1]: (5.0, 50.0), names[2]: (7.0, 70.0), "extra": (6.0, 60.0)}
+    assert len(collected) == 0 and collected.drain() == []
+
+
+def test_mirror_latest_is_exact_after_many_columnar_batches():
+    model = build_model(build_demo_building())
+
+    async def handle(kind: str, body: dict) -> dict:
+        return {}
+
+    mirror = SidecarMirror(handle, lambda: None)
+    for i in range(1200):  # more than two folds' worth
+        mirror.on_readings(ReadingBatch(model, np.array([i % 3], dtype=np.int32), np.array([float(i)]),
+                                        np.array([i * 1.5])))
+    latest = mirror.latest()
+    assert latest[model.sensors[0].sensor_id] == (1197.0, 1795.5)
+    assert latest[model.sensors[2].sensor_id] == (1199.0, 1798.5)
+    assert len(mirror._unfolded) == 0
+
+
+def test_pushed_readings_are_keyed_rounded_for_display_and_small_values_keep_their_digits():
+    from sidecar.dashboard.live import SensorKeys, readings_message, readings_rows, text_frame
+
+    keys = SensorKeys()
+    first = readings_message(keys, ["a", "b", "c"], np.array([1765195711.6329927, 1765195711.6, 1765195712.0]),
+                             np.array([21.004183922, 0.000123456, math.nan]))
+    assert first["i"] == [0, 1, 2] and first["add"] == [[0, "a"], [1, "b"], [2, "c"]]
+    assert first["tb"] == 1765195711.6 and first["t"] == [33, 0, 400]
+    # ten-thousandths as whole numbers; a small value exactly, aside; NaN as null (not the encoder's slow path)
+    assert first["v"] == [210042, None, None] and first["x"] == [[1, 0.000123456]]
+    page_keys: list[str] = []
+    rows = readings_rows(first, page_keys)
+    assert [r[0] for r in rows] == ["a", "b", "c"] and [r[2] for r in rows] == [21.0042, 0.000123456, None]
+    assert [round(r[1], 3) for r in rows] == [1765195711.633, 1765195711.6, 1765195712.0]
+    second = readings_message(keys, ["c", "d"], np.array([5.0, math.inf]), np.array([1.0, 2.0]))
+    assert second["i"] == [2, 3] and second["add"] == [[3, "d"]] and second["t"] == [0, None]
+    assert readings_rows(second, page_keys) == [["c", 5.0, 1.0], ["d", None, 2.0]]
+    plain = readings_message(keys, ["a", "b"], np.array([1.0, 1.0]), np.array([-0.25, 3e13]))
+    assert "add" not in plain and plain["v"] == [-2500, None] and plain["x"] == [[1, 3e13]]
+    assert [r[2] for r in readings_rows(plain, page_keys)] == [-0.25, 3e13]
+    assert text_frame(b"x") == b"\x81\x01x"
+    assert text_frame(b"y" * 300)[:4] == b"\x81\x7e\x01\x2c"
+    assert text_frame(b"z" * 70000)[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big")
+
+
+async def test_live_feed_pushes_pipeline_batches_by_key_and_tuples_alike():
+    import json
+
+    from sidecar.dashboard.live import readings_rows
+
+    model = build_model(build_demo_building())
+    names = [s.sensor_id for s in model.sensors]
+
+    class Quiet:
+        def snapshot(self): return {"health": [], "alerts": []}
+        def status(self): return {}
+        def latest(self): return {}
+
+    live = LiveFeed(Quiet(), flush_interval_s=60.0)  # flushed by hand below
+    channel = live.add_client("probe")
+    channel.needs_snapshot = False
+    page_keys: list[str] = []
+
+    def pushed() -> list[list]:
+        live._flush()
+        return readings_rows(json.loads(channel.queue.get_nowait()), page_keys)
+
+    live.on_readings(ReadingBatch(model, np.array([5, 7, 5], dtype=np.int32), np.array([10.0, 11.0, 12.0]),
+                                  np.array([1.5, 2.5, 3.5])))
+    live.on_readings(ReadingBatch(model, np.array([7], dtype=np.int32), np.array([13.0]), np.array([-4.25])))
+    assert sorted(pushed()) == sorted([[names[5], 12.0, 3.5], [names[7], 13.0, -4.25]])
+    assert page_keys == names  # the model's keys, given out with the first push
+    live.on_readings([(names[7], 14.0, 9.0), ("ingested", 15.0, 0.001)])
+    assert pushed() == [[names[7], 14.0, 9.0], ["ingested", 15.0, 0.001]]
+    live.on_readings(ReadingBatch(model, np.array([0], dtype=np.int32), np.array([16.0]), np.array([1.0])))
+    assert pushed() == [[names[0], 16.0, 1.0]]
+    assert page_keys[-1] == "ingested" and len(page_keys) == len(names) + 1
+    await asyncio.sleep(0)

@@ -156,3 +156,39 @@ def test_export_reads_the_model_on_the_main_thread_only(fake_revit, building):
     thread.start()
     thread.join()
     assert errors, "the fake must refuse API calls off the main thread"
+
+
+def test_room_and_space_outlines_in_metres_with_holes_and_link_transform(fake_revit, building):
+    from Autodesk.Revit.DB import XYZ
+
+    from shared_schemas import validation
+    room = building.rooms[0]
+    lo, hi = room._min, room._max
+    shaft = (XYZ(lo.X + 2.0, lo.Y + 2.0, lo.Z), XYZ(lo.X + 4.0, lo.Y + 5.0, lo.Z))
+    room._holes.append(shaft)
+
+    def refuse(options):
+        raise RuntimeError("the boundary cannot be computed")
+
+    broken = building.rooms[1]
+    broken.GetBoundarySegments = refuse  # Revit refuses for this one: no outline, export goes on
+    result = _export(fake_revit, building)
+    validation.validate_record("BuildingConfig", result.config)
+    by_uid = {s["unique_id"]: s for s in result.config["spaces"]}
+
+    def m(feet):
+        return round(feet * 0.3048, 4)
+
+    outer, hole = by_uid[room.UniqueId]["outline"]
+    assert outer == [[m(lo.X), m(lo.Y)], [m(hi.X), m(lo.Y)], [m(hi.X), m(hi.Y)], [m(lo.X), m(hi.Y)]]
+    assert hole == [[m(shaft[0].X), m(shaft[0].Y)], [m(shaft[1].X), m(shaft[0].Y)],
+                    [m(shaft[1].X), m(shaft[1].Y)], [m(shaft[0].X), m(shaft[1].Y)]]
+    assert "outline" not in by_uid[broken.UniqueId]
+    space = by_uid[building.spaces[0].UniqueId]
+    assert len(space["outline"]) == 1 and len(space["outline"][0]) == 4
+
+    # a linked room's outline is in host project coordinates, like its elements' locations
+    linked = building.linked.rooms[0]
+    record = by_uid[building.link.UniqueId + "/" + linked.UniqueId]
+    corner = building.link.GetTotalTransform().OfPoint(linked._min)
+    assert record["outline"][0][0] == [m(corner.X), m(corner.Y)]

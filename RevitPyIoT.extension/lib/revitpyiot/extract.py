@@ -221,14 +221,56 @@ def _spaces(ctx, host_levels):
                 point = ctx.to_project(spatial.Location.Point)
                 level = _level_by_elevation(host_levels, point.Z) if point is not None else None
                 level_uid = level["unique_id"] if level is not None else u""
-            result.append({
+            record = {
                 "unique_id": ctx.key(spatial),
                 "element_id": rc.element_id_value(spatial.Id),
                 "name": rc.text(_param_text(spatial, "ROOM_NAME") or spatial.Name),
                 "number": rc.text(spatial.Number),
                 "level": level_uid,
                 "kind": kind,
-            })
+            }
+            outline = _outline(ctx, spatial)
+            if outline:
+                record["outline"] = outline
+            result.append(record)
+    return result
+
+
+def _outline(ctx, spatial):
+    """The boundary loops of a room or space in metres, project XY (PROTOCOL.md ``outline``):
+    the outer loop then any holes, as Revit returns them, each segment from its start point
+    (arcs tessellated, so a curved wall stays curved). None when Revit gives no boundary."""
+    DB = rc._db()
+    try:
+        options = DB.SpatialElementBoundaryOptions()
+        options.SpatialElementBoundaryLocation = DB.SpatialElementBoundaryLocation.Finish
+        return _loops(ctx, spatial.GetBoundarySegments(options)) or None
+    except Exception:  # an unbounded or broken room, an older API: the dashboard falls back
+        return None
+
+
+def _loops(ctx, loops):
+    result = []
+    for loop in loops or []:
+        points = []
+        for segment in loop:
+            curve = segment.GetCurve()
+            if curve is None:
+                continue
+            try:
+                along = list(curve.Tessellate())[:-1] or [curve.GetEndPoint(0)]
+            except Exception:
+                along = [curve.GetEndPoint(0)]
+            for point in along:
+                p = ctx.to_project(point)
+                xy = [round(rc.feet_to_metres(p.X), rc.LOCATION_DECIMALS),
+                      round(rc.feet_to_metres(p.Y), rc.LOCATION_DECIMALS)]
+                if not points or points[-1] != xy:
+                    points.append(xy)
+        if len(points) > 1 and points[0] == points[-1]:
+            points.pop()
+        if len(points) >= 3:
+            result.append(points)
     return result
 
 

@@ -17,8 +17,10 @@ const ALARM_METRICS = [["alarms_per_10min", "Alarms per 10 min"], ["active", "Ac
 const S = {
   building: null, elements: new Map(), sensors: new Map(), levels: [], level: null,
   health: new Map(), alerts: new Map(), latest: new Map(), status: {}, dashboard: {},
-  selected: null, selectedSensor: null, view: "overview",
-  trend: { sensor: null, range: 86400, start: null, end: null, live: true, data: null },
+  selected: null, selectedSensor: null, view: "overview", units: {}, keys: [],
+  trend: { sensor: null, range: 86400, start: null, end: null, live: true, data: null, fit: true },
+  plan: { zoom: 1, cx: null, cy: null, base: null },
+  replay: { t: null, values: new Map(), ticket: 0 },
   alertFilter: { state: "open", severity: "", text: "" },
 };
 
@@ -28,7 +30,31 @@ const esc = (v) => String(v == null ? "" : v).replace(/[&<>"']/g,
 const fmtTime = (ts) => ts ? new Date(ts * 1000).toLocaleString([], { month: "short", day: "numeric",
   hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "–";
 const fmtNum = (v, d = 1) => (v == null || !isFinite(v)) ? "–" : Number(v).toFixed(d);
-const unitText = (u) => ({ Cel: "°C", "kW.h": "kWh", "{persons}": "people", "1": "" }[u] ?? u ?? "");
+/* UCUM code -> symbol: the server's table (sidecar/dashboard/units.py, sent with the building); these few
+   only until it has arrived. The wire keeps UCUM. */
+const UNIT_FALLBACK = { Cel: "°C", "kW.h": "kWh", "{persons}": "people", "1": "", "ug/m3": "µg/m³", m3: "m³" };
+const unitText = (u) => (u == null ? "" : (S.units[u] ?? UNIT_FALLBACK[u] ?? u));
+/* a reading with its unit symbol, with as many decimals as its size deserves */
+function fmtValue(v, unit) {
+  if (v == null || !isFinite(v)) return "–";
+  const a = Math.abs(v), d = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+  const sym = unitText(unit);
+  return Number(v).toFixed(d) + (sym ? " " + sym : "");
+}
+/* 0.004 -> "<1 %", 0.415 -> "42 %"; never wraps (callers put it in .nowrap cells) */
+function fmtPct(p) {
+  if (p == null || !isFinite(p)) return "–";
+  if (p > 0 && p < 0.01) return "<1 %";
+  return Math.round(p * 100) + " %";
+}
+/* seconds -> "45 s", "12 min", "3.5 h", "2.1 days" */
+function fmtSeconds(s) {
+  if (s == null || !isFinite(s)) return "–";
+  if (s < 60) return Math.round(s) + " s";
+  if (s < 3600) return Math.round(s / 60) + " min";
+  if (s < 48 * 3600) return (s < 36000 ? fmtNum(s / 3600, 1) : Math.round(s / 3600)) + " h";
+  return fmtNum(s / 86400, 1) + " days";
+}
 const catText = (c) => String(c || "").replace(/^OST_/, "").replace(/([a-z])([A-Z])/g, "$1 $2");
 const elName = (el) => el ? (el.name || el.mark || el.family || el.category || el.unique_id) : "";
 
@@ -133,7 +159,8 @@ function renderLevels() {
     const b = document.createElement("button");
     b.textContent = l.name; b.dataset.level = l.unique_id;
     if (l.unique_id === S.level) b.classList.add("active");
-    b.onclick = () => { S.level = l.unique_id; renderLevels(); renderPlan(); };
+    b.onclick = () => { S.level = l.unique_id; S.selected = null; renderLevels(); renderPlan();
+      if (S.replay.t != null) setReplay(S.replay.t); updateUrl(); };
     box.appendChild(b);
   }
   $("#legend").innerHTML = ["ok", "watch", "warning", "critical", "unknown"].map((s) =>
@@ -141,89 +168,340 @@ function renderLevels() {
     '<span><i class="sq"></i>equipment</span><span><i class="dot" style="border:1.5px solid var(--muted)"></i>sensor</span>';
 }
 
+/* On-screen sizes (CSS pixels) of what the plan draws; geometry is in metres and zooms, markers and
+   labels keep these sizes so zooming in pulls crowded equipment apart instead of magnifying it. */
+const PLAN_PX = { equipment: 9, sensor: 5, label: 11, spaceLabel: 11, ring: 3 };
+
+function spacesOnLevel() {
+  if (!S.building) return [];
+  const level = S.levels.find((l) => l.unique_id === S.level);
+  return (S.building.spaces || []).filter((sp) => sp.level === S.level || (level && sp.level === level.name));
+}
+const hasOutline = (sp) => Array.isArray(sp.outline) && sp.outline.some((loop) => Array.isArray(loop) && loop.length >= 3);
+
+/* Whole-building extent (elements and outlines) so every level shares one scale and orientation. */
+function planExtent() {
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  const add = (x, y) => { if (isFinite(x) && isFinite(y)) { minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y); } };
+  for (const e of S.elements.values()) if (e.location) add(e.location[0], e.location[1]);
+  for (const sp of (S.building && S.building.spaces) || []) if (hasOutline(sp)) for (const loop of sp.outline) for (const p of loop) add(p[0], p[1]);
+  if (!isFinite(minX)) return null;
+  return { minX, minY, maxX, maxY };
+}
+
+function planViewBox() {
+  const b = S.plan.base, z = S.plan.zoom;
+  const w = b.w / z, h = b.h / z;
+  const cx = S.plan.cx ?? b.x + b.w / 2, cy = S.plan.cy ?? b.y + b.h / 2;
+  return { x: cx - w / 2, y: cy - h / 2, w, h };
+}
+
+/* CSS pixels per metre at the current zoom (the SVG keeps its aspect: "meet") */
+function pxPerMetre(svg, vb) {
+  const w = svg.clientWidth || 800, h = svg.clientHeight || 500;
+  return Math.min(w / vb.w, h / vb.h);
+}
+
+function outlinePath(loops) {
+  return loops.filter((l) => l.length >= 3).map((loop) => "M" + loop.map((p) => `${p[0]},${-p[1]}`).join("L") + "Z").join("");
+}
+
+/* Where each element is drawn. A sensor sitting on its host's marker is moved onto a ring just
+   outside it (joined by a short line), so the host stays clickable whatever it carries. */
+function displayPositions(els, px) {
+  const pos = new Map(), eqR = PLAN_PX.equipment / px, sR = PLAN_PX.sensor / px;
+  for (const e of els) pos.set(e.unique_id, [e.location[0], e.location[1]]);
+  const satellites = new Map();
+  for (const e of els) {
+    if (e.kind === "equipment" || !e.sensor || !e.sensor.host) continue;
+    const host = S.elements.get(e.sensor.host);
+    if (!host || !host.location || host._level !== S.level) continue;
+    const dx = e.location[0] - host.location[0], dy = e.location[1] - host.location[1];
+    if (Math.hypot(dx, dy) > eqR * 1.5 + sR) continue;    // clear of the host already
+    if (!satellites.has(host.unique_id)) satellites.set(host.unique_id, []);
+    satellites.get(host.unique_id).push(e);
+  }
+  for (const [hostId, sats] of satellites) {
+    const host = S.elements.get(hostId), ring = eqR * 1.5 + sR * 1.6;
+    sats.forEach((e, i) => {
+      const angle = Math.PI / 4 + (i * 2 * Math.PI) / Math.max(sats.length, 4);  // from the upper right, clockwise
+      pos.set(e.unique_id, [host.location[0] + ring * Math.cos(angle), host.location[1] + ring * Math.sin(angle)]);
+    });
+  }
+  return pos;
+}
+
+/* "2.14 · Büro 2.14" when it fits the room's width on screen, else the number alone, else nothing
+   (zooming in brings it back); ~0.6 em per character */
+function spaceLabel(sp, widthPx) {
+  const full = [sp.number, sp.name].filter(Boolean).join(" · "), em = PLAN_PX.spaceLabel * 0.6;
+  if (full.length * em <= widthPx) return full;
+  if (sp.number && sp.number.length * em <= widthPx) return sp.number;
+  return "";
+}
+
 function renderPlan() {
   const svg = $("#floorplan"); svg.innerHTML = "";
   const els = [...S.elements.values()].filter((e) => e._level === S.level && e.location);
+  const spaces = spacesOnLevel();
   $("#plan-empty").hidden = els.length > 0 || !!S.building && S.elements.size > 0;
   if (!S.building) { $("#plan-empty").hidden = false; return; }
-  // Whole-building extent so every level shares one scale and orientation.
-  const all = [...S.elements.values()].filter((e) => e.location);
-  if (!all.length) return;
-  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-  for (const e of all) { minX = Math.min(minX, e.location[0]); maxX = Math.max(maxX, e.location[0]);
-    minY = Math.min(minY, e.location[1]); maxY = Math.max(maxY, e.location[1]); }
-  const extent = Math.max(maxX - minX, maxY - minY, 10);
-  const pad = extent * 0.06, unit = extent / 100;
-  svg.setAttribute("viewBox", `${minX - pad} ${-maxY - pad} ${maxX - minX + 2 * pad} ${maxY - minY + 2 * pad}`);
+  const ext = planExtent();
+  if (!ext) return;
+  const extent = Math.max(ext.maxX - ext.minX, ext.maxY - ext.minY, 10), pad = extent * 0.04;
+  S.plan.base = { x: ext.minX - pad, y: -ext.maxY - pad, w: ext.maxX - ext.minX + 2 * pad, h: ext.maxY - ext.minY + 2 * pad };
+  const vb = planViewBox();
+  svg.setAttribute("viewBox", `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-  // Spaces have no boundaries in the export: draw each as the padded extent of what it holds.
-  const bySpace = new Map();
-  for (const e of els) { const sp = spaceOf(e); if (sp) { if (!bySpace.has(sp.unique_id)) bySpace.set(sp.unique_id, { sp, els: [] }); bySpace.get(sp.unique_id).els.push(e); } }
+  svg.dataset.zoom = S.plan.zoom.toFixed(2);
+  const px = pxPerMetre(svg, vb), unit = 1 / px;
   const spaceLayer = svgEl("g", { class: "spaces" }, svg);
+  // Real outlines where the export has them (with holes: even-odd fill) ...
+  const outlined = spaces.filter(hasOutline);
+  for (const sp of outlined) {
+    const g = svgEl("g", { class: "space outline", "data-space": sp.unique_id }, spaceLayer);
+    svgEl("path", { d: outlinePath(sp.outline), "fill-rule": "evenodd" }, g);
+    let x0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const p of sp.outline[0]) { x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y1 = Math.max(y1, p[1]); }
+    const text = spaceLabel(sp, (x1 - x0) * px - 12);
+    if (!text) continue;
+    const label = svgEl("text", { x: x0 + unit * 6, y: -y1 + unit * (6 + PLAN_PX.spaceLabel), "font-size": unit * PLAN_PX.spaceLabel }, g);
+    label.textContent = text;
+  }
+  // ... otherwise (older exports) the padded extent of what each space holds.
+  const done = new Set(outlined.map((sp) => sp.unique_id));
+  const bySpace = new Map();
+  for (const e of els) { const sp = spaceOf(e); if (sp && !done.has(sp.unique_id)) { if (!bySpace.has(sp.unique_id)) bySpace.set(sp.unique_id, { sp, els: [] }); bySpace.get(sp.unique_id).els.push(e); } }
+  const u = extent / 100;
   for (const { sp, els: members } of bySpace.values()) {
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (const e of members) { x0 = Math.min(x0, e.location[0]); x1 = Math.max(x1, e.location[0]);
       y0 = Math.min(y0, e.location[1]); y1 = Math.max(y1, e.location[1]); }
-    const m = unit * 4, minSize = unit * 12;
-    const w = Math.max(x1 - x0 + 2 * m, minSize), h = Math.max(y1 - y0 + 2 * m + unit * 3, minSize);
+    const m = u * 4, minSize = u * 12;
+    const w = Math.max(x1 - x0 + 2 * m, minSize), h = Math.max(y1 - y0 + 2 * m + u * 3, minSize);
     const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    const g = svgEl("g", { class: "space", "data-space": sp.unique_id }, spaceLayer);
-    svgEl("rect", { x: cx - w / 2, y: -cy - h / 2 - unit * 1.5, width: w, height: h, rx: unit }, g);
-    const label = svgEl("text", { x: cx - w / 2 + unit, y: -cy - h / 2 + unit * 1.4, "font-size": unit * 1.7 }, g);
+    const g = svgEl("g", { class: "space fallback", "data-space": sp.unique_id }, spaceLayer);
+    svgEl("rect", { x: cx - w / 2, y: -cy - h / 2 - u * 1.5, width: w, height: h, rx: u }, g);
+    const label = svgEl("text", { x: cx - w / 2 + unit * 6, y: -cy - h / 2 - u * 1.5 + unit * (6 + PLAN_PX.spaceLabel), "font-size": unit * PLAN_PX.spaceLabel }, g);
     label.textContent = [sp.number, sp.name].filter(Boolean).join(" · ");
   }
-  const linkLayer = svgEl("g", {}, svg);
-  const elLayer = svgEl("g", {}, svg);
-  const r = unit * 1.5;
-  const ordered = els.slice().sort((a, b) => (a.kind === "equipment" ? 0 : 1) - (b.kind === "equipment" ? 0 : 1));
-  for (const e of ordered) {
-    const [x, y] = e.location;
+  const pos = displayPositions(els, px);
+  const linkLayer = svgEl("g", { class: "links" }, svg);
+  const sensorLayer = svgEl("g", { class: "sensors" }, svg);
+  const equipmentLayer = svgEl("g", { class: "equipment" }, svg);   // above the sensors: a host always wins the click
+  const labelLayer = svgEl("g", { class: "labels" }, svg);
+  const eqR = PLAN_PX.equipment * unit, sR = PLAN_PX.sensor * unit;
+  for (const e of els) {
+    const [x, y] = pos.get(e.unique_id);
     if (e.sensor && e.sensor.host) {
       const host = S.elements.get(e.sensor.host);
-      if (host && host.location && host._level === S.level)
-        svgEl("line", { class: "host-link", x1: x, y1: -y, x2: host.location[0], y2: -host.location[1] }, linkLayer);
+      if (host && host.location && host._level === S.level) {
+        const [hx, hy] = pos.get(host.unique_id) || host.location;
+        svgEl("line", { class: "host-link", x1: x, y1: -y, x2: hx, y2: -hy }, linkLayer);
+      }
     }
-    const g = svgEl("g", { class: "el", "data-uid": e.unique_id, "data-kind": e.kind, tabindex: 0 }, elLayer);
+    const isEq = e.kind === "equipment";
+    const g = svgEl("g", { class: "el", "data-uid": e.unique_id, "data-kind": e.kind, tabindex: 0 }, isEq ? equipmentLayer : sensorLayer);
     const title = svgEl("title", {}, g); title.textContent = elName(e) + (e.category ? " (" + catText(e.category) + ")" : "");
-    if (e.kind === "equipment") {
-      svgEl("rect", { class: "ring", x: x - r * 1.8, y: -y - r * 1.8, width: r * 3.6, height: r * 3.6, rx: r * 0.5 }, g);
-      svgEl("rect", { class: "shape", x: x - r * 1.4, y: -y - r * 1.4, width: r * 2.8, height: r * 2.8, rx: r * 0.4 }, g);
+    const ring = PLAN_PX.ring * unit;
+    if (isEq) {
+      svgEl("rect", { class: "ring", x: x - eqR - ring, y: -y - eqR - ring, width: 2 * (eqR + ring), height: 2 * (eqR + ring), rx: eqR * 0.4 }, g);
+      svgEl("rect", { class: "shape", x: x - eqR, y: -y - eqR, width: 2 * eqR, height: 2 * eqR, rx: eqR * 0.3 }, g);
+      const label = svgEl("text", { class: "eq-label", x, y: -y + eqR + unit * (PLAN_PX.label + 2), "font-size": unit * PLAN_PX.label, "text-anchor": "middle", "data-for": e.unique_id }, labelLayer);
+      label.textContent = e.mark || elName(e);
     } else {
-      svgEl("circle", { class: "ring", cx: x, cy: -y, r: r * 1.0 }, g);
-      svgEl("circle", { class: "shape", cx: x, cy: -y, r: r * 0.62 }, g);
+      svgEl("circle", { class: "ring", cx: x, cy: -y, r: sR + ring }, g);
+      svgEl("circle", { class: "shape", cx: x, cy: -y, r: sR }, g);
     }
-    g.addEventListener("click", () => select(e.unique_id));
+    g.addEventListener("click", (ev) => { if (planPan.moved) return; ev.stopPropagation(); select(e.unique_id); });
     g.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); select(e.unique_id); } });
   }
   paintPlan();
 }
 
 function paintPlan() {
+  const replaying = S.replay.t != null;
   for (const g of document.querySelectorAll("#floorplan .el")) {
     const el = S.elements.get(g.dataset.uid); if (!el) continue;
-    const status = statusOf(el);
+    const status = replaying ? replayStatusOf(el) : statusOf(el);
     if (g.dataset.status !== status) {
       g.dataset.status = status;
       g.querySelector(".shape").style.fill = COLOURS[status] || COLOURS.unknown;
-      g.classList.toggle("pulse", status === "critical");
+      g.classList.toggle("pulse", status === "critical" && !replaying);
     }
     g.classList.toggle("selected", g.dataset.uid === S.selected);
   }
 }
 
+/* ---------- zoom and pan ---------- */
+function zoomPlan(factor, atX, atY) {
+  const svg = $("#floorplan"); if (!S.plan.base) return;
+  const before = planViewBox();
+  const z = Math.min(12, Math.max(1, S.plan.zoom * factor));
+  // keep the plan point under the cursor where it is
+  const rect = svg.getBoundingClientRect();
+  const fx = atX == null ? 0.5 : (atX - rect.left) / rect.width, fy = atY == null ? 0.5 : (atY - rect.top) / rect.height;
+  const px = pxPerMetre(svg, before);
+  const mx = before.x + before.w / 2 + (fx - 0.5) * rect.width / px, my = before.y + before.h / 2 + (fy - 0.5) * rect.height / px;
+  S.plan.zoom = z;
+  const after = planViewBox(), px2 = pxPerMetre(svg, after);
+  S.plan.cx = z === 1 ? null : mx - (fx - 0.5) * rect.width / px2;
+  S.plan.cy = z === 1 ? null : my - (fy - 0.5) * rect.height / px2;
+  renderPlan();
+}
+const planPan = { down: null, moved: false };
+function initPlanZoom() {
+  const svg = $("#floorplan");
+  svg.addEventListener("wheel", (ev) => { ev.preventDefault(); zoomPlan(ev.deltaY < 0 ? 1.25 : 0.8, ev.clientX, ev.clientY); }, { passive: false });
+  svg.addEventListener("pointerdown", (ev) => { if (S.plan.zoom > 1) planPan.down = { x: ev.clientX, y: ev.clientY, cx: planViewBox() }; planPan.moved = false; });
+  svg.addEventListener("pointermove", (ev) => {
+    const d = planPan.down; if (!d) return;
+    const dx = ev.clientX - d.x, dy = ev.clientY - d.y;
+    if (!planPan.moved && Math.hypot(dx, dy) < 4) return;
+    planPan.moved = true;
+    const px = pxPerMetre(svg, d.cx);
+    S.plan.cx = d.cx.x + d.cx.w / 2 - dx / px; S.plan.cy = d.cx.y + d.cx.h / 2 - dy / px;
+    const vb = planViewBox(); svg.setAttribute("viewBox", `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
+  });
+  const end = () => { planPan.down = null; setTimeout(() => { planPan.moved = false; }, 0); };
+  svg.addEventListener("pointerup", end); svg.addEventListener("pointerleave", end);
+  $("#zoom-in").onclick = () => zoomPlan(1.5);
+  $("#zoom-out").onclick = () => zoomPlan(1 / 1.5);
+  $("#zoom-reset").onclick = () => { S.plan.zoom = 1; S.plan.cx = S.plan.cy = null; renderPlan(); };
+  let resize = 0;
+  window.addEventListener("resize", () => { clearTimeout(resize); resize = setTimeout(() => { if (S.view === "overview") renderPlan(); }, 150); });
+}
+
+/* ---------- replay ---------- */
+/* A past moment's colours come from each sensor's value then against its limits (health records
+   are not kept historically): critical beyond a critical limit, warning beyond low/high. */
+function limitStatus(sensorEl, value) {
+  if (value == null || !isFinite(value)) return "unknown";
+  const lim = (sensorEl.sensor && sensorEl.sensor.limits) || {};
+  if ((lim.high_critical != null && value > lim.high_critical) || (lim.low_critical != null && value < lim.low_critical)) return "critical";
+  if ((lim.high != null && value > lim.high) || (lim.low != null && value < lim.low)) return "warning";
+  return "ok";
+}
+function replayStatusOf(el) {
+  let status = null;
+  for (const s of hostedSensors(el.unique_id)) {
+    const v = S.replay.values.get(s.sensor.sensor_id);
+    const st = v ? limitStatus(s, v[1]) : "unknown";
+    if (!status || RANK[st] > RANK[status]) status = st;
+  }
+  return status || "unknown";
+}
+const REPLAY_SPAN_S = 86400;
+function replaySliderRange(t) {
+  const now = Date.now() / 1000, slider = $("#replay-slider");
+  slider.min = String(-Math.max(REPLAY_SPAN_S, t != null ? Math.ceil((now - t) / 60) * 60 : 0));
+  slider.max = "0";
+}
+async function setReplay(t) {
+  const ticket = ++S.replay.ticket;
+  const label = $("#replay-time"), slider = $("#replay-slider");
+  if (t == null) {
+    S.replay.t = null; S.replay.values = new Map();
+    label.textContent = "Live"; label.dataset.t = ""; slider.value = "0";
+    $("#replay-live").hidden = true; document.body.classList.remove("replaying");
+    updateUrl(); paintPlan(); if (S.selected) renderDetail(false); return;
+  }
+  t = Math.min(t, Date.now() / 1000);
+  replaySliderRange(t);
+  slider.value = String(Math.round(t - Date.now() / 1000));
+  S.replay.t = t;
+  label.textContent = "Replay · " + fmtTime(t); label.dataset.t = "";
+  $("#replay-live").hidden = false; document.body.classList.add("replaying");
+  updateUrl();
+  // the server picks the level's sensors (a long list would not fit in a URL); those the building
+  // places by elevation only (no level in the export) are asked for by id
+  const loose = [...S.elements.values()].filter((e) => e._level === S.level && e.sensor && e.sensor.sensor_id && !e.level);
+  const query = loose.slice(0, 100).map((e) => "&sensor_id=" + encodeURIComponent(e.sensor.sensor_id)).join("");
+  try {
+    const data = await api(`/api/at?t=${t}&window=3600&level=${encodeURIComponent(S.level)}${query}`);
+    if (ticket !== S.replay.ticket) return;   // the slider moved on
+    S.replay.values = new Map(Object.entries(data.values || {}));
+    paintPlan(); if (S.selected) renderDetail(false);
+    label.dataset.t = String(Math.round(t));
+  } catch (e) { toast(e.message); }
+}
+function initReplay() {
+  const slider = $("#replay-slider");
+  replaySliderRange(null);
+  let timer = 0;
+  slider.addEventListener("input", () => {
+    const offset = Number(slider.value);
+    $("#replay-time").textContent = offset === 0 ? "Live" : "Replay · " + fmtTime(Date.now() / 1000 + offset);
+    clearTimeout(timer);
+    timer = setTimeout(() => setReplay(offset === 0 ? null : Date.now() / 1000 + offset), 200);
+  });
+  $("#replay-live").onclick = () => setReplay(null);
+}
+
+/* ---------- routes: #/element/<unique_id>, #/level/<name>, #/alerts ..., ?t=<time> for a past moment ---------- */
+const VIEWS = ["overview", "trends", "alerts", "maintenance", "system"];
+function currentRoute() {
+  if (S.view !== "overview") return "/" + S.view;
+  if (S.selected) return "/element/" + encodeURIComponent(S.selected);
+  const level = S.levels.find((l) => l.unique_id === S.level);
+  return level ? "/level/" + encodeURIComponent(level.name) : "/overview";
+}
+function updateUrl() {
+  if (updateUrl.applying) return;
+  const params = new URLSearchParams(location.search);
+  if (S.replay.t != null) params.set("t", String(Math.round(S.replay.t))); else params.delete("t");
+  const search = params.toString();
+  const url = location.pathname + (search ? "?" + search : "") + "#" + currentRoute();
+  if (url !== location.pathname + location.search + location.hash) history.replaceState(null, "", url);
+}
+/* "1733650000", "1733650000.5" or anything Date.parse reads ("2026-12-08T04:00:00Z") */
+function parseTime(text) {
+  if (text == null || text === "") return null;
+  const n = Number(text);
+  if (isFinite(n)) return n > 1e11 ? n / 1000 : n;   // milliseconds tolerated
+  const ms = Date.parse(text);
+  return isFinite(ms) ? ms / 1000 : null;
+}
+function applyRoute() {
+  updateUrl.applying = true;
+  try {
+    const path = location.hash.replace(/^#\/?/, "");
+    const [head, ...rest] = path.split("/");
+    const arg = rest.length ? decodeURIComponent(rest.join("/")) : "";
+    if (head === "element" && arg) {
+      const el = S.elements.get(arg);
+      if (!el) toast("Not in this building: " + arg);
+      else { showView("overview"); if (S.level !== el._level) { S.level = el._level; renderLevels(); renderPlan(); } select(el.unique_id); }
+    } else if (head === "level" && arg) {
+      const level = S.levels.find((l) => l.name === arg || l.unique_id === arg);
+      if (!level) toast("No level " + arg);
+      else { showView("overview"); S.level = level.unique_id; renderLevels(); renderPlan(); }
+    } else if (VIEWS.includes(head)) showView(head);
+    const t = parseTime(new URLSearchParams(location.search).get("t"));
+    if (t != null && t !== S.replay.t) setReplay(t);
+  } finally { updateUrl.applying = false; }
+  updateUrl();
+}
+
 /* ---------- element detail ---------- */
 function select(uid) {
   S.selected = uid;
+  const el = S.elements.get(uid);
+  if (el && el.location && S.plan.zoom > 1 && el._level === S.level) {   // zoomed in: bring it into view
+    const vb = planViewBox(), [x, y] = el.location;
+    if (x < vb.x || x > vb.x + vb.w || -y < vb.y || -y > vb.y + vb.h) { S.plan.cx = x; S.plan.cy = -y; renderPlan(); }
+  }
   const sensors = hostedSensors(uid);
   S.selectedSensor = sensors.length ? sensors[0].sensor.sensor_id : null;
-  paintPlan(); renderDetail(true);
+  paintPlan(); renderDetail(true); updateUrl();
 }
 
 function renderDetail(withChart) {
   const box = $("#detail"); const el = S.elements.get(S.selected);
   if (!el) return;
   const h = S.health.get(el.unique_id) || {};
-  const status = statusOf(el);
+  const replaying = S.replay.t != null;
+  const status = replaying ? replayStatusOf(el) : statusOf(el);
   const sensors = hostedSensors(el.unique_id);
   const alerts = [...S.alerts.values()].filter((a) => a.unique_id === el.unique_id ||
     sensors.some((s) => s.sensor.sensor_id === a.sensor_id)).sort((a, b) => b.updated_ts - a.updated_ts).slice(0, 8);
@@ -232,18 +510,18 @@ function renderDetail(withChart) {
     <div class="sub">${esc([catText(el.category), el.family, el.type].filter(Boolean).join(" · "))}${sp ? " — " + esc(sp.name) : ""}</div>
     <dl class="kv"><dt>Status</dt><dd><span class="chip ${status}" id="detail-status">${status}</span></dd>
     ${h.health_score != null ? `<dt>Health score</dt><dd>${fmtNum(h.health_score, 0)} / 100</dd>` : ""}
-    ${h.failure_probability != null ? `<dt>Failure probability</dt><dd>${fmtNum(h.failure_probability * 100, 0)} %</dd>` : ""}
+    ${h.failure_probability != null ? `<dt>Failure probability</dt><dd class="nowrap">${fmtPct(h.failure_probability)}</dd>` : ""}
     ${h.ttf_hours != null ? `<dt>Time to failure</dt><dd>${fmtDuration(h.ttf_hours)}</dd>` : ""}
     ${h.drivers && h.drivers.length ? `<dt>Drivers</dt><dd>${esc(h.drivers.join(", "))}</dd>` : ""}
     ${el.mark ? `<dt>Mark</dt><dd>${esc(el.mark)}</dd>` : ""}</dl>
-    ${sensors.length ? "<h3>Sensors</h3>" : ""}<ul class="sensor-list">${sensors.map((s) => {
-      const last = S.latest.get(s.sensor.sensor_id);
+    ${sensors.length ? `<h3>Sensors${replaying ? " · " + esc(fmtTime(S.replay.t)) : ""}</h3>` : ""}<ul class="sensor-list">${sensors.map((s) => {
+      const last = (replaying ? S.replay.values : S.latest).get(s.sensor.sensor_id);
       return `<li data-sensor="${esc(s.sensor.sensor_id)}" class="${s.sensor.sensor_id === S.selectedSensor ? "active" : ""}">
         <span>${esc(s.sensor.quantity)} <span class="muted">${esc(s.sensor.sensor_id)}</span></span>
-        <span class="val">${last ? fmtNum(last[1]) + " " + esc(unitText(s.sensor.unit)) : "–"}</span></li>`; }).join("")}</ul>
+        <span class="val">${last ? esc(fmtValue(last[1], s.sensor.unit)) : "–"}</span></li>`; }).join("")}</ul>
     <div id="mini-chart" class="mini-chart"></div>
     <h3>Alerts</h3>${alerts.length ? alerts.map((a) => `<div class="alert-item ${a.severity}">
-      <b>${esc(a.message)}</b><br><span class="muted">${fmtTime(a.raised_ts)} · ${esc(stateOf(a))}</span></div>`).join("")
+      <b>${esc(messageText(a))}</b><br><span class="muted">${fmtTime(a.raised_ts)} · ${esc(STATE_TEXT[stateOf(a)] || stateOf(a))}</span></div>`).join("")
       : '<div class="muted">No alerts.</div>'}`;
   for (const li of box.querySelectorAll(".sensor-list li")) li.onclick = () => {
     S.selectedSensor = li.dataset.sensor; renderDetail(true); };
@@ -254,9 +532,9 @@ function renderDetail(withChart) {
 }
 
 async function loadMiniChart(sensorId) {
-  const end = Date.now() / 1000, start = end - 86400;
   renderDetail.chart = { sensor: sensorId, data: null };
   try {
+    const { start, end } = await fittedWindow(sensorId, Date.now() / 1000);
     const data = await api(`/api/history?sensor_id=${encodeURIComponent(sensorId)}&start=${start}&end=${end}&points=400`);
     if (renderDetail.chart && renderDetail.chart.sensor === sensorId) { renderDetail.chart.data = data; drawMini(); }
   } catch (e) { /* the list still shows the live value */ }
@@ -269,13 +547,22 @@ function drawMini() {
   Plotly.react(node, seriesTraces(c.data, c.sensor, true), chartLayout(el, true), { displayModeBar: false, responsive: true });
 }
 
-function fmtDuration(hours) {
-  if (hours == null) return "–";
-  if (hours < 48) return fmtNum(hours, 1) + " h";
-  return fmtNum(hours / 24, 1) + " days";
-}
+function fmtDuration(hours) { return hours == null ? "–" : fmtSeconds(hours * 3600); }
 
 /* ---------- trends ---------- */
+const TREND_RANGES = [3600, 21600, 86400, 604800];
+const FIT_LOOKBACK_S = 604800, FIT_MIN_S = 600;
+/* The window a chart opens at: where the data is (a fresh demo has minutes, not a day), at most a week. */
+async function fittedWindow(sensorId, end) {
+  const probe = await api(`/api/history?sensor_id=${encodeURIComponent(sensorId)}&start=${end - FIT_LOOKBACK_S}&end=${end}&points=50`);
+  const last = S.latest.get(sensorId);
+  const first = probe.ts && probe.ts.length ? probe.ts[0] : (last ? last[0] : end - FIT_MIN_S);
+  const span = Math.max(end - first, 0);
+  const range = TREND_RANGES.find((r) => r >= span * 1.05);
+  if (range && range > 3600) return { start: end - range, end, range };
+  if (range) return { start: end - Math.max(span * 1.1, FIT_MIN_S), end, range: Math.max(span * 1.1, FIT_MIN_S) };
+  return { start: end - FIT_LOOKBACK_S, end, range: FIT_LOOKBACK_S };
+}
 function themeColours() {
   const cs = getComputedStyle(document.documentElement);
   return { text: cs.getPropertyValue("--text").trim(), muted: cs.getPropertyValue("--muted").trim(),
@@ -342,14 +629,21 @@ function renderTrendPicker() {
 
 async function loadTrend() {
   const t = S.trend; if (!t.sensor || !window.Plotly) return;
+  const ticket = (loadTrend.ticket = (loadTrend.ticket || 0) + 1);
+  if (t.fit) {   // a sensor just opened: a window that fits its data, until the user picks one
+    const fit = await fittedWindow(t.sensor, Date.now() / 1000);
+    if (ticket !== loadTrend.ticket || !t.fit) return;
+    t.range = fit.range; t.fit = false;
+    for (const o of document.querySelectorAll("#trend-ranges button")) o.classList.toggle("active", Number(o.dataset.range) === t.range);
+  }
   const end = t.live || t.end == null ? Date.now() / 1000 : t.end;
   const start = t.live || t.start == null ? end - t.range : t.start;
   const node = $("#trend-chart"); const el = S.sensors.get(t.sensor);
-  const ticket = (loadTrend.ticket = (loadTrend.ticket || 0) + 1);
   const data = await api(`/api/history?sensor_id=${encodeURIComponent(t.sensor)}&start=${start}&end=${end}&points=2000`);
   if (ticket !== loadTrend.ticket) return;   // a newer zoom superseded this one
   t.data = data;
   $("#trend-info").textContent = `${data.ts.length} points` + (data.ts.length >= 1800 ? " (min/max envelope)" : "");
+  $("#trend-info").dataset.range = String(Math.round(end - start));
   const layout = chartLayout(el, false);
   layout.xaxis.range = [new Date(start * 1000), new Date(end * 1000)];
   loadTrend.drawing = true;
@@ -382,9 +676,65 @@ function appendLiveToTrend(readings) {
 }
 
 /* ---------- alerts ---------- */
+/* ISA-18.2 state (Alert.isa_state; derived from the wire state for senders without it). A returned
+   but unacknowledged alert ("unack_rtn", wire state "cleared") still needs its acknowledgement. */
+const isaOf = (a) => a.isa_state || ({ active: "unack_active", acknowledged: "ack_active" }[a.state] || "normal");
+const isShelved = (a, now) => !!(a.shelved || (a.shelved_until && a.shelved_until > (now ?? Date.now() / 1000)));
 function stateOf(a) {
-  if (a.shelved || (a.shelved_until && a.shelved_until > Date.now() / 1000)) return "shelved";
+  if (isShelved(a)) return "shelved";
+  if (isaOf(a) === "unack_rtn") return "returned";
   return a.state;
+}
+const STATE_TEXT = { returned: "returned, unacknowledged" };
+const needsAck = (st) => st === "active" || st === "returned";
+
+/* Every alert count the page shows (badge, top bar, Alerts and System views) comes from here, from the
+   alerts this page holds (live events over a snapshot), with the sidecar's alarm_metrics definitions. */
+function alertCounts() {
+  const now = Date.now() / 1000;
+  const c = { active: 0, unacknowledged: 0, acknowledged: 0, returned_unacknowledged: 0, shelved: 0, critical: 0, raised_last_hour: 0 };
+  for (const a of S.alerts.values()) {
+    const isa = isaOf(a), condition = isa === "unack_active" || isa === "ack_active";
+    if (condition) c.active++;
+    if (isa === "unack_active" || isa === "unack_rtn") c.unacknowledged++;
+    if (isa === "ack_active") c.acknowledged++;
+    if (isa === "unack_rtn") c.returned_unacknowledged++;
+    if (isa !== "normal" && isShelved(a, now)) c.shelved++;
+    if (condition && a.severity === "critical") c.critical++;
+    if (a.raised_ts > now - 3600) c.raised_last_hour++;
+  }
+  return c;
+}
+
+/* The message as the sidecar wrote it, its UCUM unit codes shown as symbols ("19 Cel" -> "19 °C"). */
+function messageText(a) {
+  const sensorEl = a.sensor_id && S.sensors.get(a.sensor_id);
+  const code = sensorEl && sensorEl.sensor.unit, sym = code ? unitText(code) : "";
+  if (!code || sym === code || /^[0-9.]+$/.test(code)) return a.message || "";   // "1" would hit numbers
+  const re = new RegExp(" " + code.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "(?![A-Za-z0-9.])", "g");
+  return String(a.message || "").replace(re, sym ? " " + sym : "");
+}
+const signed = (v, d) => (v > 0 ? "+" : "") + fmtNum(v, d);
+const decimals = (v) => { const x = Math.abs(v); return x >= 100 ? 0 : x >= 10 ? 1 : 2; };
+/* Value and limit of an alert in the same unit: a rate of change and its limit both per minute. */
+function alertValueHtml(a) {
+  if (a.value == null) return "";
+  const sensorEl = a.sensor_id && S.sensors.get(a.sensor_id);
+  const sym = sensorEl ? unitText(sensorEl.sensor.unit) : "";
+  const u = sym ? " " + sym : "", lim = (t) => ` <span class="muted limit">limit ${t}</span>`;
+  const has = a.threshold != null;
+  switch (a.kind) {
+    case "rate_of_change": {
+      const d = Math.max(decimals(a.value), has ? decimals(a.threshold) : 0);
+      return esc(signed(a.value, d) + u + "/min") + (has ? lim(esc("±" + fmtNum(Math.abs(a.threshold), d) + u + "/min")) : ""); }
+    case "stale": return esc("no data " + fmtSeconds(a.value)) + (has ? lim(esc(fmtSeconds(a.threshold))) : "");
+    case "flatline": return esc(fmtValue(a.value, sensorEl && sensorEl.sensor.unit)) + (has ? lim(esc("flat " + fmtSeconds(a.threshold))) : "");
+    case "anomaly": return esc("score " + fmtNum(a.value, 2)) + (has ? lim(esc(fmtNum(a.threshold, 2))) : "");
+    case "failure_risk": return esc(fmtPct(a.value)) + (has ? lim(esc(fmtPct(a.threshold))) : "");
+    default: {
+      const d = Math.max(decimals(a.value), has ? decimals(a.threshold) : 0);
+      return esc(fmtNum(a.value, d) + u) + (has ? lim(esc(fmtNum(a.threshold, d) + u)) : ""); }
+  }
 }
 
 function renderAlerts() {
@@ -392,23 +742,23 @@ function renderAlerts() {
   const rows = [...S.alerts.values()].filter((a) => {
     const st = stateOf(a);
     if (f.state === "open" && (st === "cleared" || st === "shelved")) return false;
-    if (!["open", "all"].includes(f.state) && st !== f.state) return false;
+    if (f.state === "active" && !needsAck(st)) return false;
+    if (!["open", "all", "active"].includes(f.state) && st !== f.state) return false;
     if (f.severity && a.severity !== f.severity) return false;
     if (text) { const el = S.elements.get(a.unique_id);
-      if (!(a.message + " " + elName(el) + " " + (a.sensor_id || "")).toLowerCase().includes(text)) return false; }
+      if (!(messageText(a) + " " + elName(el) + " " + (a.sensor_id || "")).toLowerCase().includes(text)) return false; }
     return true;
-  }).sort((a, b) => (RANK[SEVERITY_STATUS[b.severity]] - RANK[SEVERITY_STATUS[a.severity]]) || (b.raised_ts - a.raised_ts));
+  }).sort((a, b) => (needsAck(stateOf(b)) - needsAck(stateOf(a))) ||
+    (RANK[SEVERITY_STATUS[b.severity]] - RANK[SEVERITY_STATUS[a.severity]]) || (b.raised_ts - a.raised_ts));
   const tbody = $("#alert-table tbody");
   tbody.innerHTML = rows.slice(0, 300).map((a) => {
     const el = S.elements.get(a.unique_id); const st = stateOf(a);
-    const sensorEl = a.sensor_id && S.sensors.get(a.sensor_id);
-    const unit = sensorEl ? unitText(sensorEl.sensor.unit) : "";
     return `<tr data-alert="${esc(a.alert_id)}" data-state="${esc(st)}">
-      <td class="num">${fmtTime(a.raised_ts)}</td><td><span class="chip ${SEVERITY_STATUS[a.severity] || "unknown"}">${esc(a.severity)}</span></td>
-      <td><a href="#" data-goto="${esc(a.unique_id)}">${esc(elName(el) || a.unique_id)}</a></td><td>${esc(a.message)}</td>
-      <td class="num">${a.value != null ? fmtNum(a.value) + " " + esc(unit) : ""}${a.threshold != null ? ` <span class="muted">/ ${fmtNum(a.threshold)}</span>` : ""}</td>
-      <td class="alert-state">${esc(st)}${a.acknowledged_by ? ` <span class="muted">by ${esc(a.acknowledged_by)}</span>` : ""}</td>
-      <td class="actions">${st === "active" ? `<button class="btn small" data-ack="${esc(a.alert_id)}">Acknowledge</button>` : ""}
+      <td class="num nowrap">${fmtTime(a.raised_ts)}</td><td><span class="chip ${SEVERITY_STATUS[a.severity] || "unknown"}">${esc(a.severity)}</span></td>
+      <td><a href="#/element/${encodeURIComponent(a.unique_id)}" data-goto="${esc(a.unique_id)}">${esc(elName(el) || a.unique_id)}</a></td><td>${esc(messageText(a))}</td>
+      <td class="num value">${alertValueHtml(a)}</td>
+      <td class="alert-state">${esc(STATE_TEXT[st] || st)}${a.acknowledged_by ? ` <span class="muted">by ${esc(a.acknowledged_by)}</span>` : ""}</td>
+      <td class="actions">${needsAck(st) ? `<button class="btn small" data-ack="${esc(a.alert_id)}">Acknowledge</button>` : ""}
         ${st === "active" || st === "acknowledged" ? `<button class="btn small ghost" data-shelve="${esc(a.alert_id)}">Shelve</button>` : ""}
         ${st === "shelved" ? `<button class="btn small ghost" data-unshelve="${esc(a.alert_id)}">Unshelve</button>` : ""}</td></tr>`;
   }).join("");
@@ -417,21 +767,21 @@ function renderAlerts() {
 }
 
 function renderAlertMetrics() {
-  const now = Date.now() / 1000; const all = [...S.alerts.values()];
-  const open = all.filter((a) => a.state !== "cleared");
-  const metrics = [
-    ["Active", open.length], ["Unacknowledged", open.filter((a) => stateOf(a) === "active").length],
-    ["Critical", open.filter((a) => a.severity === "critical").length],
-    ["Raised last hour", all.filter((a) => a.raised_ts > now - 3600).length],
-    ["Standing > 24 h", open.filter((a) => a.raised_ts < now - 86400).length],
-  ];
-  // Alarm-rate metrics from the sidecar (ISA-18.2: alarms per 10 min, chattering, stale), when it has them.
+  const c = alertCounts();
+  const metrics = [["Active", c.active, "active"], ["Unacknowledged", c.unacknowledged, "unacknowledged"],
+    ["Returned, unacknowledged", c.returned_unacknowledged, "returned_unacknowledged"],
+    ["Critical", c.critical, "critical"], ["Raised last hour", c.raised_last_hour, "raised_last_hour"]];
+  // Alarm-rate metrics only the sidecar can know (ISA-18.2: alarms per 10 min, chattering, stale).
   const m = S.status.alarm_metrics || {};
-  for (const [k, label] of ALARM_RATE_METRICS) if (typeof m[k] === "number") metrics.push([label, fmtNum(m[k], Number.isInteger(m[k]) ? 0 : 1)]);
-  if (m.flood) metrics.push(["Alarm flood since", fmtTime(m.flood_since_ts)]);
-  $("#alert-metrics").innerHTML = metrics.map(([k, v]) => `<div class="metric"><b>${v}</b><span>${esc(k)}</span></div>`).join("");
-  const unacked = open.filter((a) => stateOf(a) === "active").length;
-  const badge = $("#alert-badge"); badge.hidden = unacked === 0; badge.textContent = unacked;
+  for (const [k, label] of ALARM_RATE_METRICS) if (k === "shelved") metrics.push([label, c.shelved, k]);
+    else if (typeof m[k] === "number") metrics.push([label, fmtNum(m[k], Number.isInteger(m[k]) ? 0 : 1), k]);
+  $("#alert-metrics").innerHTML = metrics.map(([k, v, key]) => `<div class="metric" data-metric="${key}"><b>${v}</b><span>${esc(k)}</span></div>`).join("");
+  const flood = $("#flood-banner");
+  flood.hidden = !m.flood;
+  if (m.flood) flood.textContent = `Alarm flood since ${fmtTime(m.flood_since_ts)}: ${m.suppressed || 0} lower-priority alerts held back until it ends. ` +
+    "Alerts already raised stay here until acknowledged.";
+  const badge = $("#alert-badge"); badge.hidden = c.unacknowledged === 0; badge.textContent = c.unacknowledged;
+  $("#kpi-alerts").textContent = S.alerts.size || !S.status.active_alerts ? c.active : S.status.active_alerts;
 }
 
 function ackUser() { return ($("#ack-user").value || "").trim() || localStorage.getItem("revitpyiot.user") || "dashboard"; }
@@ -457,11 +807,11 @@ function renderMaintenance() {
   $("#pm-table tbody").innerHTML = rows.map(({ e, h }) => {
     const status = statusOf(e); const p = h.failure_probability;
     const wo = orders.find((w) => w.unique_id === e.unique_id) || h.work_order;
-    return `<tr data-uid="${esc(e.unique_id)}"><td><a href="#" data-goto="${esc(e.unique_id)}">${esc(elName(e))}</a><br><span class="muted">${esc(catText(e.category))}</span></td>
-      <td class="num">${h.health_score != null ? `<span class="bar"><i style="width:${h.health_score}%;background:${COLOURS[status]}"></i></span>${fmtNum(h.health_score, 0)}` : "–"}</td>
+    return `<tr data-uid="${esc(e.unique_id)}"><td><a href="#/element/${encodeURIComponent(e.unique_id)}" data-goto="${esc(e.unique_id)}">${esc(elName(e))}</a><br><span class="muted">${esc(catText(e.category))}</span></td>
+      <td class="num nowrap">${h.health_score != null ? `<span class="bar"><i style="width:${h.health_score}%;background:${COLOURS[status]}"></i></span>${fmtNum(h.health_score, 0)}` : "–"}</td>
       <td><span class="chip ${status}">${status}</span></td>
-      <td class="num">${p != null ? `<span class="bar"><i style="width:${p * 100}%;background:${p > 0.5 ? COLOURS.critical : p > 0.2 ? COLOURS.warning : COLOURS.ok}"></i></span>${fmtNum(p * 100, 0)} %` : "–"}</td>
-      <td class="num">${fmtDuration(h.ttf_hours)}</td><td>${esc((h.drivers || []).join(", "))}</td>
+      <td class="num nowrap probability">${p != null ? `<span class="bar"><i style="width:${p * 100}%;background:${p > 0.5 ? COLOURS.critical : p > 0.2 ? COLOURS.warning : COLOURS.ok}"></i></span>${fmtPct(p)}` : "–"}</td>
+      <td class="num nowrap ttf">${fmtDuration(h.ttf_hours)}</td><td>${esc((h.drivers || []).join(", "))}</td>
       <td>${wo ? esc(typeof wo === "string" ? wo : [wo.id, wo.title, wo.state].filter(Boolean).join(" · ")) : '<span class="muted">–</span>'}</td></tr>`;
   }).join("") || '<tr><td colspan="7" class="muted">No equipment in this building.</td></tr>';
 }
@@ -497,11 +847,12 @@ function renderSystem() {
   const st = S.status; const pill = $("#state-pill");
   pill.textContent = st.state || "unknown"; pill.className = "pill " + (st.state || "");
   $("#kpi-rate").textContent = st.readings_per_s != null ? fmtNum(st.readings_per_s, 0) : "–";
-  // alert events are live, the status only every few seconds: count what this page holds
-  $("#kpi-alerts").textContent = S.alerts.size ? [...S.alerts.values()].filter((a) => a.state !== "cleared").length : (st.active_alerts ?? "–");
+  // one source for every alert count: the alerts this page holds (live events), see alertCounts()
+  const counts = alertCounts();
+  renderAlertMetrics();
   $("#sys-sidecar").innerHTML = kv([["State", st.state], ["Building", st.building_id], ["Sensors", st.sensors],
-    ["Readings/s", st.readings_per_s != null ? fmtNum(st.readings_per_s, 1) : null], ["Active alerts", st.active_alerts],
-    ["Uptime", st.uptime_s != null ? fmtDuration(st.uptime_s / 3600) : null]]);
+    ["Readings/s", st.readings_per_s != null ? fmtNum(st.readings_per_s, 1) : null], ["Active alerts", counts.active],
+    ["Uptime", st.uptime_s != null ? fmtSeconds(st.uptime_s) : null]]);
   $("#sys-sources tbody").innerHTML = Object.entries(st.sources || {}).map(([name, v]) =>
     `<tr><td>${esc(name)}</td><td>${stateChip(stateText(v))}</td></tr>`).join("")
     || '<tr><td class="muted">No polling sources: readings arrive by ingest only.</td></tr>';
@@ -513,7 +864,9 @@ function renderSystem() {
     ["Replayed at start", h.replayed || null], ["Errors", h.errors], ["Last error", h.last_error || null]])
     : '<dt>Historian</dt><dd class="muted">off: history comes from memory only</dd>';
   const m = st.alarm_metrics;
-  $("#sys-alarms").innerHTML = m ? kv(ALARM_METRICS.filter(([k]) => m[k] != null).map(([k, label]) => [label, m[k]])
+  const PAGE_COUNTED = ["active", "unacknowledged", "acknowledged", "returned_unacknowledged", "shelved"];
+  $("#sys-alarms").innerHTML = m ? kv(ALARM_METRICS.filter(([k]) => PAGE_COUNTED.includes(k) || m[k] != null)
+    .map(([k, label]) => [label, PAGE_COUNTED.includes(k) ? counts[k] : m[k]])
     .concat([["Flood", m.flood ? "yes, since " + fmtTime(m.flood_since_ts) : "no"]]))
     : '<dt>Alarms</dt><dd class="muted">no building configured yet</dd>';
   renderCloud(st.cloud);
@@ -552,15 +905,17 @@ function applyMessage(msg) {
       S.health = new Map((msg.health || []).map((h) => [h.unique_id, h]));
       S.alerts = new Map((msg.alerts || []).map((a) => [a.alert_id, a]));
       S.latest = new Map(Object.entries(msg.latest || {}));
+      S.keys = msg.keys || [];
       S.status = msg.status || {}; S.dashboard = msg.dashboard || {};
       markDirty("plan", "detail", "alerts", "pm", "system"); break;
-    case "readings":
-      for (const [sid, ts, v] of msg.r) S.latest.set(sid, [ts, v]);
-      appendLiveToTrend(msg.r); markDirty("plan", "detail"); break;
+    case "readings": {
+      const rows = readingRows(msg);
+      for (const [sid, ts, v] of rows) S.latest.set(sid, [ts, v]);
+      appendLiveToTrend(rows); markDirty("plan", "detail"); break; }
     case "alert": {
       const a = msg.alert; const before = S.alerts.get(a.alert_id);
       S.alerts.set(a.alert_id, a);
-      if (!before && a.severity === "critical" && a.state === "active") toast("Critical: " + a.message);
+      if (!before && a.severity === "critical" && a.state === "active") toast("Critical: " + messageText(a));
       markDirty("plan", "detail", "alerts", "system"); break; }
     case "health":
       for (const h of msg.items) S.health.set(h.unique_id, h);
@@ -569,6 +924,20 @@ function applyMessage(msg) {
       S.status = msg.status || {}; S.dashboard = msg.dashboard || S.dashboard;
       markDirty("system", "alerts", "pm"); break;
   }
+}
+
+/* A readings push in columns (sidecar/dashboard/live.py readings_message): sensor keys ("i", new
+   ones named in "add"), milliseconds after "tb" ("t"), values in ten-thousandths ("v"; those that
+   need every digit in "x" as [row, value]) -> [[sensor_id, ts, value]]. */
+function readingRows(msg) {
+  for (const [k, sid] of msg.add || []) S.keys[k] = sid;
+  const exact = new Map(msg.x || []);
+  const rows = [];
+  for (let j = 0; j < msg.i.length; j++) {
+    const sid = S.keys[msg.i[j]], t = msg.t[j], v = msg.v[j];
+    if (sid != null && t != null) rows.push([sid, msg.tb + t / 1000, v == null ? (exact.get(j) ?? null) : v / 10000]);
+  }
+  return rows;
 }
 
 function connect() {
@@ -588,7 +957,8 @@ function showView(name) {
   if (name === "alerts") renderAlerts();
   if (name === "maintenance") renderMaintenance();
   if (name === "system") renderSystem();
-  if (name === "overview" && S.selected) renderDetail(true);
+  if (name === "overview") { if (S.selected) renderDetail(true); renderPlan(); }
+  updateUrl();
 }
 
 function applyTheme(theme) {
@@ -602,10 +972,11 @@ async function init() {
     (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark"));
   $("#theme-toggle").onclick = () => applyTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark");
   for (const b of document.querySelectorAll(".tab")) b.onclick = () => showView(b.dataset.view);
-  $("#trend-sensor").onchange = (e) => { S.trend.sensor = e.target.value; S.trend.live = true; $("#trend-live").checked = true; loadTrend().catch((x) => toast(x.message)); };
+  initPlanZoom(); initReplay();
+  $("#trend-sensor").onchange = (e) => { S.trend.sensor = e.target.value; S.trend.live = true; S.trend.fit = true; $("#trend-live").checked = true; loadTrend().catch((x) => toast(x.message)); };
   for (const b of document.querySelectorAll("#trend-ranges button")) b.onclick = () => {
     for (const o of document.querySelectorAll("#trend-ranges button")) o.classList.toggle("active", o === b);
-    S.trend.range = Number(b.dataset.range); S.trend.live = true; $("#trend-live").checked = true; loadTrend().catch((x) => toast(x.message)); };
+    S.trend.range = Number(b.dataset.range); S.trend.live = true; S.trend.fit = false; $("#trend-live").checked = true; loadTrend().catch((x) => toast(x.message)); };
   $("#trend-live").onchange = (e) => { S.trend.live = e.target.checked; if (S.trend.live) loadTrend().catch(() => {}); };
   for (const b of document.querySelectorAll("#alert-state-filter button")) b.onclick = () => {
     for (const o of document.querySelectorAll("#alert-state-filter button")) o.classList.toggle("active", o === b);
@@ -619,8 +990,10 @@ async function init() {
   $("#pm-table").addEventListener("click", onAlertAction);
   $("#btn-start").onclick = () => command("start").then(() => toast("Monitoring started")).catch((e) => toast(e.message));
   $("#btn-stop").onclick = () => command("stop").then(() => toast("Monitoring stopped")).catch((e) => toast(e.message));
-  try { loadBuilding((await api("/api/building")).building); } catch (e) { toast(e.message); }
+  try { const r = await api("/api/building"); S.units = r.units || {}; loadBuilding(r.building); } catch (e) { toast(e.message); }
   renderLevels(); renderPlan(); connect();
+  applyRoute();
+  window.addEventListener("hashchange", applyRoute);
   document.body.dataset.ready = "1";
   setInterval(() => { if (S.view === "trends" && S.trend.live && S.trend.data) loadTrend().catch(() => {}); }, 60000);
   setInterval(() => api("/api/building").then((r) => {   // a re-export from Revit replaces the building

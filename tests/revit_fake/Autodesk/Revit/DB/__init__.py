@@ -216,7 +216,11 @@ class BoundingBoxXYZ:
 
 
 class Curve:
-    pass
+    def GetEndPoint(self, index):
+        raise NotImplementedError
+
+    def Tessellate(self):
+        raise NotImplementedError
 
 
 class Line(Curve):
@@ -232,6 +236,14 @@ class Line(Curve):
         if not normalized:
             raise ArgumentException("the fake evaluates normalized parameters only")
         return self._start + (self._end - self._start) * parameter
+
+    def GetEndPoint(self, index):
+        if index not in (0, 1):
+            raise ArgumentException("index must be 0 or 1")
+        return self._start if index == 0 else self._end
+
+    def Tessellate(self):
+        return [self._start, self._end]
 
 
 class Location:
@@ -563,6 +575,36 @@ class PhaseArray:
         return iter(list(self._items))
 
 
+class SpatialElementBoundaryLocation:
+    Finish = 0
+    Center = 1
+    CoreBoundary = 2
+    CoreCenter = 3
+
+
+class SpatialElementBoundaryOptions:
+    def __init__(self):
+        self.SpatialElementBoundaryLocation = SpatialElementBoundaryLocation.Finish
+        self.StoreFreeBoundaryFaces = False
+
+
+class BoundarySegment:
+    def __init__(self, curve, element_id=None):
+        self._curve = curve
+        self.ElementId = element_id if element_id is not None else ElementId.InvalidElementId
+        self.LinkElementId = ElementId.InvalidElementId
+
+    def GetCurve(self):
+        return self._curve
+
+
+def _box_loop(minimum, maximum):
+    z = minimum.Z
+    corners = [XYZ(minimum.X, minimum.Y, z), XYZ(maximum.X, minimum.Y, z), XYZ(maximum.X, maximum.Y, z),
+               XYZ(minimum.X, maximum.Y, z)]
+    return [BoundarySegment(Line.CreateBound(corners[i], corners[(i + 1) % 4])) for i in range(4)]
+
+
 class SpatialElement(Element):
     """A room or space: an axis-aligned box in the fake (min/max corners, feet)."""
 
@@ -573,6 +615,7 @@ class SpatialElement(Element):
         self._min = minimum
         self._max = maximum
         self._phase_id = phase.Id if phase is not None else None
+        self._holes = []  # (min, max) boxes cut out of the boundary: shafts, columns
         placed = minimum is not None
         self.Location = LocationPoint((minimum + maximum) * 0.5) if placed else None
         self._set_bip(BuiltInParameter.ROOM_NAME, StorageType.String, name)
@@ -581,6 +624,15 @@ class SpatialElement(Element):
     @property
     def Level(self):
         return self._doc._elements.get(self.LevelId._value)
+
+    def GetBoundarySegments(self, options):
+        """Revit: one list of segments per loop, the outer boundary first, then holes; empty when
+        the room is not placed. The fake's boundary is its box, plus any ``_holes`` (min, max)."""
+        if not isinstance(options, SpatialElementBoundaryOptions):
+            raise ArgumentException("options must be SpatialElementBoundaryOptions")
+        if self._min is None:
+            return []
+        return [_box_loop(self._min, self._max)] + [_box_loop(a, b) for a, b in self._holes]
 
     @property
     def Area(self):
