@@ -53,10 +53,9 @@ async def test_allow_listed_origin_is_accepted():
     runner, url = await start_dashboard(backend, "127.0.0.1", 0, token=None,
                                         allowed_origins=["https://ops.example.org"])
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(url.replace("http", "ws") + "ws",
-                                          headers={"Origin": "https://ops.example.org"}) as ws:
-                assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(url.replace("http", "ws") + "ws", headers={"Origin": "https://ops.example.org"}) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
     finally:
         await runner.cleanup()
 
