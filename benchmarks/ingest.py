@@ -1,20 +1,46 @@
 """Readings through the whole sidecar pipeline, and alert latency under load.
 
-The sidecar runs as a subprocess pinned to one CPU core (Linux); the clients run here, on
-another core when there is one. Figures (medians of several runs):
+Each run starts a fresh sidecar: a subprocess pinned to one CPU core (Linux), its data in a
+throw-away folder, the historian's default settings (SQLite, ``flush_interval_ms`` 1000). The
+clients run here, on another core when there is one. A run has two phases.
 
-- ``readings_per_s``: batched ``ingest`` requests of 10,000 readings over ZeroMQ (decode, parse,
-  ring buffer, rules, alerts, health, journal with fsync before each reply, historian) until the
-  historian has committed every reading to SQLite (its backlog is back to 0).
-- ``alert_latency_ms_p50`` / ``_p99``: from sending one out-of-limit reading to receiving its
-  ``alert`` event on a SUB socket, while another client ingests 10,000 readings/s.
-- ``bytes_per_buffered_point``: memory of the ring buffers per buffered reading.
+Throughput: one client sends a stream of ``ingest`` requests of 10,000 readings over 1,000
+sensors (80 requests with ``--quick``, 200 without), each after the previous reply (as a client
+that needs ``accepted`` does), then polls ``status`` until the historian's backlog is 0.
 
-    python benchmarks/ingest.py [--quick]      # the last line is JSON
+- ``readings_per_s``: the stream's readings / (first request sent -> every one of them
+  committed to SQLite). The whole pipeline on the sidecar's one core: decoding, checks,
+  parsing, ring buffer, rules, alerts, health, the journal append and its fdatasync before
+  each reply, and the historian's commits (running alongside, on the same core).
+- ``ingest_only_readings_per_s``: the same readings / (first request -> last reply).
+- ``commit_tail_ms``: last reply -> last reading committed. The historian commits a backlog
+  worth a commit (32 readings per sensor of the building on average, at least 5,000) 20 ms
+  after its input goes quiet; a smaller one waits for the flush interval (<= 1 s). A stream
+  that ends just after an interval commit shows that wait (a tail near 1,000 ms, a lower
+  ``readings_per_s`` for that run): the stream is long enough that the median does not hinge
+  on it.
+
+Latency: while another client ingests 10,000 readings/s (1,000-reading requests every 100 ms),
+a probe sends one out-of-limit reading (40 Cel, critical above 32) in its own ``ingest``
+request and waits for its ``alert`` event on a SUB socket, then clears it with a normal
+reading (60 probes a run with ``--quick``, 200 without).
+
+- ``alert_latency_ms_p50`` / ``_p99``: of one run's probes, from sending the request to
+  receiving the event (the event is published before the reply, which waits for the fsync).
+
+Every figure is printed for every run, then as the median of the runs with their range (min-max);
+at least 5 runs, also with ``--quick``. ``bytes_per_buffered_point`` is computed (ring buffer
+memory). Last, the cost per reading of each step, measured in this process one step at a time
+(``stage_costs``). Figures depend on the machine and its load: the script prints both.
+``--py-spy DIR`` records where the sidecar spends its time during the first run's two phases
+(``pip install py-spy``: a benchmark tool, not a dependency of the product).
+
+    python benchmarks/ingest.py [--quick] [--runs N] [--py-spy DIR]   # the last line is JSON
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -33,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import msgpack
+import numpy as np
 import zmq
 
 from sidecar.client.launcher import LOOPBACK_ANY_PORT, SidecarLauncher, serve_arguments
@@ -65,7 +92,7 @@ class Sidecar:
         data = Path(self.temp.name) / "data"
         data.mkdir()
         config = Path(self.temp.name) / "sidecar.toml"
-        config.write_text("[simulator]\ndemo_faults = false\n[historian]\nflush_interval_ms = 500\n"
+        config.write_text("[simulator]\ndemo_faults = false\n[historian]\n"  # the default flush interval (1 s)
                           f"ring_points = {RING_POINTS}\n[sidecar]\nlog_level = \"WARNING\"\n", encoding="utf-8")
         self.launcher = SidecarLauncher(
             serve_arguments(command_endpoint=LOOPBACK_ANY_PORT, event_endpoint=LOOPBACK_ANY_PORT, data_dir=data,
@@ -172,6 +199,71 @@ def latency_run(context: zmq.Context[Any], sidecar: Sidecar, probes: int) -> lis
     return latencies
 
 
+def stage_costs(batches: int) -> dict[str, list[float]]:
+    """Microseconds per reading of each step an ``ingest`` request's readings take, measured in
+    this process on the benchmark's 10,000-reading batches (one step at a time, so they add up
+    without the contention of the real run): msgpack decoding, the envelope check,
+    ``parse_ingest``, ``Pipeline.submit`` (latest values, ring buffer, rules, alerts, health),
+    the journal append and its fdatasync, and the historian's commit of one batch and of ten."""
+    from sidecar.model import build_model
+    from sidecar.pipeline import Pipeline
+    from sidecar.readings import parse_ingest
+    from sidecar.store.historian import dedupe_last_wins
+    from sidecar.store.journal import Journal
+    from sidecar.store.sqlite import SQLiteBackend
+    from sidecar.validation import validate_request
+
+    model = build_model(building())
+    ids = [sensor.sensor_id for sensor in model.sensors]
+    pipeline = Pipeline(model, lambda topic, body: None, lambda batch: None)
+    costs: dict[str, list[float]] = {key: [] for key in ("decode", "check", "parse", "submit", "journal append",
+                                                          "journal fdatasync", "commit (1 batch)",
+                                                          "commit (10 batches)")}
+    base = time.time() - 3600.0
+    with tempfile.TemporaryDirectory(prefix="revitpyiot-stages-") as temp:
+        journal = Journal(Path(temp) / "journal")
+        backend = SQLiteBackend(Path(temp) / "history.sqlite3")
+        backend.open()
+        keys = backend.sensor_keys(ids)
+        grouped = SQLiteBackend(Path(temp) / "grouped.sqlite3")  # the same readings, ten batches a commit
+        grouped.open()
+        grouped.sensor_keys(ids)
+        pending: list[Any] = []
+        for k in range(batches):
+            payload = msgpack.packb({"v": 1, "type": "ingest", "id": f"s{k}", "ts": time.time(), "token": "t",
+                                     "body": {"readings": normal_batch(base + k, BATCH, k * 7)}}, use_bin_type=True)
+            gc.disable()  # as the bus does for large requests
+            t0 = time.perf_counter()
+            message = msgpack.unpackb(payload, raw=False)
+            t1 = time.perf_counter()
+            validate_request(message)
+            t2 = time.perf_counter()
+            batch, _ = parse_ingest(message["body"]["readings"], model, time.time(), 300.0)
+            t3 = time.perf_counter()
+            pipeline.submit(batch)
+            t4 = time.perf_counter()
+            journal.append(1, ids, batch.sensor, batch.ts, batch.value)
+            t5 = time.perf_counter()
+            journal.sync()
+            t6 = time.perf_counter()
+            gc.enable()
+            stored = dedupe_last_wins(keys[batch.sensor], batch.ts, batch.value)
+            backend.write(*stored)
+            t8 = time.perf_counter()
+            for key, (a, b) in zip(costs, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t8))):
+                costs[key].append((b - a) / BATCH * 1e6)
+            pending.append((keys[batch.sensor], batch.ts, batch.value))
+            if len(pending) == 10:
+                t9 = time.perf_counter()
+                grouped.write(*dedupe_last_wins(*(np.concatenate(part) for part in zip(*pending))))
+                costs["commit (10 batches)"].append((time.perf_counter() - t9) / (10 * BATCH) * 1e6)
+                pending = []
+        backend.close()
+        grouped.close()
+        journal.close()
+    return costs
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100.0 * (len(ordered) - 1)))]
@@ -226,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", type=Path, metavar="DIR", dest="py_spy",
                         help="record the sidecar with py-spy during the first run's phases into DIR")
     args = parser.parse_args(argv)
-    runs, batches, probes = (5, 40, 60) if args.quick else (7, 100, 200)
+    runs, batches, probes = (5, 80, 60) if args.quick else (7, 200, 200)
     runs = args.runs or runs
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     sidecar_cpu = cpus[0] if cpus else None
@@ -293,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:28} {spread(values, digits[key]):>34}  {units[key]:11} {targets[key]:11} {meaning[key]}")
     print(f"{'bytes_per_buffered_point':28} {ring.bytes_per_point:>34.2f}  {'bytes':11} "
           f"{targets['bytes_per_buffered_point']:11} {meaning['bytes_per_buffered_point']}")
+    stages = stage_costs(30 if args.quick else 60)
+    print(f"\nper reading, in this process, one step at a time (median of {len(stages['decode'])} batches of "
+          f"{BATCH:,}; min-max):")
+    for key, values in stages.items():
+        print(f"  {key:22} {spread(values, 3):>24} us")
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load_before:.1f} before, {load_after:.1f} after (figures depend on the machine and its load)")
     if args.py_spy:
@@ -302,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                                for key, values in columns.items()}
     summary["bytes_per_buffered_point"] = round(ring.bytes_per_point, 2)
     summary["runs"] = runs
+    summary["us_per_reading"] = {key: round(statistics.median(values), 3) for key, values in stages.items()}
     summary["spread"] = {key: [round(min(values), digits[key] + 1), round(max(values), digits[key] + 1)]
                          for key, values in columns.items()}
     print(json.dumps(summary))
