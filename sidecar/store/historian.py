@@ -10,8 +10,8 @@ PostgreSQL in ``postgres.py``). ``Historian`` puts it behind the event loop:
   for it, so an ``accepted`` reading survives a power loss. Source readings are not waited for
   (group commit: they become durable with the next ingest sync or flush).
 - the writer thread commits the queue every ``flush_interval``, at once when ``flush_rows``
-  wait, and as soon as the input goes quiet (no batch for ``QUIET_S``) with a backlog worth a
-  commit waiting (``COMMIT_MIN_ROWS``, and ``COMMIT_READINGS_PER_SENSOR`` per sensor of the
+  wait, and as soon as the input goes quiet (no batch for twice its usual gap) with a backlog
+  worth a commit waiting (``COMMIT_MIN_ROWS``, and ``COMMIT_READINGS_PER_SENSOR`` per sensor of the
   building); each commit is one transaction, after which it deletes the journal segments it
   has fully stored. The delay exists to gather readings into few large commits: a commit
   rewrites the newest chunk page of every sensor it touches and fsyncs the database's WAL, so
@@ -52,11 +52,15 @@ REPLAY_CHUNK = 500_000
 FLUSH_WAIT_S = 10.0
 # A backlog worth a commit before the flush interval is up, once the input has gone quiet. A
 # commit costs ~20 us of CPU per sensor it touches (a chunk row and two roll-up rows, each on its
-# own page, plus their WAL pages) and ~0.2 us per reading: with 32 readings per sensor it costs
-# under 1 us per reading, within ~2x of a commit ten times that size.
-COMMIT_MIN_ROWS = 5_000             # and a commit's transaction and fsync cost ~5-20 ms
-COMMIT_READINGS_PER_SENSOR = 32     # on average, per sensor of the building
-QUIET_S = 0.02                      # no batch for this long: nothing more to gather
+# own page, plus their WAL pages) and ~0.2 us per reading, and its transaction and fsync ~5-20 ms.
+COMMIT_MIN_ROWS = 5_000
+COMMIT_READINGS_PER_SENSOR = 8      # on average, per sensor of the building
+# Quiet: no batch for twice the recent typical gap between batches (a moving average), within
+# these bounds. A steady source (a simulator tick, a client streaming requests back to back)
+# never looks quiet between its own batches, so it keeps filling few large commits.
+QUIET_GAPS = 2.0
+QUIET_MIN_S = 0.02
+QUIET_MAX_S = 1.0
 
 
 class HistorianBackend(ABC):
@@ -127,6 +131,7 @@ class Historian:
         self._closing = False
         self._commit_rows = settings.flush_rows   # a backlog worth a commit (per configuration)
         self._last_arrival = 0.0
+        self._gap_s = QUIET_MIN_S                  # moving average of the gaps between batches
         self._flush_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._models: dict[int, tuple[Any, int, list[str]]] = {}   # id(model) -> (model, generation, ids)
         self._generation = 0
@@ -213,7 +218,9 @@ class Historian:
             self._queue.append(_Queued(generation, batch.sensor, batch.ts, batch.value, segment))
             before = self._backlog
             self._backlog += len(batch)
-            self._last_arrival = time.monotonic()
+            now = time.monotonic()
+            self._gap_s += 0.2 * (min(now - self._last_arrival, QUIET_MAX_S) - self._gap_s)
+            self._last_arrival = now
             if self._backlog >= self.settings.flush_rows or before < self._commit_rows <= self._backlog:
                 self._cond.notify()
 
@@ -299,7 +306,8 @@ class Historian:
                     if remaining <= 0:
                         break
                     if self._backlog >= self._commit_rows:  # worth a commit: wait only while more arrives
-                        quiet_in = self._last_arrival + QUIET_S - now
+                        quiet_s = min(QUIET_MAX_S, max(QUIET_MIN_S, QUIET_GAPS * self._gap_s))
+                        quiet_in = self._last_arrival + quiet_s - now
                         if quiet_in <= 0:
                             break
                         remaining = min(remaining, quiet_in)

@@ -273,7 +273,7 @@ def test_a_backlog_worth_a_commit_is_committed_once_the_input_goes_quiet(
         make_historian: Callable[..., Historian], monkeypatch: pytest.MonkeyPatch) -> None:
     """The flush interval (an hour here) gathers readings into few commits; once the input has
     gone quiet a backlog worth a commit does not wait for it, a trickle does."""
-    monkeypatch.setattr(historian_module, "QUIET_S", 1.0)
+    monkeypatch.setattr(historian_module, "QUIET_MIN_S", 1.0)   # quiet: no batch for 1 s
     h = make_historian(clock=Clock())
     h.on_readings(batch([0, 1] * 50, [NOW - 900 + i for i in range(100)], [1.0] * 100))   # a trickle
     n = historian_module.COMMIT_MIN_ROWS
