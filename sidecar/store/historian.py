@@ -14,8 +14,9 @@ PostgreSQL in ``postgres.py``). ``Historian`` puts it behind the event loop:
   worth a commit waiting (``COMMIT_MIN_ROWS``, and ``COMMIT_READINGS_PER_SENSOR`` per sensor of the
   building); each commit is one transaction, after which it deletes the journal segments it
   has fully stored. The delay exists to gather readings into few large commits: a commit
-  rewrites the newest chunk page of every sensor it touches and fsyncs the database's WAL, so
-  its cost is mostly per commit and per sensor (``docs/sidecar.md``, "Speed"). Once the input
+  writes a chunk row and two roll-up rows on the pages of every sensor it touches and fsyncs
+  the database's WAL, so its cost is mostly per commit and per sensor (``docs/sidecar.md``,
+  "Speed"). Once the input
   has gone quiet there is nothing left to gather, so a big enough backlog is not kept waiting
   for the timer; a trickle still is.
 - at open, journal segments left by a killed process are replayed into the database.
