@@ -293,6 +293,8 @@ class Profiler:
         if directory is None or pid is None:
             return
         exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(exe).exists():
+            raise SystemExit("--py-spy needs py-spy: pip install py-spy")
         directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen([exe, "record", "-p", str(pid), "-r", "250", "-t", "--nonblocking",
                                          "-f", "raw", "-o", str(directory / f"{name}.txt")],
