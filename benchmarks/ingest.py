@@ -1,24 +1,53 @@
 """Readings through the whole sidecar pipeline, and alert latency under load.
 
-The sidecar runs as a subprocess pinned to one CPU core (Linux); the clients run here, on
-another core when there is one. Figures (medians of several runs):
+Each run starts a fresh sidecar: a subprocess pinned to one CPU core (Linux), its data in a
+throw-away folder, the historian's default settings (SQLite, ``flush_interval_ms`` 1000). The
+clients run here, on another core when there is one. A run has two phases.
 
-- ``readings_per_s``: batched ``ingest`` requests of 10,000 readings over ZeroMQ (decode, parse,
-  ring buffer, rules, alerts, health, journal with fsync before each reply, historian) until the
-  historian has committed every reading to SQLite (its backlog is back to 0).
-- ``alert_latency_ms_p50`` / ``_p99``: from sending one out-of-limit reading to receiving its
-  ``alert`` event on a SUB socket, while another client ingests 10,000 readings/s.
-- ``bytes_per_buffered_point``: memory of the ring buffers per buffered reading.
+Throughput: one client sends a stream of ``ingest`` requests of 10,000 readings over 1,000
+sensors (80 requests with ``--quick``, 200 without), each after the previous reply (as a client
+that needs ``accepted`` does), then polls ``status`` until the historian's backlog is 0.
 
-    python benchmarks/ingest.py [--quick]      # the last line is JSON
+- ``readings_per_s``: the stream's readings / (first request sent -> every one of them
+  committed to SQLite). The whole pipeline on the sidecar's one core: decoding, checks,
+  parsing, ring buffer, rules, alerts, health, the journal append and its fdatasync before
+  each reply, and the historian's commits (running alongside, on the same core).
+- ``ingest_only_readings_per_s``: the same readings / (first request -> last reply).
+- ``commit_tail_ms``: last reply -> last reading committed. The historian commits a backlog
+  worth a commit (32 readings per sensor of the building on average, at least 5,000) 20 ms
+  after its input goes quiet; a smaller one waits for the flush interval (<= 1 s). A stream
+  that ends just after an interval commit shows that wait (a tail near 1,000 ms, a lower
+  ``readings_per_s`` for that run): the stream is long enough that the median does not hinge
+  on it.
+
+Latency: while another client ingests 10,000 readings/s (1,000-reading requests every 100 ms),
+a probe sends one out-of-limit reading (40 Cel, critical above 32) in its own ``ingest``
+request and waits for its ``alert`` event on a SUB socket, then clears it with a normal
+reading (60 probes a run with ``--quick``, 200 without).
+
+- ``alert_latency_ms_p50`` / ``_p99``: of one run's probes, from sending the request to
+  receiving the event (the event is published before the reply, which waits for the fsync).
+
+Every figure is printed for every run, then as the median of the runs with their range (min-max);
+at least 5 runs, also with ``--quick``. ``bytes_per_buffered_point`` is computed (ring buffer
+memory). Last, the cost per reading of each step, measured in this process one step at a time
+(``stage_costs``). Figures depend on the machine and its load: the script prints both.
+``--py-spy DIR`` records where the sidecar spends its time during the first run's two phases
+(``pip install py-spy``: a benchmark tool, not a dependency of the product).
+
+    python benchmarks/ingest.py [--quick] [--runs N] [--py-spy DIR]   # the last line is JSON
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import msgpack
+import numpy as np
 import zmq
 
 from sidecar.client.launcher import LOOPBACK_ANY_PORT, SidecarLauncher, serve_arguments
@@ -62,7 +92,7 @@ class Sidecar:
         data = Path(self.temp.name) / "data"
         data.mkdir()
         config = Path(self.temp.name) / "sidecar.toml"
-        config.write_text("[simulator]\ndemo_faults = false\n[historian]\nflush_interval_ms = 500\n"
+        config.write_text("[simulator]\ndemo_faults = false\n[historian]\n"  # the default flush interval (1 s)
                           f"ring_points = {RING_POINTS}\n[sidecar]\nlog_level = \"WARNING\"\n", encoding="utf-8")
         self.launcher = SidecarLauncher(
             serve_arguments(command_endpoint=LOOPBACK_ANY_PORT, event_endpoint=LOOPBACK_ANY_PORT, data_dir=data,
@@ -97,21 +127,22 @@ def normal_batch(start_ts: float, n: int, offset: int) -> list[list[Any]]:
     return [[f"t-{(offset + i) % SENSORS}", start_ts + i * 1e-4, 21.0 + (i % 7) * 0.1] for i in range(n)]
 
 
-def throughput_run(context: zmq.Context[Any], sidecar: Sidecar, batches: int, run: int) -> dict[str, float]:
+def throughput_run(context: zmq.Context[Any], sidecar: Sidecar, batches: list[list[list[Any]]]) -> dict[str, float]:
+    """One stream of ``ingest`` requests, sent one after the other (each waits for its reply, as
+    a client that needs ``accepted`` does), then the historian's backlog polled until 0."""
     client = sidecar.client(context)
-    base = time.time() - 3600.0 + run * 10.0
-    payloads = [packed(client, "ingest", {"readings": normal_batch(base + k * 1.0, BATCH, k * 7)})
-                for k in range(batches)]
+    payloads = [packed(client, "ingest", {"readings": batch}) for batch in batches]
+    total = sum(len(batch) for batch in batches)
     started = time.perf_counter()
     for payload in payloads:
         send_packed(client, payload)
     replied = time.perf_counter()
     while client.request("status", {})["historian"]["backlog"] > 0:
-        time.sleep(0.005)
+        time.sleep(0.002)
     stored = time.perf_counter()
     client.close()
-    total = batches * BATCH
-    return {"readings_per_s": total / (stored - started), "ingest_only_readings_per_s": total / (replied - started)}
+    return {"readings_per_s": total / (stored - started), "ingest_only_readings_per_s": total / (replied - started),
+            "commit_tail_ms": (stored - replied) * 1000.0}
 
 
 def latency_run(context: zmq.Context[Any], sidecar: Sidecar, probes: int) -> list[float]:
@@ -168,6 +199,71 @@ def latency_run(context: zmq.Context[Any], sidecar: Sidecar, probes: int) -> lis
     return latencies
 
 
+def stage_costs(batches: int) -> dict[str, list[float]]:
+    """Microseconds per reading of each step an ``ingest`` request's readings take, measured in
+    this process on the benchmark's 10,000-reading batches (one step at a time, so they add up
+    without the contention of the real run): msgpack decoding, the envelope check,
+    ``parse_ingest``, ``Pipeline.submit`` (latest values, ring buffer, rules, alerts, health),
+    the journal append and its fdatasync, and the historian's commit of one batch and of ten."""
+    from sidecar.model import build_model
+    from sidecar.pipeline import Pipeline
+    from sidecar.readings import parse_ingest
+    from sidecar.store.historian import dedupe_last_wins
+    from sidecar.store.journal import Journal
+    from sidecar.store.sqlite import SQLiteBackend
+    from sidecar.validation import validate_request
+
+    model = build_model(building())
+    ids = [sensor.sensor_id for sensor in model.sensors]
+    pipeline = Pipeline(model, lambda topic, body: None, lambda batch: None)
+    costs: dict[str, list[float]] = {key: [] for key in ("decode", "check", "parse", "submit", "journal append",
+                                                          "journal fdatasync", "commit (1 batch)",
+                                                          "commit (10 batches)")}
+    base = time.time() - 3600.0
+    with tempfile.TemporaryDirectory(prefix="revitpyiot-stages-") as temp:
+        journal = Journal(Path(temp) / "journal")
+        backend = SQLiteBackend(Path(temp) / "history.sqlite3")
+        backend.open()
+        keys = backend.sensor_keys(ids)
+        grouped = SQLiteBackend(Path(temp) / "grouped.sqlite3")  # the same readings, ten batches a commit
+        grouped.open()
+        grouped.sensor_keys(ids)
+        pending: list[Any] = []
+        for k in range(batches):
+            payload = msgpack.packb({"v": 1, "type": "ingest", "id": f"s{k}", "ts": time.time(), "token": "t",
+                                     "body": {"readings": normal_batch(base + k, BATCH, k * 7)}}, use_bin_type=True)
+            gc.disable()  # as the bus does for large requests
+            t0 = time.perf_counter()
+            message = msgpack.unpackb(payload, raw=False)
+            t1 = time.perf_counter()
+            validate_request(message)
+            t2 = time.perf_counter()
+            batch, _ = parse_ingest(message["body"]["readings"], model, time.time(), 300.0)
+            t3 = time.perf_counter()
+            pipeline.submit(batch)
+            t4 = time.perf_counter()
+            journal.append(1, ids, batch.sensor, batch.ts, batch.value)
+            t5 = time.perf_counter()
+            journal.sync()
+            t6 = time.perf_counter()
+            gc.enable()
+            stored = dedupe_last_wins(keys[batch.sensor], batch.ts, batch.value)
+            backend.write(*stored)
+            t8 = time.perf_counter()
+            for key, (a, b) in zip(costs, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t8))):
+                costs[key].append((b - a) / BATCH * 1e6)
+            pending.append((keys[batch.sensor], batch.ts, batch.value))
+            if len(pending) == 10:
+                t9 = time.perf_counter()
+                grouped.write(*dedupe_last_wins(*(np.concatenate(part) for part in zip(*pending))))
+                costs["commit (10 batches)"].append((time.perf_counter() - t9) / (10 * BATCH) * 1e6)
+                pending = []
+        backend.close()
+        grouped.close()
+        journal.close()
+    return costs
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100.0 * (len(ordered) - 1)))]
@@ -187,51 +283,128 @@ def machine() -> str:
            f"{platform.python_version()}, load average {load:.1f}"
 
 
+class Profiler:
+    """``py-spy record`` attached to the sidecar for one phase (``--py-spy DIR``; a benchmark
+    tool, not a product dependency: ``pip install py-spy``). Writes collapsed stacks, one file
+    per phase, with thread ids; ``--nonblocking`` keeps its cost on the sidecar small."""
+
+    def __init__(self, directory: Path | None, pid: int | None, name: str):
+        self.process: subprocess.Popen[bytes] | None = None
+        if directory is None or pid is None:
+            return
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(exe).exists():
+            raise SystemExit("--py-spy needs py-spy: pip install py-spy")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([exe, "record", "-p", str(pid), "-r", "250", "-t", "--nonblocking",
+                                         "-f", "raw", "-o", str(directory / f"{name}.txt")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # attached before the phase starts
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(30)
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    """``median (min-max)`` of the runs' values."""
+    fmt = f"{{:,.{digits}f}}"
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer runs and requests")
+    parser.add_argument("--quick", action="store_true", help="shorter streams and fewer probes (still 5 runs)")
+    parser.add_argument("--runs", type=int, help="runs (default 5 with --quick, 7 without)")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR", dest="py_spy",
+                        help="record the sidecar with py-spy during the first run's phases into DIR")
     args = parser.parse_args(argv)
-    runs, batches, probes = (3, 10, 60) if args.quick else (5, 30, 300)
+    runs, batches, probes = (5, 80, 60) if args.quick else (7, 200, 200)
+    runs = args.runs or runs
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     sidecar_cpu = cpus[0] if cpus else None
     if len(cpus) > 1:
         os.sched_setaffinity(0, set(cpus[1:]))
     context: zmq.Context[Any] = zmq.Context()
-    throughput, latencies = [], []
+    base = time.time() - 3600.0
+    stream = [normal_batch(base + k * 1.0, BATCH, k * 7) for k in range(batches)]  # each run: a fresh sidecar
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    throughput: list[dict[str, float]] = []
+    latencies: list[tuple[float, float]] = []
+    print(f"machine: {machine()}")
+    print(f"sidecar pinned to CPU {sidecar_cpu}; {runs} runs, each a fresh sidecar: a stream of {batches} ingest "
+          f"requests of {BATCH:,} readings over {SENSORS:,} sensors, then {probes} alert probes under "
+          "10,000 readings/s")
+    print(f"{'run':>3} {'readings/s':>11} {'ingest only':>12} {'commit tail':>12} {'alert p50':>10} {'p99':>7}")
     for run in range(runs):
         sidecar = Sidecar(sidecar_cpu)
+        spy_dir = args.py_spy if run == 0 else None
         try:
             client = sidecar.client(context)
             client.request("configure", building())
             client.request("start", {})
             client.close()
-            throughput.append(throughput_run(context, sidecar, batches, run))
-            run_latency = latency_run(context, sidecar, probes // runs)
-            latencies.append((percentile(run_latency, 50), percentile(run_latency, 99)))
+            profiler = Profiler(spy_dir, sidecar.launcher.pid, "throughput")
+            try:
+                figures = throughput_run(context, sidecar, stream)
+            finally:
+                profiler.stop()
+            profiler = Profiler(spy_dir, sidecar.launcher.pid, "latency")
+            try:
+                run_latency = latency_run(context, sidecar, probes)
+            finally:
+                profiler.stop()
         finally:
             sidecar.close()
+        throughput.append(figures)
+        latencies.append((percentile(run_latency, 50), percentile(run_latency, 99)))
+        print(f"{run + 1:>3} {figures['readings_per_s']:>11,.0f} {figures['ingest_only_readings_per_s']:>12,.0f} "
+              f"{figures['commit_tail_ms']:>9,.1f} ms {latencies[-1][0]:>7.2f} ms {latencies[-1][1]:>4.2f} ms",
+              flush=True)
     ring = SensorRing(SENSORS + PROBES, RING_POINTS)
-    figures = {
-        "readings_per_s": round(statistics.median(t["readings_per_s"] for t in throughput)),
-        "ingest_only_readings_per_s": round(statistics.median(t["ingest_only_readings_per_s"] for t in throughput)),
-        "alert_latency_ms_p50": round(statistics.median(p for p, _ in latencies), 3),
-        "alert_latency_ms_p99": round(statistics.median(p for _, p in latencies), 3),
-        "bytes_per_buffered_point": round(ring.bytes_per_point, 2),
+    columns: dict[str, list[float]] = {
+        "readings_per_s": [t["readings_per_s"] for t in throughput],
+        "ingest_only_readings_per_s": [t["ingest_only_readings_per_s"] for t in throughput],
+        "commit_tail_ms": [t["commit_tail_ms"] for t in throughput],
+        "alert_latency_ms_p50": [p for p, _ in latencies],
+        "alert_latency_ms_p99": [q for _, q in latencies],
     }
-    print(f"machine: {machine()}")
-    print(f"sidecar pinned to CPU {sidecar_cpu}; {runs} runs x {batches} ingest requests of {BATCH:,} readings; "
-          f"{SENSORS:,} sensors; alert probes {probes} under 10,000 readings/s")
-    print(f"{'figure':32} {'median':>14}  unit         target")
-    targets = {"readings_per_s": ">= 100,000", "alert_latency_ms_p50": "<= 2", "alert_latency_ms_p99": "<= 10",
-               "bytes_per_buffered_point": "<= 24", "ingest_only_readings_per_s": "(reply received)"}
-    units = {"readings_per_s": "readings/s", "ingest_only_readings_per_s": "readings/s",
+    digits = {"readings_per_s": 0, "ingest_only_readings_per_s": 0, "commit_tail_ms": 1,
+              "alert_latency_ms_p50": 2, "alert_latency_ms_p99": 2}
+    targets = {"readings_per_s": ">= 300,000", "alert_latency_ms_p50": "<= 2", "alert_latency_ms_p99": "<= 10",
+               "bytes_per_buffered_point": "<= 24", "ingest_only_readings_per_s": "", "commit_tail_ms": ""}
+    units = {"readings_per_s": "readings/s", "ingest_only_readings_per_s": "readings/s", "commit_tail_ms": "ms",
              "alert_latency_ms_p50": "ms", "alert_latency_ms_p99": "ms", "bytes_per_buffered_point": "bytes"}
-    for key, value in figures.items():
-        print(f"{key:32} {value:>14,}  {units[key]:12} {targets[key]}")
-    print("per run: " + ", ".join(f"{t['readings_per_s']:,.0f}" for t in throughput) + " readings/s; p50/p99 ms "
-          + ", ".join(f"{p:.2f}/{q:.2f}" for p, q in latencies))
+    meaning = {"readings_per_s": "stream ingested and committed to SQLite",
+               "ingest_only_readings_per_s": "until the last ingest reply",
+               "commit_tail_ms": "last reply -> last reading committed",
+               "alert_latency_ms_p50": "probe sent -> its alert event received",
+               "alert_latency_ms_p99": "(per run; median of the runs' p99s)",
+               "bytes_per_buffered_point": "ring buffer memory (computed)"}
+    print(f"\n{'figure':28} {'median of ' + str(runs) + ' runs (min-max)':>34}  {'unit':11} {'target':11} meaning")
+    for key, values in columns.items():
+        print(f"{key:28} {spread(values, digits[key]):>34}  {units[key]:11} {targets[key]:11} {meaning[key]}")
+    print(f"{'bytes_per_buffered_point':28} {ring.bytes_per_point:>34.2f}  {'bytes':11} "
+          f"{targets['bytes_per_buffered_point']:11} {meaning['bytes_per_buffered_point']}")
+    stages = stage_costs(30 if args.quick else 60)
+    print(f"\nper reading, in this process, one step at a time (median of {len(stages['decode'])} batches of "
+          f"{BATCH:,}; min-max):")
+    for key, values in stages.items():
+        print(f"  {key:22} {spread(values, 3):>24} us")
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load_before:.1f} before, {load_after:.1f} after (figures depend on the machine and its load)")
+    if args.py_spy:
+        print(f"py-spy stacks of run 1: {args.py_spy / 'throughput.txt'}, {args.py_spy / 'latency.txt'}")
     context.destroy(linger=0)
-    print(json.dumps(figures))
+    summary: dict[str, Any] = {key: round(statistics.median(values), digits[key] + 1 if digits[key] else 0)
+                               for key, values in columns.items()}
+    summary["bytes_per_buffered_point"] = round(ring.bytes_per_point, 2)
+    summary["runs"] = runs
+    summary["us_per_reading"] = {key: round(statistics.median(values), 3) for key, values in stages.items()}
+    summary["spread"] = {key: [round(min(values), digits[key] + 1), round(max(values), digits[key] + 1)]
+                         for key, values in columns.items()}
+    print(json.dumps(summary))
     return 0
 
 

@@ -237,3 +237,18 @@ def all_ok(item_ok: Callable[[object], bool]) -> Callable[[list[Any]], bool]:
         return all(map(item_ok, items))
 
     return check
+
+
+def ingest_request_ok(message: object) -> bool:
+    """An ``ingest`` request whose envelope and body ``ingest.request.json`` certainly accepts
+    (the readings' contents are the sidecar's to check one by one). The sidecar calls it with the
+    readings emptied, so it costs a few dictionary look-ups instead of a ~0.3 ms jsonschema pass
+    on every ``ingest``: on the way of every alert an ingested reading raises."""
+    if type(message) is not dict:
+        return False
+    body = message.get("body")
+    return (type(message.get("v")) is int and message["v"] == 1          # common.json version: const 1
+            and message.get("type") == "ingest" and is_text(message.get("id"), 1)
+            and _is_timestamp(message.get("ts")) and is_text(message.get("token"))
+            and type(body) is dict and type(body.get("readings")) is list
+            and set(map(type, body["readings"])) <= {list})   # stricter than the schema: msgpack decodes lists

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from shared_schemas import protocol
+from shared_schemas import fast_checks, protocol
 from sidecar.errors import RequestError
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ def validate_request(message: dict[str, Any]) -> None:
     checked = message
     if message["type"] == protocol.INGEST:
         checked = dict(message, body=dict(message["body"], readings=[]))
+        if fast_checks.ingest_request_ok(checked):  # certainly valid: no jsonschema pass (~0.3 ms)
+            return
     try:
         _shared_validate(checked)
     except Exception as error:

@@ -387,6 +387,7 @@ def test_fast_checks_accept_every_valid_golden_and_demo_item() -> None:
     assert all(map(fast_checks.health_record_ok, golden("event.health")["body"]["items"]))
     assert fast_checks.alert_ok(golden("event.alert")["body"])
     assert fast_checks.alert_ok(golden("reply.ack")["body"]["alert"])
+    assert fast_checks.ingest_request_ok(golden("request.ingest"))
 
 
 # Hypothesis: the hand-written checks never accept what the schema rejects.
@@ -438,6 +439,7 @@ def mutated(draw: st.DrawFn, originals: list[dict[str, Any]]) -> Any:
 CONFIG = golden("request.configure")["body"]
 HEALTH = golden("event.health")["body"]["items"]
 ALERTS = [golden("event.alert")["body"], golden("reply.ack")["body"]["alert"]]
+INGEST = [golden("request.ingest"), dict(golden("request.ingest"), body={"readings": []})]
 
 
 @pytest.mark.parametrize("check, ref, originals", [
@@ -446,7 +448,8 @@ ALERTS = [golden("event.alert")["body"], golden("reply.ack")["body"]["alert"]]
     (fast_checks.level_ok, "BuildingConfig.json#/$defs/level", CONFIG["levels"]),
     (fast_checks.health_record_ok, "HealthRecord.json", HEALTH),
     (fast_checks.alert_ok, "Alert.json", ALERTS),
-], ids=["element", "space", "level", "health", "alert"])
+    (fast_checks.ingest_request_ok, "ingest.request.json", INGEST),
+], ids=["element", "space", "level", "health", "alert", "ingest"])
 def test_fast_checks_never_accept_what_the_schema_rejects(check: Callable[[object], bool], ref: str,
                                                          originals: list[dict[str, Any]]) -> None:
     schema_validator = validation._ref_validator(ref)
@@ -473,7 +476,8 @@ SINGLE_MUTATION_VALUES: list[Any] = [
     (fast_checks.level_ok, "BuildingConfig.json#/$defs/level", CONFIG["levels"]),
     (fast_checks.health_record_ok, "HealthRecord.json", HEALTH),
     (fast_checks.alert_ok, "Alert.json", ALERTS),
-], ids=["element", "space", "level", "health", "alert"])
+    (fast_checks.ingest_request_ok, "ingest.request.json", INGEST),
+], ids=["element", "space", "level", "health", "alert", "ingest"])
 def test_fast_checks_agree_with_the_schema_on_every_single_mutation(
         check: Callable[[object], bool], ref: str, originals: list[dict[str, Any]]) -> None:
     schema_validator = validation._ref_validator(ref)

@@ -145,24 +145,20 @@ class ChunkedBackend(HistorianBackend):
         group_sid = sid[starts]
         newest = np.array([self._last_t1.get(s, -np.inf) for s in group_sid.tolist()])
         fast_group = ts[starts] > newest
+        sizes = ends - starts
+        fast = np.repeat(fast_group, sizes)
         conn = self._writer
         self._begin(conn)
         try:
             rows_added = 0
-            chunk_rows: list[tuple[int, float, float, int, bytes, bytes]] = []
             new_t1: dict[int, float] = {}
-            for k in np.flatnonzero(fast_group).tolist():
-                a, b, s = int(starts[k]), int(ends[k]), int(group_sid[k])
-                for lo in range(a, b, MAX_CHUNK_POINTS):
-                    hi = min(lo + MAX_CHUNK_POINTS, b)
-                    chunk_rows.append((s, float(ts[lo]), float(ts[hi - 1]), hi - lo, encode(ts[lo:hi]),
-                                       encode(value[lo:hi])))
-                new_t1[s] = float(ts[b - 1])
-                rows_added += b - a
-            self._many(conn, "INSERT INTO chunks(sid, t0, t1, n, ts, value) VALUES (?, ?, ?, ?, ?, ?)", chunk_rows)
             if fast_group.any():
-                mask = np.repeat(fast_group, ends - starts)
-                minute = aggregate_readings(sid[mask], ts[mask], value[mask], BUCKET_S["1m"])
+                self._many(conn, "INSERT INTO chunks(sid, t0, t1, n, ts, value) VALUES (?, ?, ?, ?, ?, ?)",
+                           _append_rows(sid, ts, value, fast, starts, sizes))
+                last = ends[fast_group] - 1
+                new_t1.update(zip(group_sid[fast_group].tolist(), ts[last].tolist()))
+                rows_added += int(sizes[fast_group].sum())
+                minute = aggregate_readings(sid[fast], ts[fast], value[fast], BUCKET_S["1m"])
                 self._merge_rollup(conn, "rollup_1m", minute)
                 self._merge_rollup(conn, "rollup_1h", coarsen(minute, BUCKET_S["1h"]))
             for k in np.flatnonzero(~fast_group).tolist():
@@ -294,6 +290,22 @@ class ChunkedBackend(HistorianBackend):
             (n,), = self._all(self._reader, f"SELECT count(*) FROM {table} WHERE sid = ? AND bucket >= ? AND "
                               "bucket <= ?", (s, float(np.floor(start_ts / width) * width), end_ts))
             return int(n)
+
+
+def _append_rows(sid: np.ndarray, ts: np.ndarray, value: np.ndarray, fast: np.ndarray, starts: np.ndarray,
+                 sizes: np.ndarray) -> list[tuple[int, float, float, int, bytes, bytes]]:
+    """Chunk rows of the readings marked ``fast`` (whole sensor groups, sorted by (sid, ts)): a
+    new chunk at each group's start and every ``MAX_CHUNK_POINTS`` within it. The boundaries
+    are computed with numpy and each blob is a slice of one encoded buffer, so the Python work
+    is one tuple per chunk row, none per reading."""
+    rank = np.arange(sid.shape[0]) - np.repeat(starts, sizes)
+    first = np.flatnonzero(fast & (rank % MAX_CHUNK_POINTS == 0))
+    group_end = np.repeat(starts + sizes, sizes)
+    end = np.minimum(first + MAX_CHUNK_POINTS, group_end[first])
+    ts_blob, value_blob = encode(ts), encode(value)
+    return [(s, t0, t1, b - a, ts_blob[8 * a:8 * b], value_blob[8 * a:8 * b])
+            for s, t0, t1, a, b in zip(sid[first].tolist(), ts[first].tolist(), ts[end - 1].tolist(),
+                                       first.tolist(), end.tolist())]
 
 
 def _select_buckets(agg: Aggregates, buckets: np.ndarray) -> Aggregates:

@@ -9,8 +9,16 @@ PostgreSQL in ``postgres.py``). ``Historian`` puts it behind the event loop:
 - ``durable()`` awaits an fdatasync of the journal in a helper thread: ``ingest`` replies wait
   for it, so an ``accepted`` reading survives a power loss. Source readings are not waited for
   (group commit: they become durable with the next ingest sync or flush).
-- the writer thread commits the queue every ``flush_interval`` (or at ``flush_rows``) in one
-  transaction, then deletes the journal segments it has fully stored.
+- the writer thread commits the queue every ``flush_interval``, at once when ``flush_rows``
+  wait, and as soon as the input goes quiet (no batch for twice its usual gap) with a backlog
+  worth a commit waiting (``COMMIT_MIN_ROWS``, and ``COMMIT_READINGS_PER_SENSOR`` per sensor of the
+  building); each commit is one transaction, after which it deletes the journal segments it
+  has fully stored. The delay exists to gather readings into few large commits: a commit
+  writes a chunk row and two roll-up rows on the pages of every sensor it touches and fsyncs
+  the database's WAL, so its cost is mostly per commit and per sensor (``docs/sidecar.md``,
+  "Speed"). Once the input
+  has gone quiet there is nothing left to gather, so a big enough backlog is not kept waiting
+  for the timer; a trickle still is.
 - at open, journal segments left by a killed process are replayed into the database.
 
 Duplicates: the key is (sensor, ts); a reading with the same sensor and timestamp as an earlier
@@ -43,6 +51,17 @@ PURGE_INTERVAL_S = 600.0
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 REPLAY_CHUNK = 500_000
 FLUSH_WAIT_S = 10.0
+# A backlog worth a commit before the flush interval is up, once the input has gone quiet. A
+# commit costs ~20 us of CPU per sensor it touches (a chunk row and two roll-up rows, each on its
+# own page, plus their WAL pages) and ~0.2 us per reading, and its transaction and fsync ~5-20 ms.
+COMMIT_MIN_ROWS = 5_000
+COMMIT_READINGS_PER_SENSOR = 8      # on average, per sensor of the building
+# Quiet: no batch for twice the recent typical gap between batches (a moving average), within
+# these bounds. A steady source (a simulator tick, a client streaming requests back to back)
+# never looks quiet between its own batches, so it keeps filling few large commits.
+QUIET_GAPS = 2.0
+QUIET_MIN_S = 0.02
+QUIET_MAX_S = 1.0
 
 
 class HistorianBackend(ABC):
@@ -111,6 +130,9 @@ class Historian:
         self._backlog = 0
         self._flush_requested = False
         self._closing = False
+        self._commit_rows = settings.flush_rows   # a backlog worth a commit (per configuration)
+        self._last_arrival = 0.0
+        self._gap_s = QUIET_MIN_S                  # moving average of the gaps between batches
         self._flush_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._models: dict[int, tuple[Any, int, list[str]]] = {}   # id(model) -> (model, generation, ids)
         self._generation = 0
@@ -182,6 +204,8 @@ class Historian:
         ids = [sensor.sensor_id for sensor in model.sensors]
         self._models[id(model)] = (model, self._generation, ids)
         self._ids[self._generation] = ids
+        self._commit_rows = min(self.settings.flush_rows,
+                                max(COMMIT_MIN_ROWS, COMMIT_READINGS_PER_SENSOR * len(ids)))
         while len(self._models) > 8:  # hold a few recent models so their id() stays unique
             self._models.pop(next(iter(self._models)))
         return self._generation, ids
@@ -193,8 +217,12 @@ class Historian:
         segment, _ = self.journal.append(generation, ids, batch.sensor, batch.ts, batch.value)
         with self._cond:
             self._queue.append(_Queued(generation, batch.sensor, batch.ts, batch.value, segment))
+            before = self._backlog
             self._backlog += len(batch)
-            if self._backlog >= self.settings.flush_rows:
+            now = time.monotonic()
+            self._gap_s += 0.2 * (min(now - self._last_arrival, QUIET_MAX_S) - self._gap_s)
+            self._last_arrival = now
+            if self._backlog >= self.settings.flush_rows or before < self._commit_rows <= self._backlog:
                 self._cond.notify()
 
     async def durable(self) -> None:
@@ -274,9 +302,16 @@ class Historian:
         while True:
             with self._cond:
                 while not (self._closing or self._flush_requested or self._backlog >= self.settings.flush_rows):
-                    remaining = next_flush - time.monotonic()
+                    now = time.monotonic()
+                    remaining = next_flush - now
                     if remaining <= 0:
                         break
+                    if self._backlog >= self._commit_rows:  # worth a commit: wait only while more arrives
+                        quiet_s = min(QUIET_MAX_S, max(QUIET_MIN_S, QUIET_GAPS * self._gap_s))
+                        quiet_in = self._last_arrival + quiet_s - now
+                        if quiet_in <= 0:
+                            break
+                        remaining = min(remaining, quiet_in)
                     self._cond.wait(remaining)
                 items = self._queue
                 self._queue = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from support.postgres import PostgresServer
 
 from sidecar.model import build_model
 from sidecar.readings import ReadingBatch
+from sidecar.store import historian as historian_module
 from sidecar.store import historian_from_settings
 from sidecar.store.historian import Historian
 from sidecar.store.settings import HistorianSettings
@@ -256,3 +258,31 @@ def test_a_clean_close_empties_the_journal_and_data_persists(make_historian: Cal
     assert again.replayed == 0
     assert run(query(again, IDS[3], "raw")) == ([NOW - 5], [42.0])
     assert again.status()["rows"] == 1
+
+
+def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_backlog_worth_a_commit_is_committed_once_the_input_goes_quiet(
+        make_historian: Callable[..., Historian], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flush interval (an hour here) gathers readings into few commits; once the input has
+    gone quiet a backlog worth a commit does not wait for it, a trickle does."""
+    monkeypatch.setattr(historian_module, "QUIET_MIN_S", 1.0)   # quiet: no batch for 1 s
+    h = make_historian(clock=Clock())
+    h.on_readings(batch([0, 1] * 50, [NOW - 900 + i for i in range(100)], [1.0] * 100))   # a trickle
+    n = historian_module.COMMIT_MIN_ROWS
+    sensor, ts, value = [i % 4 for i in range(n)], [NOW - 800 + i * 0.01 for i in range(n)], [2.0] * n
+    h.on_readings(batch(sensor, ts, value))                  # now worth a commit, with the trickle
+    time.sleep(0.2)
+    assert h.status()["backlog"] == 100 + n                  # more may still come: keep gathering
+    assert _until(lambda: h.status()["backlog"] == 0)        # quiet: committed without a flush request
+    assert h.status()["rows"] == 100 + n and h.status()["errors"] == 0
+    h.on_readings(batch([2], [NOW - 10], [3.0]))             # a trickle again: waits for the interval
+    time.sleep(1.5)
+    assert h.status()["backlog"] == 1 and h.status()["rows"] == 100 + n
