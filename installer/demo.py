@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "RevitPyIoT.extension" / "lib")]
 
-from revitpyiot.client import SidecarClient, SidecarError
+from revitpyiot.transport.client import SidecarClient, SidecarError
 from revitpyiot.live import LiveSync
 
 from shared_schemas import protocol

@@ -119,7 +119,7 @@ def test_alerts_button_shelves_unshelves_and_acknowledges_with_live_sync(env):
     host, b, sidecar = env
     from revitpyiot import alerts_view as V
     from revitpyiot import live_revit
-    from revitpyiot.client import SidecarClient
+    from revitpyiot.transport.client import SidecarClient
     client = SidecarClient(sidecar.command_endpoint, sidecar.event_endpoint, token=sidecar.token, timeout_s=10)
     try:
         host.run_button("Export Sensors")

@@ -31,7 +31,7 @@ def env(sidecar, fake_revit, monkeypatch):
 
 
 def _client(sidecar):
-    from revitpyiot.client import SidecarClient
+    from revitpyiot.transport.client import SidecarClient
     return SidecarClient(sidecar.command_endpoint, sidecar.event_endpoint, token=sidecar.token, timeout_s=10)
 
 

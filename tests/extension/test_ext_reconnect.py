@@ -35,7 +35,7 @@ def _colour(view, element):
 def test_live_sync_reconnects_and_resynchronises_after_a_sidecar_restart(fake_revit, monkeypatch, tmp_path):
     import ext_building
     from revitpyiot import live_revit
-    from revitpyiot.client import SidecarClient
+    from revitpyiot.transport.client import SidecarClient
     host = fake_revit
     data = tmp_path / "sidecar-data"
     command_endpoint = f"tcp://127.0.0.1:{_free_port()}"

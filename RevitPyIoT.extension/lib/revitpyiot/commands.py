@@ -50,7 +50,7 @@ class Context(object):
 
 def run(command):
     """Run ``command(ctx)`` and turn sidecar errors into messages."""
-    from revitpyiot.client import SidecarError, SidecarTimeout, SidecarUnavailable
+    from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
     ctx = Context()
     try:
         return command(ctx)
@@ -79,7 +79,7 @@ def _hello(ctx, client):
 
 # -- Connect / Status ------------------------------------------------------------------
 def connect_status(ctx):
-    from revitpyiot.client import SidecarUnavailable
+    from revitpyiot.transport.client import SidecarUnavailable
     try:
         hello, status = _hello_and_status(ctx)
     except SidecarUnavailable:
@@ -128,7 +128,7 @@ def _offer_to_start(ctx, wait_s=30.0):
     closing Revit does not stop it) and wait until it answers. False when not installed, the
     user declines, or it does not come up (the output window then says why)."""
     from revitpyiot import launcher
-    from revitpyiot.client import SidecarError, SidecarTimeout, SidecarUnavailable
+    from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
     try:
         command = launcher.find_sidecar_command()
         if command is None:
@@ -209,7 +209,7 @@ def export_sensors(ctx):
 # -- Monitoring ------------------------------------------------------------------------
 def sidecar_state(settings, timeout_s=1.0):
     """The sidecar's state, or None when it does not answer."""
-    from revitpyiot.client import SidecarError
+    from revitpyiot.transport.client import SidecarError
     try:
         client = settings.make_client(timeout_s)
     except SidecarError:

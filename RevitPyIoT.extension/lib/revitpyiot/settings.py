@@ -93,7 +93,7 @@ class Settings(object):
         return result
 
     def make_client(self, timeout_s=None):
-        from revitpyiot.client import SidecarClient
+        from revitpyiot.transport.client import SidecarClient
         return SidecarClient(command_endpoint=self.command_endpoint,
                              event_endpoint=self.event_endpoint,
                              token=None,
