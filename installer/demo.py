@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "RevitPyIoT.extension" / "lib")]
 
-from revitpyiot.transport.client import SidecarClient, SidecarError
 from revitpyiot.live import LiveSync
+from revitpyiot.transport.client import SidecarClient, SidecarError
 
 from shared_schemas import protocol
 
