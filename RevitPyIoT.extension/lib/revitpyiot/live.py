@@ -59,6 +59,7 @@ class LiveSync(object):
         self._pending_snapshot = False
         self._pending_dropped = OrderedDict()
         self._applied_ts = {}           # unique_id / alert_id -> updated_ts last applied
+        self._sent_ts = {}              # unique_id -> when the sidecar sent its newest health event
         self._alert_batch = {}          # alert_id -> number of the batch that applied it
         self._remembered = 0            # batches applied so far
         self._subscription = None
@@ -115,8 +116,11 @@ class LiveSync(object):
         with self._lock:
             self.stats["events"] += 1
             if topic == P.TOPIC_HEALTH:
+                sent = event.get("ts")
                 for record in body.get("items") or []:
                     self._queue_health(record)
+                    if sent and record.get("unique_id"):
+                        self._sent_ts[record["unique_id"]] = sent
             elif topic == P.TOPIC_ALERT:
                 self._queue_alert(body)
         self._signal()
@@ -214,6 +218,12 @@ class LiveSync(object):
             self._log(self.last_error)
 
     # -- main-thread side --------------------------------------------------------------
+    def sent_ts(self, unique_id):
+        """When the sidecar sent the health event last applied for ``unique_id`` (None when it
+        came from a snapshot); asked once per applied record (the overlay latency)."""
+        with self._lock:
+            return self._sent_ts.pop(unique_id, None)
+
     def pending(self):
         with self._lock:
             return len(self._pending_health) + len(self._pending_alerts)

@@ -38,6 +38,7 @@ SKIP_READ_ONLY = u"parameter '{0}' is read-only"
 SKIP_UNBOUND = u"parameter '{0}' is not bound to this category"
 SKIP_OWNED = u"owned by {0} (workshared: ask them to relinquish it)"
 SKIP_OUTDATED = u"changed in the central model: reload latest first"
+SKIP_NOT_YOURS = u"not borrowed by you (workshared: tags never borrow; make its workset editable to tag it)"
 
 
 class TagResult(object):
@@ -131,7 +132,9 @@ def alert_text(alert):
                                          rc.utc_text(alert.get("updated_ts") or alert.get("raised_ts") or 0))
 
 
-def _skip_reason(doc, element):
+def _skip_reason(doc, element, borrow=True):
+    """Why ``element`` must not be tagged, or None. ``borrow`` False: in a workshared model only
+    elements the user already owns are written (writing any other one would borrow it)."""
     DB = rc._db()
     if rc.is_valid_id(element.GroupId):
         return SKIP_GROUP
@@ -140,19 +143,24 @@ def _skip_reason(doc, element):
         if status == DB.CheckoutStatus.OwnedByOtherUser:
             owner = DB.WorksharingUtils.GetWorksharingTooltipInfo(doc, element.Id).Owner
             return SKIP_OWNED.format(rc.text(owner) or u"another user")
+        if not borrow and status != DB.CheckoutStatus.OwnedByCurrentUser:
+            return SKIP_NOT_YOURS
         updates = DB.WorksharingUtils.GetModelUpdatesStatus(doc, element.Id)
         if updates == DB.ModelUpdatesStatus.UpdatedInCentral:
             return SKIP_OUTDATED
     return None
 
 
-def write_tags(doc, health_records, alerts=None, result=None, now=None):
+def write_tags(doc, health_records, alerts=None, result=None, now=None, only_changed=False, borrow=True,
+               name=TXN_WRITE):
     """Write the health tags of every record; one transaction (or the caller's). ``alerts``
     (every alert known, any state; None: unknown) give each element's "last alert": its
-    newest active, unshelved one."""
+    newest active, unshelved one. ``only_changed``: elements whose tags already say the same
+    (the update time aside) are left alone, and only changed values are set. ``borrow``: see
+    ``_skip_reason``."""
     result = result or TagResult()
     by_key = alert_states.newest_active_by_element(alerts or [], now)
-    with rc.transaction(doc, TXN_WRITE):
+    with rc.transaction(doc, name):
         for record in health_records:
             key = record["unique_id"]
             link_uid, element_uid = extract.split_key(key)
@@ -164,14 +172,74 @@ def write_tags(doc, health_records, alerts=None, result=None, now=None):
                 result.skipped.append((key, record.get("element_id"), SKIP_MISSING))
                 continue
             element_id = rc.element_id_value(element.Id)
-            reason = _skip_reason(doc, element)
+            values = tag_values(record, by_key.get(key), alerts is not None)
+            if only_changed:
+                values = changed_values(element, values)
+                if not values:
+                    continue
+            reason = _skip_reason(doc, element, borrow)
             if reason is None:
-                reason = _write_element(element, tag_values(record, by_key.get(key), alerts is not None))
+                reason = _write_element(element, values)
             if reason is None:
                 result.written.append(element_id)
             else:
                 result.skipped.append((key, element_id, reason))
     return result
+
+
+def records_to_write(doc, health_records, alerts, result, borrow=True, now=None):
+    """Read-only pre-pass (no transaction): the records whose element takes a changed value.
+    Elements that must be skipped go to ``result.skipped``. Also says whether the tag
+    parameters are bound already (False: the writer binds them in its own transaction)."""
+    by_key = alert_states.newest_active_by_element(alerts or [], now)
+    pending = []
+    bound = True
+    for record in health_records:
+        key = record["unique_id"]
+        link_uid, element_uid = extract.split_key(key)
+        if link_uid is not None:
+            continue
+        element = doc.GetElement(element_uid)
+        if element is None:
+            continue
+        if element.LookupParameter(P.PARAM_HEALTH_STATUS) is None:
+            bound = False
+        if not changed_values(element, tag_values(record, by_key.get(key), alerts is not None)):
+            continue
+        reason = _skip_reason(doc, element, borrow)
+        if reason is not None:
+            result.skipped.append((key, rc.element_id_value(element.Id), reason))
+            continue
+        pending.append(record)
+    return pending, bound
+
+
+def _current(param):
+    if param is None or not param.HasValue:
+        return None
+    DB = rc._db()
+    if param.StorageType == DB.StorageType.String:
+        return rc.text(param.AsString())
+    if param.StorageType == DB.StorageType.Double:
+        return float(param.AsDouble())
+    return None
+
+
+def changed_values(element, values):
+    """The values that differ from the element's tags; {} when only the update time would
+    change (a tag write is a model change: it is not made for a timestamp alone)."""
+    changed = {}
+    for name, value in values.items():
+        current = _current(element.LookupParameter(name))
+        if isinstance(value, float) and current is not None and not isinstance(current, type(u"")):
+            same = abs(current - value) < 1e-6
+        else:
+            same = current == value
+        if not same:
+            changed[name] = value
+    if list(changed) == [P.PARAM_UPDATED]:
+        return {}
+    return changed
 
 
 def _write_element(element, values):

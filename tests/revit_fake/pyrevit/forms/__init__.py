@@ -5,6 +5,7 @@ A dialog without a queued answer fails the test: no silent defaults.
 """
 _ANSWERS = []
 _SHOWN = []
+_TOASTS = []
 
 
 def _answer(kind, shown):
@@ -35,3 +36,7 @@ class CommandSwitchWindow:
     @classmethod
     def show(cls, context, title="User Input", width=None, height=None, exitscript=False, **kwargs):
         return _answer("CommandSwitchWindow", list(context))
+
+
+def toast(message, title="pyRevit", appid=None, icon=None, click=None, actions=None):
+    _TOASTS.append((title, message))

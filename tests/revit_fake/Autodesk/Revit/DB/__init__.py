@@ -85,6 +85,7 @@ ViewType = _enum("ViewType", {"Undefined": 0, "FloorPlan": 1, "CeilingPlan": 2, 
 TransactionStatus = _enum("TransactionStatus", {"Uninitialized": 0, "Started": 1, "RolledBack": 2,
                                                 "Committed": 3, "Pending": 4, "Error": 5, "Proceed": 6})
 CheckoutStatus = _enum("CheckoutStatus", {"OwnedByCurrentUser": 0, "OwnedByOtherUser": 1, "NotOwned": 2})
+ViewDuplicateOption = _enum("ViewDuplicateOption", {"Duplicate": 0, "AsDependent": 1, "WithDetailing": 2})
 ModelUpdatesStatus = _enum("ModelUpdatesStatus", {"CurrentWithCentral": 0, "NotYetInCentral": 1,
                                                   "DeletedInCentral": 2, "UpdatedInCentral": 3})
 
@@ -721,6 +722,21 @@ class View(Element):
     def AreGraphicsOverridesAllowed(self):
         return self._overridable
 
+    def CanViewBeDuplicated(self, duplicateOption):
+        return self._overridable and not self.IsTemplate
+
+    def Duplicate(self, duplicateOption):
+        """A copy of this view (same type, level, template); returns its id. Needs a transaction."""
+        _api()
+        self._doc._require_transaction()
+        if not self.CanViewBeDuplicated(duplicateOption):
+            raise InvalidOperationException("This view cannot be duplicated.")
+        copy = type(self)(self._doc, self.Name + " Copy 1", self.GenLevel)
+        copy.ViewTemplateId = self.ViewTemplateId
+        copy._bip = dict(self._bip)
+        self._doc._modified(copy, lambda: self._doc._remove(copy))
+        return copy.Id
+
     def _template(self):
         if self.ViewTemplateId == ElementId.InvalidElementId:
             return None
@@ -1046,6 +1062,8 @@ class Document:
         self._transaction = None
         self._committed = []
         self._rolled_back = []
+        self._template_changes = []
+        self._tgm = None
         self._categories = {}
         self._closed = False
         self.Phases = PhaseArray()
@@ -1080,6 +1098,9 @@ class Document:
     def _modified(self, element, undo):
         self._transaction._undo.append(undo)
         self._transaction._touched.append(element)
+        if isinstance(element, View) and element.IsTemplate:
+            # What a BIM manager forbids: a shared view template changed (tests read this).
+            self._template_changes.append((self._transaction._name, element.Name))
 
     def _spatial_at(self, point, phase, kind):
         cls = _spatial_class(kind)
@@ -1407,3 +1428,178 @@ class WorksharingUtils:
         element = document._elements[elementId._value]
         return ModelUpdatesStatus.UpdatedInCentral if element._updated_in_central else \
             ModelUpdatesStatus.CurrentWithCentral
+
+
+# ----------------------------------------------------------------------------- room geometry (faces)
+class UV:
+    def __init__(self, u=0.0, v=0.0):
+        self.U = float(u)
+        self.V = float(v)
+
+
+class BoundingBoxUV:
+    def __init__(self, minU=0.0, minV=0.0, maxU=0.0, maxV=0.0):
+        self.Min = UV(minU, minV)
+        self.Max = UV(maxU, maxV)
+
+
+class GeometryObject:
+    pass
+
+
+class Face(GeometryObject):
+    def GetBoundingBox(self):
+        return BoundingBoxUV(0.0, 0.0, self._width, self._depth)
+
+    def Evaluate(self, params):
+        return self._origin + self._x * params.U + self._y * params.V
+
+    def ComputeNormal(self, point):
+        return self.FaceNormal
+
+
+class PlanarFace(Face):
+    """A rectangle: origin + u * x + v * y, u in [0, width], v in [0, depth] (feet)."""
+
+    def __init__(self, origin, x, y, normal, width, depth):
+        self._origin = origin
+        self._x = x
+        self._y = y
+        self._normal = normal
+        self._width = width
+        self._depth = depth
+
+    @property
+    def FaceNormal(self):
+        return self._normal
+
+    @property
+    def Origin(self):
+        return self._origin
+
+
+class FaceArray:
+    def __init__(self, faces):
+        self._items = list(faces)
+
+    @property
+    def Size(self):
+        return len(self._items)
+
+    def get_Item(self, index):
+        return self._items[index]
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+
+class Solid(GeometryObject):
+    def __init__(self, faces):
+        self._faces = FaceArray(faces)
+
+    @property
+    def Faces(self):
+        return self._faces
+
+
+class SpatialElementBoundaryOptions:
+    def __init__(self):
+        self.StoreFreeBoundaryFaces = False
+
+
+class SpatialElementGeometryResults:
+    def __init__(self, solid):
+        self._solid = solid
+
+    def GetGeometry(self):
+        return self._solid
+
+
+class SpatialElementGeometryCalculator:
+    """The fake's rooms are boxes: their solid has six planar faces, the floor facing down."""
+
+    def __init__(self, document, options=None):
+        _api()
+        self._doc = document
+
+    def CanCalculateGeometry(self, spatialElement):
+        return getattr(spatialElement, "_min", None) is not None
+
+    def CalculateSpatialElementGeometry(self, spatialElement):
+        _api()
+        if not self.CanCalculateGeometry(spatialElement):
+            raise InvalidOperationException("The room or space is not placed or not bounded.")
+        lo, hi = spatialElement._min, spatialElement._max
+        w, d, h = hi.X - lo.X, hi.Y - lo.Y, hi.Z - lo.Z
+        ex, ey, ez = XYZ(1, 0, 0), XYZ(0, 1, 0), XYZ(0, 0, 1)
+        faces = [PlanarFace(lo, ex, ey, XYZ(0, 0, -1), w, d),                      # floor
+                 PlanarFace(XYZ(lo.X, lo.Y, hi.Z), ex, ey, XYZ(0, 0, 1), w, d),     # ceiling
+                 PlanarFace(lo, ex, ez, XYZ(0, -1, 0), w, h), PlanarFace(XYZ(lo.X, hi.Y, lo.Z), ex, ez, XYZ(0, 1, 0), w, h),
+                 PlanarFace(lo, ey, ez, XYZ(-1, 0, 0), d, h), PlanarFace(XYZ(hi.X, lo.Y, lo.Z), ey, ez, XYZ(1, 0, 0), d, h)]
+        return SpatialElementGeometryResults(Solid(faces))
+
+
+# ----------------------------------------------------------------------------- temporary graphics (2022+)
+class InCanvasControlData:
+    def __init__(self, imagePath, position=None):
+        self.ImagePath = imagePath
+        self.Position = position
+
+
+class TemporaryGraphicsManager:
+    """Transient in-canvas images: not subject to undo, never saved, no transaction needed."""
+
+    def __init__(self, document):
+        self._doc = document
+        self._controls = {}         # index -> [InCanvasControlData, view id, visible]
+        self._next = 0
+
+    @staticmethod
+    def GetTemporaryGraphicsManager(document):
+        _api()
+        if document._tgm is None:
+            document._tgm = TemporaryGraphicsManager(document)
+        return document._tgm
+
+    @staticmethod
+    def _check_image(data):
+        import os
+        if not data.ImagePath or not os.path.isfile(data.ImagePath):
+            raise InvalidOperationException("Failed to load the image from specified path.")
+
+    def AddControl(self, data, ownerViewId):
+        _api()
+        self._check_image(data)
+        if ownerViewId != ElementId.InvalidElementId and \
+                not isinstance(self._doc._elements.get(ownerViewId._value), View):
+            raise ArgumentException("The ownerViewId provided is not an id of a view.")
+        self._next += 1
+        self._controls[self._next] = [InCanvasControlData(data.ImagePath, data.Position), ownerViewId, True]
+        return self._next
+
+    def UpdateControl(self, index, data):
+        _api()
+        self._check_image(data)
+        if index not in self._controls:
+            raise ArgumentException("No temporary graphics object with this index.")
+        self._controls[index][0] = InCanvasControlData(data.ImagePath, data.Position)
+
+    def RemoveControl(self, index):
+        _api()
+        if index not in self._controls:
+            raise ArgumentException("No temporary graphics object with this index.")
+        del self._controls[index]
+
+    def SetVisibility(self, index, isVisible):
+        _api()
+        self._controls[index][2] = bool(isVisible)
+
+    def GetAll(self):
+        return list(self._controls)
+
+    def Clear(self):
+        _api()
+        self._controls.clear()
+
+    def Dispose(self):
+        pass
