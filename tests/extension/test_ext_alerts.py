@@ -90,8 +90,9 @@ def env(fake_revit, monkeypatch):
     with running_sidecar() as sidecar:
         monkeypatch.setenv("REVITPYIOT_DATA_DIR", str(sidecar.data_dir))
         fake_revit.app.Username = "jürgen.bauer"
+        # Tags are written on a schedule: every 0.6 s here (15 min by default).
         fake_revit.config({"command_endpoint": sidecar.command_endpoint, "event_endpoint": sidecar.event_endpoint,
-                           "timeout_s": "10"})
+                           "timeout_s": "10", "tag_interval_min": "0.01"})
         building = ext_building.build(fake_revit, floors=1, link_floors=1)
         yield fake_revit, building, sidecar
 

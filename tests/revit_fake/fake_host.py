@@ -46,6 +46,7 @@ class FakeRevit:
         del _forms._ANSWERS[:]
         del _forms._SHOWN[:]
         del _forms._TOASTS[:]
+        del _forms._WINDOWS[:]
         self.outputs = []
         self.handler_ms = []        # how long each ExternalEvent handler held the UI thread
         from pyrevit.revit import ui as _ui
@@ -80,8 +81,11 @@ class FakeRevit:
         for key, value in values.items():
             section.set_option(key, value)
 
-    def run_button(self, name):
-        """Click a button: run its script.py as pyRevit would (``__name__ == '__main__'``)."""
+    def run_button(self, name, settle=True):
+        """Click a button: run its script.py as pyRevit would (``__name__ == '__main__'``,
+        ``EXEC_PARAMS.executed_from_ui``). ``out.block_ms`` is how long the click held the UI
+        thread. With ``settle`` Revit then idles until the click's background work (worker
+        threads, results for the main thread) is done, as a user waiting would see it."""
         bundle = find_bundle(name)
         pyrevit.EXEC_PARAMS.command_path = bundle
         pyrevit.EXEC_PARAMS.command_name = name
@@ -99,7 +103,16 @@ class FakeRevit:
             pyrevit.EXEC_PARAMS.executed_from_ui = False
         out.block_ms = (time.perf_counter() - started) * 1000.0
         out.result = result
+        if settle:
+            self.settle()
         return out
+
+    def settle(self, timeout_s=60.0):
+        """Idle until no extension background job is running or waiting (test helper)."""
+        import sys
+        jobs = sys.modules.get("revitpyiot.main_thread")
+        if jobs is not None:
+            self.pump_until(lambda: not jobs.any_busy(), timeout_s)
 
     def selfinit(self, name):
         """pyRevit's start-up of a smart button, as its C# loader does it: the whole script is

@@ -141,8 +141,7 @@ class ConnectJob(object):
         self.queue = main_thread.MainThreadQueue(on_error=self._failed)
 
     def start(self):
-        from revitpyiot import main_thread
-        main_thread.in_background(self._probe, True)
+        self.queue.background(self._probe, True)
 
     # -- worker thread
     def _probe(self, may_offer):
@@ -170,6 +169,9 @@ class ConnectJob(object):
         except SidecarError as error:
             self._finish(u"**The sidecar refused the request**: `{0}` {1}".format(error.code, rc.text(error.message)))
             return
+        except Exception as error:      # never die silently on the worker
+            self._finish(u"Connect failed: {0}".format(rc.text(error)))
+            return
         self.queue.post(self._show, hello, status)
 
     def _start_and_wait(self, command):
@@ -179,13 +181,13 @@ class ConnectJob(object):
             process = launcher.start_sidecar(tray=self.settings.start_with_tray,
                                              extra_args=sidecar_start_args(self.settings))
         except (launcher.LauncherError, OSError) as error:
-            self._finish(u"Could not start the sidecar: {0}".format(rc.text(error)))
+            self._give_up(u"Could not start the sidecar: {0}".format(rc.text(error)))
             return
         started = time.time()
         shown = started
         while time.time() - started < self.wait_s:
             if process.poll() is not None:
-                self._finish(u"The sidecar stopped right after starting (exit code {0}): see its log in "
+                self._give_up(u"The sidecar stopped right after starting (exit code {0}): see its log in "
                              u"`{1}`.".format(process.returncode, _sidecar_data_dir(command)))
                 return
             try:
@@ -205,7 +207,7 @@ class ConnectJob(object):
             if time.time() - shown >= 2.0:
                 shown = time.time()
                 self._post_md(u"Waiting for the sidecar to start ({0:.0f} s)...".format(shown - started))
-        self._finish(u"Started the sidecar, but it did not answer on `{0}` within {1:.0f} s: see its log in "
+        self._give_up(u"Started the sidecar, but it did not answer on `{0}` within {1:.0f} s: see its log in "
                      u"`{2}`.".format(self.settings.command_endpoint, self.wait_s, _sidecar_data_dir(command)))
 
     def _post_md(self, text):
@@ -213,6 +215,11 @@ class ConnectJob(object):
 
     def _finish(self, text):
         self.queue.post(self._end, text)
+
+    def _give_up(self, text):
+        """The started sidecar did not come up: say why, and how to start it by hand."""
+        self._post_md(text)
+        self._finish(ui.sidecar_down_message(self.settings, u"it did not start"))
 
     # -- main thread
     def _end(self, text):
@@ -228,8 +235,7 @@ class ConnectJob(object):
             self._end(ui.sidecar_down_message(self.settings, u"not started"))
             return
         self.output.print_md(u"Starting the sidecar...")
-        from revitpyiot import main_thread
-        main_thread.in_background(self._start_and_wait, command)
+        self.queue.background(self._start_and_wait, command)
 
     def _show(self, hello, status):
         print_status(self.output, hello, status)
@@ -372,8 +378,10 @@ def monitoring_toggle(ctx):
                 client.close()
         except SidecarError as error:
             queue.post(shown, None, ui.sidecar_down_message(settings, error.message))
+        except Exception as error:      # never die silently on the worker: say it in the output
+            queue.post(shown, None, u"Monitoring: {0}".format(rc.text(error)))
     out.print_md(u"Asking the sidecar...")
-    main_thread.in_background(work)
+    queue.background(work)
     return queue
 
 
@@ -596,6 +604,59 @@ def clear_colours(ctx):
     return reset
 
 
+REPLAY_KEY = "RevitPyIoT.Replay"
+
+
+def replay(ctx):
+    """Open the modeless Replay window for the active view: step back through the stored
+    history (heat map and sensor markers), then back to live. Nothing is written to the model."""
+    from revitpyiot import heat_feed
+    from revitpyiot import live_revit
+    from revitpyiot import main_thread
+    from revitpyiot import replay as replay_mod
+    view = ctx.uidoc.ActiveView if ctx.uidoc is not None else None
+    reason = live_overlay.refusal_reason(view)
+    if reason:
+        ctx.output.print_md(u"**Replay needs a plan, section, elevation or 3D view.** " + reason)
+        return None
+    shown = view_overlay(ctx, view)
+    session = live_revit.current_session()
+    if session is None or not session.running or session.overlay is not shown:
+        session = None
+    client = ctx.client()
+    queue = main_thread.MainThreadQueue(on_error=lambda error: ctx.output.print_md(
+        u"Replay: {0}".format(rc.text(error))))
+    quantity = ctx.settings.heatmap_quantity
+    heat = None
+    if quantity in live_overlay.HEAT_QUANTITIES:
+        if shown.heat is None:
+            shown.setup(quantity)             # the heat-map style, once per document
+        heat = session.heat if session is not None and session.heat is not None else None
+        if heat is None:
+            heat = heat_feed.HeatFeed(ctx.doc, client, quantity)
+            heat.collect()
+
+            def lay_out():                    # a few elements per main-thread call
+                heat._layout_step(time.time() + 0.04)
+                if not heat.laid_out:
+                    queue.post(lay_out)
+            queue.post(lay_out)
+    controller = replay_mod.ReplayController(ctx.doc, shown, heat, client, queue, session=session)
+    controller.collect_sensors()
+    session_store.put(REPLAY_KEY, controller)
+    try:
+        window = replay_mod.make_window(controller)
+        window.show(modal=False)
+        controller.window = window
+    except Exception as error:               # no WPF (headless): the controller still works
+        ctx.output.print_md(u"The replay window could not open: {0}".format(rc.text(error)))
+    ctx.output.print_md(u"## Replay of '{0}'".format(rc.text(view.Name)))
+    ctx.output.print_md(u"Step back with the buttons or the slider (up to 24 h); **Back to live** returns. "
+                        u"Heat map: {0}; sensor markers: their reading against their limits.".format(
+                            quantity or u"off"))
+    return controller
+
+
 # -- Write Health Tags -----------------------------------------------------------------
 def _tag_categories(settings):
     return list(settings.equipment_categories) + list(settings.sensor_categories)
@@ -614,7 +675,7 @@ def write_health_tags(ctx):
     with rc.transaction(ctx.doc, tags.TXN_WRITE):
         tags.ensure_parameters(ctx.doc, _tag_categories(ctx.settings), _data_dir(), result)
         tags.write_tags(ctx.doc, snapshot.get("health") or [], snapshot.get("alerts") or [], result,
-                        only_changed=True, borrow=False)
+                        only_changed=True)
     out = ctx.output
     out.print_md(u"## Health tags")
     if result.created:

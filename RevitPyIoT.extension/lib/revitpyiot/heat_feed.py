@@ -40,13 +40,18 @@ class HeatFeed(object):
         self.last_error = None
 
     # -- layout (main thread, a few elements per call) ------------------------------------
-    def start(self):
+    def collect(self):
+        """Main thread: the elements to place (placed later, a few per call)."""
         DB = rc._db()
         ids = []
         for element in DB.FilteredElementCollector(self.doc).WhereElementIsNotElementType():
             if element.LookupParameter(P.PARAM_SENSOR_ID) is not None:
                 ids.append(element.Id)
         self._todo = ids
+
+    def start(self):
+        """Collect, then fetch the latest values on a worker thread every ``refresh_s``."""
+        self.collect()
         self._worker = threading.Thread(target=self._run, name="RevitPyIoT heat map")
         self._worker.daemon = True
         self._worker.start()
@@ -115,7 +120,8 @@ class HeatFeed(object):
                 with self._lock:
                     self._pending.update(values)
                 self.request_apply()
-            self._wake.wait(self.refresh_s)
+            # Nothing yet (no stored readings): ask again soon rather than in a full period.
+            self._wake.wait(self.refresh_s if values else min(5.0, self.refresh_s))
             self._wake.clear()
 
     # -- main thread -----------------------------------------------------------------------

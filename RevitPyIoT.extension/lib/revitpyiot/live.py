@@ -154,6 +154,7 @@ class LiveSync(object):
                 if not self._stopping.wait(2.0):
                     self._snapshot_wanted.set()
                 continue
+            self.last_error = None       # reachable again: an earlier failure is over
             with self._lock:
                 self.stats["snapshots"] += 1
                 self._pending_snapshot = True

@@ -25,7 +25,7 @@ from revitpyiot import protocol as P
 from revitpyiot import revit_compat as rc
 from revitpyiot import extract
 
-TXN_SETUP = u"RevitPyIoT: live overlay set-up"
+TXN_SETUP = u"RevitPyIoT: live set-up"
 STYLE_MARKERS = u"RevitPyIoT health markers"
 STYLE_HEAT = u"RevitPyIoT heat map"
 RESULT_HEALTH = u"RevitPyIoT health"
@@ -386,11 +386,19 @@ class LiveOverlay(object):
     def backend(self):
         return self.markers.name
 
-    def setup(self, heat_quantity=None):
-        """The one-time part (may take one named transaction when a display style is missing)."""
+    def _style_names(self, heat_quantity):
         names = list(self.markers.styles())
         if heat_quantity:
             names.append(STYLE_HEAT)
+        return names
+
+    def needs_setup(self, heat_quantity=None):
+        """True when a display style is missing (``setup`` would take a transaction)."""
+        return any(find_style(self.doc, name) is None for name in self._style_names(heat_quantity))
+
+    def setup(self, heat_quantity=None):
+        """The one-time part (may take one named transaction when a display style is missing)."""
+        names = self._style_names(heat_quantity)
         if names:
             found, used = ensure_styles(self.doc, self.settings, names)
             self.style_ids.update(found)

@@ -23,6 +23,7 @@ from revitpyiot import heat_feed
 from revitpyiot import live
 from revitpyiot import live_overlay
 from revitpyiot import notify
+from revitpyiot import revit_compat as rc
 from revitpyiot import session_store
 from revitpyiot import tags_schedule
 
@@ -66,7 +67,8 @@ class RevitLiveSession(object):
         self.heat = None
         if self.overlay is not None and settings.heatmap_quantity in live_overlay.HEAT_QUANTITIES:
             self.heat = heat_feed.HeatFeed(doc, client, settings.heatmap_quantity, view,
-                                           request_apply=self._raise, clock=self.clock)
+                                           request_apply=self._raise, clock=self.clock,
+                                           refresh_s=settings.heatmap_refresh_s)
         self.tags = tags_schedule.TagSchedule(doc, settings, data_dir, clock=self.clock)
         self.handler = LiveSyncHandler(self)
         # Created here, in API context (a button click): the only place Revit allows it.
@@ -78,6 +80,8 @@ class RevitLiveSession(object):
         uiapp.Application.DocumentClosing += self._closing_handler
         self._ticker = None
         self._stopping = threading.Event()
+        self.replaying = False           # Replay draws in the overlay: live batches are kept, not drawn
+        self.setup_transactions = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     def _raise(self):
@@ -86,9 +90,19 @@ class RevitLiveSession(object):
             event.Raise()
 
     def start(self):
-        if self.overlay is not None:
-            # One-time: at most one named transaction (a missing AVF display style).
-            self.overlay.setup(self.heat.quantity if self.heat is not None else None)
+        """On the click: the one-time set-up in at most ONE named transaction (a missing AVF
+        display style, the tag parameters when the tag schedule is on), then the background."""
+        quantity = self.heat.quantity if self.heat is not None else None
+        needs_style = self.overlay is not None and self.overlay.needs_setup(quantity)
+        if needs_style or self.tags.needs_binding():
+            with rc.transaction(self.doc, live_overlay.TXN_SETUP):
+                if self.overlay is not None:
+                    self.overlay.setup(quantity)
+                if self.tags.needs_binding():
+                    self.tags.bind()
+            self.setup_transactions += 1
+        elif self.overlay is not None:
+            self.overlay.setup(quantity)
         self.sync.start()
         if self.heat is not None:
             self.heat.start()
@@ -98,11 +112,17 @@ class RevitLiveSession(object):
         session_store.put(SESSION_KEY, self)
 
     def stop(self):
-        """Stop receiving, release the event and the document handler."""
+        """Stop receiving, release the event and the document handler, and take the overlay
+        away (it would show stale health as live). Main thread (a click, DocumentClosing)."""
         self._stopping.set()
         self.sync.stop()
         if self.heat is not None:
             self.heat.stop()
+        if self.overlay is not None and self.doc.IsValidObject:
+            try:
+                self.overlay.clear()
+            except Exception:      # the view may be gone: nothing left to clear
+                pass
         try:
             self.uiapp.Application.DocumentClosing -= self._closing_handler
         except Exception:
@@ -124,14 +144,14 @@ class RevitLiveSession(object):
     @property
     def transactions(self):
         """Transactions this session opened on the document (set-up and tag writes)."""
-        setup = self.overlay.setup_transactions if self.overlay is not None else 0
-        return setup + self.tags.transactions
+        return self.setup_transactions + self.tags.transactions
 
     def _tick(self):
         """Wake the main thread when scheduled work (tag write, heat refresh) is due."""
         while not self._stopping.wait(1.0):
-            if self.tags.due() or (self.heat is not None and self.heat.pending()):
-                self._raise()
+            if self.tags.due() or (self.heat is not None and self.heat.pending()) or \
+                    (self.sync.last_error and self.last_error is None):
+                self._raise()      # also to show a failure that happened off the main thread
 
     def _on_document_closing(self, sender, args):
         if args.Document is not None and args.Document.Equals(self.doc):
@@ -147,16 +167,16 @@ class RevitLiveSession(object):
             return
         started = self.clock()
         try:
-            self.sync.drain()
+            applied = self.sync.drain()
             more = self.sync.pending() > 0
             if self.heat is not None and self.clock() - started < self.budget_s:
                 more = self.heat.apply(self.overlay, started + self.budget_s) or more
             if self.tags.due() and self.clock() - started < self.budget_s / 2:
-                self.tags.write(self.sync.health, self.sync.alerts, self.notifier)
+                more = self.tags.step(self.sync.health, self.sync.alerts, started + self.budget_s,
+                                      self.notifier) or more
             if self.sync.last_error:
                 self.failed(self.sync.last_error)
-                self.sync.last_error = None
-            elif self.last_error is not None and self.sync.stats["batches"]:
+            elif self.last_error is not None and applied is not None:
                 self.recovered()
             if more:
                 self._raise()
@@ -165,7 +185,7 @@ class RevitLiveSession(object):
             del self.handler_ms[:-1000]
 
     def _apply_batch(self, batch):
-        if self.overlay is None or not batch.health:
+        if self.overlay is None or not batch.health or self.replaying:
             return
         self.overlay.show_records(batch.health)
         shown = self.clock()

@@ -8,11 +8,13 @@ Create the ``MainThreadQueue`` in API context (a button click); ``post`` from an
 from __future__ import absolute_import
 
 import threading
+import weakref
 from collections import deque
 
 from Autodesk.Revit import UI
 
 MAX_PER_CALL = 5
+_QUEUES = weakref.WeakSet()     # for hosts that wait until the background work of a click is done
 
 
 class _Handler(UI.IExternalEventHandler):
@@ -33,6 +35,20 @@ class MainThreadQueue(object):
         self.on_error = on_error
         self.event = UI.ExternalEvent.Create(_Handler(self))
         self.errors = []
+        self._workers = []
+        _QUEUES.add(self)
+
+    def background(self, target, *args):
+        """Run ``target(*args)`` on a worker thread that belongs to this queue."""
+        thread = in_background(target, *args)
+        with self._lock:
+            self._workers = [w for w in self._workers if w.is_alive()] + [thread]
+        return thread
+
+    def busy(self):
+        """True while a worker runs or a result waits for the main thread."""
+        with self._lock:
+            return bool(self._items) or any(w.is_alive() for w in self._workers)
 
     def post(self, function, *args):
         """Run ``function(*args)`` on the main thread soon (callable from any thread)."""
@@ -68,3 +84,7 @@ def in_background(target, *args):
     thread.daemon = True
     thread.start()
     return thread
+
+
+def any_busy():
+    return any(queue.busy() for queue in list(_QUEUES))

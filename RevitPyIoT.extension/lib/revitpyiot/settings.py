@@ -54,6 +54,7 @@ DEFAULTS = {
     "live_write_tags": False,       # true: scheduled tag writes at most every minute (see tag_interval_min)
     "tag_interval_min": 15.0,       # scheduled health-tag writes while live sync runs; 0: off
     "heatmap_quantity": "temperature",   # rooms/spaces heat map: temperature, co2, humidity; empty: off
+    "heatmap_refresh_s": 60.0,      # how often live sync asks the sidecar for the rooms' latest readings
     "live_handler_budget_ms": 60,   # time one live-sync handler call may hold Revit's UI thread
     "live_batch_items": 500,
     "start_with_tray": True,        # Connect starts the installed sidecar through its tray icon

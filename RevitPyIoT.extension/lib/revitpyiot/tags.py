@@ -38,7 +38,6 @@ SKIP_READ_ONLY = u"parameter '{0}' is read-only"
 SKIP_UNBOUND = u"parameter '{0}' is not bound to this category"
 SKIP_OWNED = u"owned by {0} (workshared: ask them to relinquish it)"
 SKIP_OUTDATED = u"changed in the central model: reload latest first"
-SKIP_NOT_YOURS = u"not borrowed by you (workshared: tags never borrow; make its workset editable to tag it)"
 
 
 class TagResult(object):
@@ -105,6 +104,13 @@ def ensure_parameters(doc, category_names, data_dir, result=None):
     return result
 
 
+def parameters_bound(doc):
+    """True when every health-tag parameter exists in the document (as a shared parameter)."""
+    DB = rc._db()
+    names = set(rc.text(e.Name) for e in DB.FilteredElementCollector(doc).OfClass(DB.SharedParameterElement))
+    return all(name in names for name, _ in HEALTH_PARAMETERS)
+
+
 def tag_values(record, alert=None, alerts_known=False):
     """{parameter name: value} for one HealthRecord and its newest active alert. With
     ``alerts_known`` and no active alert, "last alert" is emptied (a cleared or shelved alert
@@ -132,9 +138,10 @@ def alert_text(alert):
                                          rc.utc_text(alert.get("updated_ts") or alert.get("raised_ts") or 0))
 
 
-def _skip_reason(doc, element, borrow=True):
-    """Why ``element`` must not be tagged, or None. ``borrow`` False: in a workshared model only
-    elements the user already owns are written (writing any other one would borrow it)."""
+def _skip_reason(doc, element):
+    """Why ``element`` must not be tagged, or None. In a workshared model an element another
+    user owns is never taken from them (skipped and listed); one nobody owns is written, and
+    Revit gives it back at the next synchronisation with central."""
     DB = rc._db()
     if rc.is_valid_id(element.GroupId):
         return SKIP_GROUP
@@ -143,21 +150,17 @@ def _skip_reason(doc, element, borrow=True):
         if status == DB.CheckoutStatus.OwnedByOtherUser:
             owner = DB.WorksharingUtils.GetWorksharingTooltipInfo(doc, element.Id).Owner
             return SKIP_OWNED.format(rc.text(owner) or u"another user")
-        if not borrow and status != DB.CheckoutStatus.OwnedByCurrentUser:
-            return SKIP_NOT_YOURS
         updates = DB.WorksharingUtils.GetModelUpdatesStatus(doc, element.Id)
         if updates == DB.ModelUpdatesStatus.UpdatedInCentral:
             return SKIP_OUTDATED
     return None
 
 
-def write_tags(doc, health_records, alerts=None, result=None, now=None, only_changed=False, borrow=True,
-               name=TXN_WRITE):
+def write_tags(doc, health_records, alerts=None, result=None, now=None, only_changed=False, name=TXN_WRITE):
     """Write the health tags of every record; one transaction (or the caller's). ``alerts``
     (every alert known, any state; None: unknown) give each element's "last alert": its
     newest active, unshelved one. ``only_changed``: elements whose tags already say the same
-    (the update time aside) are left alone, and only changed values are set. ``borrow``: see
-    ``_skip_reason``."""
+    (the update time aside) are left alone, and only changed values are set."""
     result = result or TagResult()
     by_key = alert_states.newest_active_by_element(alerts or [], now)
     with rc.transaction(doc, name):
@@ -177,7 +180,7 @@ def write_tags(doc, health_records, alerts=None, result=None, now=None, only_cha
                 values = changed_values(element, values)
                 if not values:
                     continue
-            reason = _skip_reason(doc, element, borrow)
+            reason = _skip_reason(doc, element)
             if reason is None:
                 reason = _write_element(element, values)
             if reason is None:
@@ -187,8 +190,8 @@ def write_tags(doc, health_records, alerts=None, result=None, now=None, only_cha
     return result
 
 
-def records_to_write(doc, health_records, alerts, result, borrow=True, now=None):
-    """Read-only pre-pass (no transaction): the records whose element takes a changed value.
+def records_to_write(doc, health_records, alerts, result, now=None):
+    """Read-only pre-pass (no transaction): [(element, changed values)] to write.
     Elements that must be skipped go to ``result.skipped``. Also says whether the tag
     parameters are bound already (False: the writer binds them in its own transaction)."""
     by_key = alert_states.newest_active_by_element(alerts or [], now)
@@ -204,14 +207,41 @@ def records_to_write(doc, health_records, alerts, result, borrow=True, now=None)
             continue
         if element.LookupParameter(P.PARAM_HEALTH_STATUS) is None:
             bound = False
-        if not changed_values(element, tag_values(record, by_key.get(key), alerts is not None)):
+        changed = changed_values(element, tag_values(record, by_key.get(key), alerts is not None))
+        if not changed:
             continue
-        reason = _skip_reason(doc, element, borrow)
+        reason = _skip_reason(doc, element) or _unwritable(element, changed, bound)
         if reason is not None:
             result.skipped.append((key, rc.element_id_value(element.Id), reason))
             continue
-        pending.append(record)
+        pending.append((element, changed))
     return pending, bound
+
+
+def write_prepared(doc, pending, result, name=TXN_WRITE):
+    """Set the values ``records_to_write`` found (one transaction, or the caller's). An element
+    whose parameters were bound only now is re-read: it takes every value then."""
+    with rc.transaction(doc, name):
+        for element, values in pending:
+            reason = _write_element(element, values)
+            element_id = rc.element_id_value(element.Id)
+            if reason is None:
+                result.written.append(element_id)
+            else:
+                result.skipped.append((element.UniqueId, element_id, reason))
+    return result
+
+
+def _unwritable(element, values, bound):
+    """Why a value cannot be set (read-only; not bound once the binding is done), or None."""
+    for name in sorted(values):
+        param = element.LookupParameter(name)
+        if param is None:
+            if bound:
+                return SKIP_UNBOUND.format(name)
+        elif param.IsReadOnly:
+            return SKIP_READ_ONLY.format(name)
+    return None
 
 
 def _current(param):
@@ -234,7 +264,7 @@ def changed_values(element, values):
         if isinstance(value, float) and current is not None and not isinstance(current, type(u"")):
             same = abs(current - value) < 1e-6
         else:
-            same = current == value
+            same = current == value or (current is None and value == u"")   # an empty text has no value
         if not same:
             changed[name] = value
     if list(changed) == [P.PARAM_UPDATED]:

@@ -4,8 +4,9 @@
 Every ``tag_interval_min`` minutes (default 15; 0 turns the schedule off), in the live-sync
 handler on Revit's main thread: ONE named transaction ("RevitPyIoT: scheduled health tags")
 that binds the tag parameters if they are missing and sets only the values that changed. In
-a workshared model nothing is borrowed: only elements the user already owns are written; the
-others are skipped and listed once in the output window.
+a workshared model nothing is taken from a colleague: elements another user owns are skipped
+and listed once in the output window (never borrowed); elements nobody owns are written and
+Revit gives them back at the next synchronisation with central.
 """
 from __future__ import absolute_import
 
@@ -14,6 +15,7 @@ import time
 from revitpyiot import tags
 
 TXN_SCHEDULED = u"RevitPyIoT: scheduled health tags"
+WRITE_SLICE = 200          # more changed elements than this: the write gets a handler call of its own
 
 
 def interval_s(settings):
@@ -36,36 +38,71 @@ class TagSchedule(object):
         self.transactions = 0
         self.writes = []           # TagResult of every write
         self._listed = set()       # skipped keys already shown to the user
+        self._pass = None          # a write in progress (read in slices, then written)
 
     def due(self):
-        return self.next_ts is not None and self.clock() >= self.next_ts
+        return self._pass is not None or (self.next_ts is not None and self.clock() >= self.next_ts)
+
+    def needs_binding(self):
+        """True when the schedule is on and the tag parameters are not in the model yet."""
+        return self.interval_s is not None and not tags.parameters_bound(self.doc)
+
+    def bind(self, result=None):
+        """Bind the tag parameters (inside the caller's set-up transaction)."""
+        return tags.ensure_parameters(self.doc, self.categories, self.data_dir, result)
+
+    def step(self, health_by_key, alerts_by_id, deadline, notifier=None):
+        """Main thread, a slice at a time: read which tags changed until ``deadline`` (no
+        transaction), then write them in one transaction at the start of a later call.
+        Returns True while the write is not finished."""
+        if self._pass is None:
+            self.next_ts = self.clock() + self.interval_s if self.interval_s else None
+            self._pass = {"todo": list(health_by_key.values()), "pending": [], "bound": True,
+                          "alerts": list(alerts_by_id.values()), "result": tags.TagResult(), "fresh": True}
+        state = self._pass
+        while state["todo"] and self.clock() < deadline:
+            chunk, state["todo"] = state["todo"][:50], state["todo"][50:]
+            pending, bound = tags.records_to_write(self.doc, chunk, state["alerts"], state["result"])
+            state["pending"].extend(pending)
+            state["bound"] = state["bound"] and bound
+            state["fresh"] = False
+        if state["todo"]:
+            return True
+        if state["pending"] and not state["fresh"] and len(state["pending"]) > WRITE_SLICE:
+            # a big write gets a handler call of its own
+            state["fresh"] = True
+            return True
+        self._pass = None
+        result = state["result"]
+        if state["pending"]:
+            self._write(state["pending"], state["bound"], result)
+        self._report(result, notifier)
+        self.writes.append(result)
+        return False
 
     def write(self, health_by_key, alerts_by_id, notifier=None):
-        """One scheduled write (call on the main thread). Returns its TagResult."""
-        self.next_ts = self.clock() + self.interval_s if self.interval_s else None
-        result = tags.TagResult()
-        alerts = list(alerts_by_id.values())
-        records, bound = tags.records_to_write(self.doc, list(health_by_key.values()), alerts, result,
-                                               borrow=False)
-        if records:
-            self._write(records, alerts, bound, result)
+        """One whole scheduled write at once (tests, the benchmark's reference)."""
+        self._pass = None
+        while self.step(health_by_key, alerts_by_id, self.clock() + 3600.0, notifier):
+            pass
+        return self.writes[-1]
+
+    def _report(self, result, notifier):
         fresh = [(key, reason) for key, _, reason in result.skipped if key not in self._listed]
         if fresh and notifier is not None:
             self._listed.update(key for key, _ in fresh)
-            notifier.info(u"Scheduled health tags: {0} written, {1} skipped (never borrowed): {2}".format(
-                len(result.written), len(result.skipped),
-                u"; ".join(u"{0} ({1})".format(key, reason) for key, reason in fresh[:20])))
-        self.writes.append(result)
-        return result
+            notifier.info(u"Scheduled health tags: {0} written, {1} skipped (never taken from a colleague): "
+                          u"{2}".format(len(result.written), len(result.skipped),
+                                        u"; ".join(u"{0} ({1})".format(key, reason) for key, reason in fresh[:20])))
 
-    def _write(self, records, alerts, bound, result):
+    def _write(self, pending, bound, result):
         DB = _db()
         txn = DB.Transaction(self.doc, TXN_SCHEDULED)
         txn.Start()
         try:
-            if not bound:
-                tags.ensure_parameters(self.doc, self.categories, self.data_dir, result)
-            tags.write_tags(self.doc, records, alerts, result, only_changed=True, borrow=False)
+            if not bound:    # the values were read as missing, so they are all in ``pending``
+                self.bind(result)
+            tags.write_prepared(self.doc, pending, result, TXN_SCHEDULED)
             txn.Commit()
         except Exception:
             if txn.HasStarted() and not txn.HasEnded():

@@ -40,3 +40,30 @@ class CommandSwitchWindow:
 
 def toast(message, title="pyRevit", appid=None, icon=None, click=None, actions=None):
     _TOASTS.append((title, message))
+
+
+_WINDOWS = []
+
+
+class _NamedElement:
+    def __init__(self):
+        self.Text = ""
+
+
+class WPFWindow:
+    """pyRevit's XAML window: ``x:Name`` elements become attributes; ``show(modal=False)`` is modeless."""
+
+    def __init__(self, xaml_source, literal_string=False, handle_esc=True, set_owner=True):
+        import re
+        self._xaml = xaml_source
+        self.shown_as = None
+        self.closed = False
+        for name in re.findall(r'x:Name="(\w+)"', xaml_source):
+            setattr(self, name, _NamedElement())
+        _WINDOWS.append(self)
+
+    def show(self, modal=False):
+        self.shown_as = "modal" if modal else "modeless"
+
+    def Close(self):
+        self.closed = True

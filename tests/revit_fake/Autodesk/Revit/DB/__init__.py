@@ -1009,6 +1009,13 @@ class Transaction:
                 self._status = TransactionStatus.RolledBack
                 self._doc._rolled_back.append(self._name)
                 return self._status
+        if self._doc.IsWorkshared:
+            for element in self._touched:
+                if element is not None and element._owner is None and not isinstance(element, View):
+                    # Revit borrows an element nobody owns for the edit (given back at the next
+                    # synchronisation with central): tests read what was borrowed this way.
+                    element._owner = user
+                    self._doc._borrowed_free.append(element.UniqueId)
         self._doc._transaction = None
         self._status = TransactionStatus.Committed
         self._doc._committed.append(self._name)
@@ -1056,6 +1063,7 @@ class Document:
         self.IsWorkshared = workshared
         self.IsLinked = linked
         self._elements = {}
+        self._by_uid = {}
         self._next_id = 1000
         Document._episode_counter[0] += 1
         self._episode = str(uuid.UUID(int=0x5EED0000 + Document._episode_counter[0]))
@@ -1063,6 +1071,7 @@ class Document:
         self._committed = []
         self._rolled_back = []
         self._template_changes = []
+        self._borrowed_free = []     # elements nobody owned that an edit borrowed
         self._tgm = None
         self._categories = {}
         self._closed = False
@@ -1077,6 +1086,7 @@ class Document:
         element.Id = ElementId(self._next_id)
         element.UniqueId = f"{self._episode}-{self._next_id:08x}"
         self._elements[self._next_id] = element
+        self._by_uid[element.UniqueId] = element
 
     def _remove(self, element):
         self._elements.pop(element.Id._value, None)
@@ -1141,11 +1151,10 @@ class Document:
         if isinstance(id, ElementId):
             element = self._elements.get(id._value)
         else:
-            element = None
-            for candidate in self._elements.values():
-                if candidate.UniqueId == id:
-                    element = candidate
-                    break
+            # Revit looks a UniqueId up in constant time; so does the fake (an index kept beside).
+            element = self._by_uid.get(id)
+            if element is not None and self._elements.get(element.Id._value) is not element:
+                element = None
         if element is None or element._deleted:
             return None
         return element
