@@ -50,12 +50,16 @@ class RevitLiveSession(object):
     """One live-sync session for one document and view."""
 
     def __init__(self, uiapp, doc, view, client, settings, data_dir, notifier=None, logger=None,
-                 clock=None):
+                 clock=None, time_scale=1.0):
         self.uiapp = uiapp
         self.doc = doc
         self.view_id = view.Id if view is not None else None
         self.settings = settings
         self.clock = clock or time.time
+        # The schedules (tags, heat refresh) in building time: ``time_scale`` > 1 only when a
+        # benchmark runs an accelerated simulated hour.
+        started = self.clock()
+        self.schedule_clock = lambda: started + (self.clock() - started) * float(time_scale)
         self.notifier = notifier or notify.Notifier(None, None)
         self.last_error = None
         self.budget_s = max(0.01, settings.live_handler_budget_ms / 1000.0)
@@ -68,8 +72,8 @@ class RevitLiveSession(object):
         if self.overlay is not None and settings.heatmap_quantity in live_overlay.HEAT_QUANTITIES:
             self.heat = heat_feed.HeatFeed(doc, client, settings.heatmap_quantity, view,
                                            request_apply=self._raise, clock=self.clock,
-                                           refresh_s=settings.heatmap_refresh_s)
-        self.tags = tags_schedule.TagSchedule(doc, settings, data_dir, clock=self.clock)
+                                           refresh_s=settings.heatmap_refresh_s / float(time_scale))
+        self.tags = tags_schedule.TagSchedule(doc, settings, data_dir, clock=self.schedule_clock, timer=self.clock)
         self.handler = LiveSyncHandler(self)
         # Created here, in API context (a button click): the only place Revit allows it.
         self.external_event = UI.ExternalEvent.Create(self.handler)

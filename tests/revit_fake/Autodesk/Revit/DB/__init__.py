@@ -1011,7 +1011,7 @@ class Transaction:
                 return self._status
         if self._doc.IsWorkshared:
             for element in self._touched:
-                if element is not None and element._owner is None and not isinstance(element, View):
+                if isinstance(element, Instance) and element._owner is None:
                     # Revit borrows an element nobody owns for the edit (given back at the next
                     # synchronisation with central): tests read what was borrowed this way.
                     element._owner = user
