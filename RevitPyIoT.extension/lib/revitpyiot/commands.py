@@ -502,10 +502,10 @@ def colour_by_health(ctx):
     out.print_html(overlay.legend_html(ctx.settings, shown.counts()))
     if shown.linked:
         out.print_md(u"{0} elements are in linked models: they are marked in their own model."
-                     .format(len(set(shown.linked))))
+                     .format(len(shown.linked)))
     if shown.missing:
         out.print_md(u"{0} exported elements are no longer in the model: run Export Sensors again."
-                     .format(len(set(shown.missing))))
+                     .format(len(shown.missing)))
     return shown
 
 

@@ -379,8 +379,8 @@ class LiveOverlay(object):
         self.heat = None
         self.statuses = {}       # key -> status shown
         self.setup_transactions = 0
-        self.missing = []
-        self.linked = []
+        self.missing = set()     # keys not in the model any more
+        self.linked = set()      # keys in linked models (marked in their own model)
 
     @property
     def backend(self):
@@ -415,12 +415,12 @@ class LiveOverlay(object):
             return True
         link_uid, element_uid = extract.split_key(key)
         if link_uid is not None:
-            self.linked.append(key)
+            self.linked.add(key)
             return False
         element = self.doc.GetElement(element_uid)
         point = extract.element_point(element) if element is not None else None
         if point is None:
-            self.missing.append(key)
+            self.missing.add(key)
             return False
         self.markers.show(key, point, status)
         self.statuses[key] = status
