@@ -316,7 +316,7 @@ def test_replay_recolours_for_a_past_time_then_returns_to_live(fake_revit, build
     limit = _param(sensor, P.PARAM_LIMIT_HIGH_CRITICAL)
     hot = (limit or 30.0) + 5.0
     stub.history[sensor_id] = [(now - 3700, hot), (now - 60, 21.0)]
-    host.config({"heatmap_quantity": "temperature"})
+    host.config({"heatmap_quantity": "temperature", "heatmap_refresh_s": "1"})
     host.run_button("Live Sync")
     from revitpyiot import live_revit
     session = live_revit.current_session()
@@ -337,7 +337,10 @@ def test_replay_recolours_for_a_past_time_then_returns_to_live(fake_revit, build
     assert "UTC" in window.when.Text
     stub.push([_health(sensor, "watch")])                                   # live goes on, not drawn
     host.pump_until(lambda: session.sync.pending() == 0)
+    time.sleep(1.5)                                                          # a live heat refresh is due
+    host.idle()
     assert ext_overlay.marker_colour(b.doc, b.plan, sensor) == tuple(P.STATUS_COLOURS[expected])
+    assert ext_overlay.heat_value(b.plan, room) == pytest.approx(hot)         # the past stays on screen
     window.live(None, None)
     host.pump_until(lambda: controller.shown[-1] is None, timeout_s=10)
     assert ext_overlay.marker_colour(b.doc, b.plan, sensor) == tuple(P.STATUS_COLOURS["watch"])

@@ -173,7 +173,7 @@ class RevitLiveSession(object):
         try:
             applied = self.sync.drain()
             more = self.sync.pending() > 0
-            if self.heat is not None and self.clock() - started < self.budget_s:
+            if self.heat is not None and not self.replaying and self.clock() - started < self.budget_s:
                 more = self.heat.apply(self.overlay, started + self.budget_s) or more
             if self.tags.due() and self.clock() - started < self.budget_s / 2:
                 more = self.tags.step(self.sync.health, self.sync.alerts, started + self.budget_s,
