@@ -270,6 +270,7 @@ def test_live_sync_stops_when_the_document_closes(env):
     b.doc.Close(False)
     assert not session.running
     assert live_revit.current_session() is None
+    worker.join(5)                                 # told to end; Revit's UI thread did not wait for it
     assert not worker.is_alive()
     assert session.external_event is None          # disposed
     # The next click starts a fresh session instead of finding a dead one.

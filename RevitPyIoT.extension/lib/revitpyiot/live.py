@@ -88,8 +88,10 @@ class LiveSync(object):
         if snapshot:
             self.request_snapshot("start")
 
-    def stop(self, timeout_s=5.0):
-        """Stop the subscription and the worker; safe to call twice and from any thread."""
+    def stop(self, timeout_s=5.0, wait=True):
+        """Stop the subscription and the worker; safe to call twice and from any thread.
+        ``wait`` False: only tell the threads to end (they do within a poll interval), so
+        Revit's UI thread never waits for them."""
         if not self.running:
             return
         self.running = False
@@ -98,11 +100,14 @@ class LiveSync(object):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             try:
-                subscription.stop()
+                if wait:
+                    subscription.stop()
+                else:
+                    subscription.stop(join=False)
             except Exception as error:  # a dead socket must not keep the document open
                 self._log("subscription stop failed: {0}".format(error))
         worker, self._worker = self._worker, None
-        if worker is not None and worker is not threading.current_thread():
+        if wait and worker is not None and worker is not threading.current_thread():
             worker.join(timeout_s)
         with self._lock:
             self._pending_health.clear()

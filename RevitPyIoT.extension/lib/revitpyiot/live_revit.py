@@ -119,7 +119,7 @@ class RevitLiveSession(object):
         """Stop receiving, release the event and the document handler, and take the overlay
         away (it would show stale health as live). Main thread (a click, DocumentClosing)."""
         self._stopping.set()
-        self.sync.stop()
+        self.sync.stop(wait=False)       # the threads end on their own: the UI thread never waits
         if self.heat is not None:
             self.heat.stop()
         if self.overlay is not None and self.doc.IsValidObject:
@@ -136,6 +136,12 @@ class RevitLiveSession(object):
             self.external_event = None
         if session_store.get(SESSION_KEY) is self:
             session_store.put(SESSION_KEY, None)
+        # Closing waits for the subscription thread (up to a poll interval): not on the UI thread.
+        closer = threading.Thread(target=self._close_client, name="RevitPyIoT close")
+        closer.daemon = True
+        closer.start()
+
+    def _close_client(self):
         try:
             self.sync.client.close()
         except Exception:
