@@ -48,7 +48,8 @@ class FakeRevit:
         del _forms._TOASTS[:]
         del _forms._WINDOWS[:]
         self.outputs = []
-        self.handler_ms = []        # how long each ExternalEvent handler held the UI thread
+        self.handler_ms = []        # how long each ExternalEvent handler held the UI thread (wall clock)
+        self.handler_cpu_ms = []    # the UI thread's CPU time in each handler (its own work)
         from pyrevit.revit import ui as _ui
         _ui._THEME["dark"] = False
 
@@ -84,7 +85,7 @@ class FakeRevit:
     def run_button(self, name, settle=True):
         """Click a button: run its script.py as pyRevit would (``__name__ == '__main__'``,
         ``EXEC_PARAMS.executed_from_ui``). ``out.block_ms`` is how long the click held the UI
-        thread. With ``settle`` Revit then idles until the click's background work (worker
+        thread (``out.block_cpu_ms``: its CPU time, the click's own work). With ``settle`` Revit then idles until the click's background work (worker
         threads, results for the main thread) is done, as a user waiting would see it."""
         bundle = find_bundle(name)
         pyrevit.EXEC_PARAMS.command_path = bundle
@@ -95,13 +96,14 @@ class FakeRevit:
         self.outputs.append(out)
         self.uiapp._in_api_context = True
         pyrevit.EXEC_PARAMS.executed_from_ui = True
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             result = runpy.run_path(os.path.join(bundle, "script.py"), run_name="__main__")
         finally:
             self.uiapp._in_api_context = False
             pyrevit.EXEC_PARAMS.executed_from_ui = False
         out.block_ms = (time.perf_counter() - started) * 1000.0
+        out.block_cpu_ms = (time.thread_time() - cpu) * 1000.0
         out.result = result
         if settle:
             self.settle()
@@ -141,7 +143,7 @@ class FakeRevit:
 
     # -- Revit's idle loop
     def idle(self):
-        return self.uiapp._run_external_events(self.handler_ms)
+        return self.uiapp._run_external_events(self.handler_ms, self.handler_cpu_ms)
 
     def pump_until(self, predicate, timeout_s=20.0):
         """Run raised ExternalEvents on this (main) thread until ``predicate()`` holds."""

@@ -287,15 +287,57 @@ def _sidecar_data_dir(command):
 
 
 # -- Export Sensors --------------------------------------------------------------------
+EXPORT_BUDGET_S = 0.025     # main-thread time per extraction step (the rest of 100 ms is headroom)
+
+
 def export_sensors(ctx):
-    result = extract.export_building(ctx.doc, ctx.settings, active_view=ctx.uidoc.ActiveView,
-                                     revit_version=ctx.revit_version())
-    client = ctx.client(timeout_s=max(ctx.settings.timeout_s, 30.0))
-    try:
-        reply = client.request(P.CONFIGURE, result.config)
-    finally:
-        client.close()
+    """Read the model a few elements per idle call on Revit's main thread (never holding it),
+    send the ``configure`` request from a worker thread, print the result on the main thread."""
+    from revitpyiot import main_thread
     out = ctx.output
+    settings = ctx.settings
+    queue = main_thread.MainThreadQueue(on_error=lambda error: out.print_md(
+        u"**Export failed**: {0}".format(rc.text(error))))
+    steps = extract.export_steps(ctx.doc, settings, active_view=ctx.uidoc.ActiveView,
+                                 revit_version=ctx.revit_version())
+    job = {"result": None, "reply": None}
+
+    def step():
+        deadline = time.time() + EXPORT_BUDGET_S
+        for item in steps:
+            if item is not None:
+                job["result"] = item
+                out.print_md(u"Read {0} elements from the model; sending them to the sidecar...".format(
+                    len(item.config["elements"])))
+                queue.background(send, item)
+                return
+            if time.time() >= deadline:
+                queue.post(step)            # continue in the next idle call
+                return
+
+    def send(result):
+        from revitpyiot.transport.client import SidecarError
+        try:
+            client = settings.make_client(max(settings.timeout_s, 30.0))
+            try:
+                reply = client.request(P.CONFIGURE, result.config)
+            finally:
+                client.close()
+        except SidecarError as error:
+            queue.post(out.print_md, ui.sidecar_down_message(settings, error.message))
+            return
+        except Exception as error:          # never die silently on the worker
+            queue.post(out.print_md, u"**Export failed**: {0}".format(rc.text(error)))
+            return
+        job["reply"] = reply
+        queue.post(print_export, out, result, reply)
+
+    out.print_md(u"Reading equipment and sensors from the model...")
+    queue.post(step)
+    return job
+
+
+def print_export(out, result, reply):
     counts = result.counts
     out.print_md(u"## Exported '{0}' to the sidecar".format(result.config["building_id"]))
     out.print_md(u"{0} equipment, {1} sensors ({2} from linked models), {3} levels, {4} rooms/spaces."
@@ -314,7 +356,6 @@ def export_sensors(ctx):
                     title=u"Exported elements (first 200)")
     for message in reply.get("warnings") or []:
         out.print_md(u"Sidecar: " + rc.text(message))
-    return result, reply
 
 
 # -- Monitoring ------------------------------------------------------------------------
@@ -400,7 +441,9 @@ def live_sync_toggle(ctx):
     bundle_dir = _bundle_dir(ctx)
     button = ctx.script.get_button()
     if session is not None and session.running:
-        session.stop()
+        session.stop(clear=False)
+        if session.overlay is not None:
+            live_revit.clear_overlay_later(session.overlay)
         ctx.output.print_md(u"Live sync stopped ({0} transactions on the model: overlay set-up and scheduled "
                             u"tags).".format(session.transactions))
         set_icon(button, resolve_icon(bundle_dir, "off.png"))

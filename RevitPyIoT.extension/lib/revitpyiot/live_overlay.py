@@ -220,9 +220,11 @@ class TemporaryMarkers(object):
         if index is not None:
             self.manager.RemoveControl(index)
 
-    def clear(self):
-        for key in list(self.controls):
+    def clear(self, limit=None):
+        """Remove up to ``limit`` markers (all by default); returns how many are left."""
+        for key in list(self.controls)[:limit]:
             self.remove(key)
+        return len(self.controls)
 
 
 class AnalysisMarkers(object):
@@ -269,9 +271,10 @@ class AnalysisMarkers(object):
         if index is not None and self.manager is not None:
             self.manager.RemoveSpatialFieldPrimitive(index)
 
-    def clear(self):
-        for key in list(self.primitives):
+    def clear(self, limit=None):
+        for key in list(self.primitives)[:limit]:
             self.remove(key)
+        return len(self.primitives)
 
 
 # -- heat maps ---------------------------------------------------------------------------------
@@ -441,8 +444,12 @@ class LiveOverlay(object):
             result[status] = result.get(status, 0) + 1
         return result
 
-    def clear(self):
-        self.markers.clear()
-        if self.heat is not None:
-            self.heat.clear()
-        self.statuses.clear()
+    def clear(self, limit=None):
+        """Remove what the overlay drew: everything, or up to ``limit`` markers (then the heat
+        map) per call. Returns how many markers are left to remove."""
+        left = self.markers.clear(limit)
+        if left == 0:
+            if self.heat is not None:
+                self.heat.clear()
+            self.statuses.clear()
+        return left

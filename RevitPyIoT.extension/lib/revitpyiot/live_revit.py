@@ -80,6 +80,8 @@ class RevitLiveSession(object):
         self.sync = live.LiveSync(client, self._apply_batch, request_apply=self._raise,
                                   max_batch_seconds=self.budget_s * 0.6,
                                   max_batch_items=settings.live_batch_items, logger=logger)
+        # Start small: the batch grows while a handler call stays well inside its budget.
+        self.sync.batch_items = min(self.sync.batch_items, 100)
         self._closing_handler = self._on_document_closing
         uiapp.Application.DocumentClosing += self._closing_handler
         self._ticker = None
@@ -115,14 +117,15 @@ class RevitLiveSession(object):
         self._ticker.start()
         session_store.put(SESSION_KEY, self)
 
-    def stop(self):
+    def stop(self, clear=True):
         """Stop receiving, release the event and the document handler, and take the overlay
-        away (it would show stale health as live). Main thread (a click, DocumentClosing)."""
+        away (it would show stale health as live) unless the caller clears it in steps
+        (``clear_overlay_later``). Main thread (a click, DocumentClosing)."""
         self._stopping.set()
         self.sync.stop(wait=False)       # the threads end on their own: the UI thread never waits
         if self.heat is not None:
             self.heat.stop()
-        if self.overlay is not None and self.doc.IsValidObject:
+        if clear and self.overlay is not None and self.doc.IsValidObject:
             try:
                 self.overlay.clear()
             except Exception:      # the view may be gone: nothing left to clear
@@ -218,6 +221,19 @@ class RevitLiveSession(object):
 
     def max_handler_ms(self):
         return max(self.handler_ms) if self.handler_ms else 0.0
+
+
+def clear_overlay_later(overlay, per_call=300):
+    """Remove a stopped session's overlay a few hundred markers per idle call (a click's API
+    context is needed to create the event)."""
+    from revitpyiot import main_thread
+    queue = main_thread.MainThreadQueue()
+
+    def clear_some():
+        if overlay.doc.IsValidObject and overlay.clear(per_call) > 0:
+            queue.post(clear_some)
+    queue.post(clear_some)
+    return queue
 
 
 def current_session():

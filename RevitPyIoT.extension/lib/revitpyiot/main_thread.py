@@ -8,12 +8,14 @@ Create the ``MainThreadQueue`` in API context (a button click); ``post`` from an
 from __future__ import absolute_import
 
 import threading
+import time
 import weakref
 from collections import deque
 
 from Autodesk.Revit import UI
 
 MAX_PER_CALL = 5
+BUDGET_S = 0.02              # stop taking items after this much of Revit's UI thread
 _QUEUES = weakref.WeakSet()     # for hosts that wait until the background work of a click is done
 
 
@@ -57,7 +59,14 @@ class MainThreadQueue(object):
         self.event.Raise()
 
     def run_some(self):
-        for _ in range(MAX_PER_CALL):
+        """Run what was queued before this call: at most ``MAX_PER_CALL`` items and not past
+        ``BUDGET_S`` (an item that queues its own continuation runs it in the next call)."""
+        started = time.time()
+        with self._lock:
+            waiting = len(self._items)
+        for _ in range(min(waiting, MAX_PER_CALL)):
+            if time.time() - started > BUDGET_S:
+                break
             with self._lock:
                 if not self._items:
                     return

@@ -55,7 +55,7 @@ DEFAULTS = {
     "tag_interval_min": 15.0,       # scheduled health-tag writes while live sync runs; 0: off
     "heatmap_quantity": "temperature",   # rooms/spaces heat map: temperature, co2, humidity; empty: off
     "heatmap_refresh_s": 60.0,      # how often live sync asks the sidecar for the rooms' latest readings
-    "live_handler_budget_ms": 60,   # time one live-sync handler call may hold Revit's UI thread
+    "live_handler_budget_ms": 40,   # time one live-sync handler call may hold Revit's UI thread (target: <= 100 ms)
     "live_batch_items": 500,
     "start_with_tray": True,        # Connect starts the installed sidecar through its tray icon
 }
