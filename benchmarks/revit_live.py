@@ -184,6 +184,9 @@ def run(real_s: float, time_scale: float) -> dict:
         "live_sync_click_ms": round(click.block_ms, 1),
         "handler_calls": len(host.handler_ms),
         "health_changes_per_sensor_hour": round(changes[0] / sensor_count / hours, 2),
+        # The sidecar's health states run on the wall clock while the building runs accelerated:
+        # the same changes per real hour (what a sensor flapping every second would give).
+        "health_changes_per_sensor_real_hour": round(changes[0] / sensor_count / (elapsed / 3600.0), 1),
         "overlay_latency_ms_p95": round(p95(session.latencies_ms), 1),
         "overlay_updates": len(session.latencies_ms),
         "sensors": sensor_count,
@@ -210,6 +213,7 @@ def main() -> int:
         ("max_ui_block_ms", "ms (wall clock, any machine load)", "<= 100"),
         ("max_ui_block_cpu_ms", "ms (UI thread CPU: the handler's own work)", "-"),
         ("health_changes_per_sensor_hour", "changes / sensor / simulated h", "<= 3"),
+        ("health_changes_per_sensor_real_hour", "changes / sensor / real h", "-"),
         ("overlay_latency_ms_p95", "ms", "<= 1000"),
     ]
     print(f"Live sync in the fake Revit: demo building ({result['sensors']} sensors), "
