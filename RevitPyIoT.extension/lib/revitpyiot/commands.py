@@ -359,21 +359,6 @@ def print_export(out, result, reply):
 
 
 # -- Monitoring ------------------------------------------------------------------------
-def sidecar_state(settings, timeout_s=1.0):
-    """The sidecar's state, or None when it does not answer."""
-    from revitpyiot.transport.client import SidecarError
-    try:
-        client = settings.make_client(timeout_s)
-    except SidecarError:
-        return None
-    try:
-        return client.request(P.STATUS, {}).get("state")
-    except SidecarError:
-        return None
-    finally:
-        client.close()
-
-
 def icon_path(bundle_dir, state):
     return resolve_icon(bundle_dir, ICON_STATES.get(state, "offline.png"))
 
@@ -474,6 +459,8 @@ def live_sync_toggle(ctx):
         else u""))
     if session.overlay is not None:
         ctx.output.print_html(overlay.legend_html(ctx.settings))
+    if session.heat is not None:
+        ctx.output.print_html(live_overlay.heat_legend_html(session.heat.quantity, {}))
     return session
 
 

@@ -1124,10 +1124,12 @@ class Document:
             return element
         return None
 
-    def _bind_shared_parameters(self, element):
+    def _bind_shared_parameters(self, element, only=None):
         if element.Category is None:
             return
         for name, (definition, categories) in self._shared_params.items():
+            if only is not None and name != only:
+                continue
             if element.Category.Id._value in categories and name not in element._params:
                 storage = StorageType.String if definition.GetDataType() == SpecTypeId.String.Text \
                     else StorageType.Double
@@ -1365,7 +1367,7 @@ class BindingMap:
         added = []
         for element in list(self._doc._elements.values()):
             if isinstance(element, FamilyInstance) and key.Name not in element._params:
-                self._doc._bind_shared_parameters(element)
+                self._doc._bind_shared_parameters(element, key.Name)
                 if key.Name in element._params:
                     added.append(element)
 
