@@ -38,7 +38,7 @@ def clicked():
         from pyrevit import EXEC_PARAMS
     except ImportError:
         return False
-    return bool(EXEC_PARAMS.executed_from_ui)
+    return bool(getattr(EXEC_PARAMS, "executed_from_ui", False))
 
 
 def on_click(command):
