@@ -406,3 +406,13 @@ def test_open_dashboard_with_no_document_open(fake_revit, monkeypatch):
     monkeypatch.setattr(settings.Settings, "make_client", lambda self, timeout_s=None: client)
     fake_revit.run_button("Open Dashboard")
     assert script._STATE["urls"] == ["http://127.0.0.1:9911/"]
+
+
+def test_connect_and_monitoring_work_with_no_document_open(fake_revit, monkeypatch):
+    from revitpyiot import settings
+    client = StubSidecar()
+    monkeypatch.setattr(settings.Settings, "make_client", lambda self, timeout_s=None: client)
+    assert fake_revit.uiapp.ActiveUIDocument is None
+    assert "RevitPyIoT sidecar x (protocol 1)" in fake_revit.run_button("Connect").text()
+    out = fake_revit.run_button("Monitoring")
+    assert "Monitoring stopped" in out.text() and fake_revit.button("Monitoring").icon.endswith("off.png")
