@@ -7,7 +7,7 @@ Measures, in one run and against the same peers:
 - event throughput of the pure-Python SUB and of a pyzmq SUB fed by the same
   pyzmq PUB (also in its own process), plus the full subscription path
   (``SidecarClient.subscribe``: receive, decode, seq check, callback);
-- pack/unpack rates (messages/s and MB/s) of ``revitpyiot.msgpack_codec`` and
+- pack/unpack rates (messages/s and MB/s) of ``revitpyiot.transport.msgpack_codec`` and
   ``msgpack`` on an ``alert`` event;
 - ``decode_20k_health_s``: decoding one ``health`` event of 20,000 HealthRecords.
 
@@ -33,8 +33,8 @@ for _path in (ROOT, os.path.join(ROOT, "RevitPyIoT.extension", "lib")):
 
 import msgpack
 import zmq
-from revitpyiot import msgpack_codec, zmtp
-from revitpyiot.client import SidecarClient
+from revitpyiot.transport import msgpack_codec, zmtp
+from revitpyiot.transport.client import SidecarClient
 
 TOKEN = "benchmark-token"
 

@@ -38,8 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "RevitPyIoT.extension" / "lib")]
 
-from revitpyiot.client import SidecarClient, SidecarError
 from revitpyiot.live import LiveSync
+from revitpyiot.transport.client import SidecarClient, SidecarError
 
 from shared_schemas import protocol
 from sidecar.client.launcher import LOOPBACK_ANY_PORT, LaunchError, SidecarLauncher, serve_arguments

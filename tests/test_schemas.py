@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from revitpyiot import msgpack_codec
+from revitpyiot.transport import msgpack_codec
 
 from shared_schemas import fast_checks, make_golden, protocol, validation
 from shared_schemas.validation import (

@@ -127,6 +127,27 @@ def draw_settings(d, ink):
     d.ellipse([p(36), p(36), p(60), p(60)], fill=(0, 0, 0, 0))
 
 
+def draw_sync_error(d, ink):
+    draw_sync(d, ink, CRIT)
+    d.rectangle([p(44), p(22), p(52), p(52)], fill=(255, 255, 255, 255))
+    d.ellipse([p(43), p(58), p(53), p(68)], fill=(255, 255, 255, 255))
+
+
+def draw_live_view(d, ink):
+    d.rectangle([p(8), p(14), p(88), p(82)], outline=ink, width=W)
+    for i, c in enumerate((OK, WARN, CRIT)):
+        x = 22 + i * 22
+        d.ellipse([p(x - 7), p(40), p(x + 7), p(54)], fill=c)
+    d.rectangle([p(30), p(82), p(66), p(90)], fill=ink)
+
+
+def draw_replay(d, ink):
+    d.arc([p(12), p(12), p(84), p(84)], 120, 420, fill=ink, width=W)
+    d.polygon([(p(8), p(30)), (p(30), p(22)), (p(26), p(44))], fill=ink)
+    d.line([p(48), p(48), p(48), p(26)], fill=ACCENT, width=W)
+    d.line([p(48), p(48), p(64), p(58)], fill=ACCENT, width=W)
+
+
 BUTTONS = {
     "Sidecar.panel/Connect.pushbutton": {"icon": draw_connect},
     "Sidecar.panel/Monitoring.smartbutton": {"icon": draw_pulse,
@@ -139,7 +160,10 @@ BUTTONS = {
     "Model.panel/Write Health Tags.pushbutton": {"icon": draw_tags},
     "Live.panel/Live Sync.smartbutton": {"icon": draw_sync,
                                          "on": lambda d, ink: draw_sync(d, ink, OK),
-                                         "off": lambda d, ink: draw_sync(d, ink, GREY)},
+                                         "off": lambda d, ink: draw_sync(d, ink, GREY),
+                                         "error": draw_sync_error},
+    "Live.panel/Live View.pushbutton": {"icon": draw_live_view},
+    "Live.panel/Replay.pushbutton": {"icon": draw_replay},
     "Live.panel/Colour by Health.pushbutton": {"icon": draw_colour},
     "Live.panel/Clear Colours.pushbutton": {"icon": draw_clear},
     "Live.panel/Alerts.pushbutton": {"icon": draw_alerts},

@@ -13,7 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(os.path.dirname(HERE), "revit_fake")
 FAKE_TOP = ("Autodesk", "System", "clr", "pyrevit", "fake_host")
 # Extension modules that bind Revit/pyRevit names at import time.
-REVIT_BOUND = ("revitpyiot.live_revit",)
+REVIT_BOUND = ("revitpyiot.live_revit", "revitpyiot.main_thread")
 
 
 def _is_fake(name):

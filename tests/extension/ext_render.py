@@ -166,7 +166,7 @@ def walkthrough(out_dir):
         host.pump_until(lambda: session.sync.stats["snapshots"] >= 1 and session.sync.pending() == 0)
         files.append(render_plan(b, b.plan, 0, os.path.join(out_dir, "extension-plan-before.png"),
                                  "Ebene 0 after Export + Live Sync: no readings yet"))
-        from revitpyiot.client import SidecarClient
+        from revitpyiot.transport.client import SidecarClient
         client = SidecarClient(sidecar.command_endpoint, sidecar.event_endpoint, token=sidecar.token)
         now = time.time()
         readings = []

@@ -12,7 +12,7 @@ import msgpack
 import pytest
 import zmq
 from revitpyiot import protocol
-from revitpyiot.client import SidecarClient, SidecarError, SidecarTimeout, SidecarUnavailable
+from revitpyiot.transport.client import SidecarClient, SidecarError, SidecarTimeout, SidecarUnavailable
 
 TOKEN = "test-token-123"
 

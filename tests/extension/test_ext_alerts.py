@@ -90,8 +90,9 @@ def env(fake_revit, monkeypatch):
     with running_sidecar() as sidecar:
         monkeypatch.setenv("REVITPYIOT_DATA_DIR", str(sidecar.data_dir))
         fake_revit.app.Username = "jürgen.bauer"
+        # Tags are written on a schedule: every 0.6 s here (15 min by default).
         fake_revit.config({"command_endpoint": sidecar.command_endpoint, "event_endpoint": sidecar.event_endpoint,
-                           "timeout_s": "10"})
+                           "timeout_s": "10", "tag_interval_min": "0.01"})
         building = ext_building.build(fake_revit, floors=1, link_floors=1)
         yield fake_revit, building, sidecar
 
@@ -119,7 +120,7 @@ def test_alerts_button_shelves_unshelves_and_acknowledges_with_live_sync(env):
     host, b, sidecar = env
     from revitpyiot import alerts_view as V
     from revitpyiot import live_revit
-    from revitpyiot.client import SidecarClient
+    from revitpyiot.transport.client import SidecarClient
     client = SidecarClient(sidecar.command_endpoint, sidecar.event_endpoint, token=sidecar.token, timeout_s=10)
     try:
         host.run_button("Export Sensors")

@@ -77,7 +77,10 @@ def test_settings_coerce_text_from_the_config_and_fall_back_to_defaults():
     assert s.timeout_s == 2.5 and s.live_write_tags is False
     assert s.equipment_categories == ["OST_MechanicalEquipment", "OST_ElectricalEquipment"]
     assert s.status_colour("critical") == (255, 0, 0) and s.status_colour("ok") == (46, 160, 67)
-    assert s.template_mode == "filters" and s.live_batch_items == 500
+    # The default never touches view templates (issue 14); "filters" is an explicit opt-in.
+    assert s.template_mode == "message" and s.live_batch_items == 500
+    assert settings.Settings().template_mode == "message" and settings.Settings().live_write_tags is False
+    assert settings.Settings().tag_interval_min == 15.0
     with pytest.raises(KeyError):
         s.set("nope", 1)
 
@@ -104,6 +107,8 @@ def test_overlay_template_message_mode_and_refusals(fake_revit, building):
     result = overlay.colour_view(building.doc, building.templated_plan, records, _settings(template_mode="message"))
     assert result.mode == overlay.MODE_REFUSED and "TGA Vorlage" in result.message
     result = overlay.colour_view(building.doc, building.templated_plan, records, _settings())
+    assert result.mode == overlay.MODE_REFUSED and "TGA Vorlage" in result.message        # the default
+    result = overlay.colour_view(building.doc, building.templated_plan, records, _settings(template_mode="filters"))
     assert result.mode == overlay.MODE_REFUSED and "Write Health Tags" in result.message   # no parameter yet
     result = overlay.colour_view(building.doc, building.template, records, _settings())
     assert result.mode == overlay.MODE_REFUSED and "view template" in result.message

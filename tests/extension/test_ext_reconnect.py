@@ -28,21 +28,24 @@ def _param(element, name):
 
 
 def _colour(view, element):
-    colour = view._effective_overrides(element).ProjectionLineColor
-    return (colour.Red, colour.Green, colour.Blue) if colour.IsValid else None
+    """The colour live sync shows at ``element``: its transient overlay marker."""
+    import ext_overlay
+    return ext_overlay.marker_colour(view.Document, view, element)
 
 
 def test_live_sync_reconnects_and_resynchronises_after_a_sidecar_restart(fake_revit, monkeypatch, tmp_path):
     import ext_building
     from revitpyiot import live_revit
-    from revitpyiot.client import SidecarClient
+    from revitpyiot.transport.client import SidecarClient
     host = fake_revit
     data = tmp_path / "sidecar-data"
     command_endpoint = f"tcp://127.0.0.1:{_free_port()}"
     event_endpoint = f"tcp://127.0.0.1:{_free_port()}"
     fixed = ["--command-endpoint", command_endpoint, "--event-endpoint", event_endpoint]
     monkeypatch.setenv("REVITPYIOT_DATA_DIR", str(data))
-    host.config({"command_endpoint": command_endpoint, "event_endpoint": event_endpoint, "timeout_s": "10"})
+    # Tags are written on a schedule: every 0.6 s here (15 min by default).
+    host.config({"command_endpoint": command_endpoint, "event_endpoint": event_endpoint, "timeout_s": "10",
+                 "tag_interval_min": "0.01"})
     b = ext_building.build(host, floors=1, link_floors=1)
     hot, later = b.sensors[16], b.sensors[20]            # temperature sensors of rooms 5 and 6
     eq_hot, eq_later = b.equipment[8], b.equipment[10]   # their hosts
@@ -106,9 +109,10 @@ def test_live_sync_reconnects_and_resynchronises_after_a_sidecar_restart(fake_re
         assert _colour(b.plan, eq_later) == critical
         hot_status = sync.health[eq_hot.UniqueId]["status"]
         assert _colour(b.plan, eq_hot) == tuple(P.STATUS_COLOURS[hot_status])   # recoloured, not stale
-        assert _param(eq_hot, P.PARAM_HEALTH_STATUS) == hot_status
-        assert _param(eq_hot, P.PARAM_LAST_ALERT) == ""                         # old alert not lingering
-        assert s_later in _param(eq_later, P.PARAM_LAST_ALERT)
+        # Tags follow on the next scheduled write (every 0.6 s here).
+        host.pump_until(lambda: _param(eq_hot, P.PARAM_HEALTH_STATUS) == hot_status
+                        and _param(eq_hot, P.PARAM_LAST_ALERT) == ""            # old alert not lingering
+                        and s_later in (_param(eq_later, P.PARAM_LAST_ALERT) or ""))
         assert [a["sensor_id"] for a in sync.active_alerts()] == [s_later]
         # What live sync shows is what the new sidecar says.
         with SidecarClient(command_endpoint, event_endpoint, token=second.token, timeout_s=10) as client:

@@ -30,7 +30,7 @@ def test_icons_are_square_and_small_with_dark_variants():
                         "RevitPyIoT.extension", "RevitPyIoT.tab")
     bundles = [os.path.join(d, f) for d, dirs, _ in os.walk(root) for f in dirs
                if f.endswith((".pushbutton", ".smartbutton"))]
-    assert len(bundles) == 10
+    assert len(bundles) == 12
     for bundle in bundles:
         for name in ("icon.png", "icon.dark.png"):
             image = Image.open(os.path.join(bundle, name))
@@ -38,5 +38,5 @@ def test_icons_are_square_and_small_with_dark_variants():
         yaml = pathlib.Path(bundle, "bundle.yaml").read_text(encoding="utf-8")
         assert yaml.startswith("title: ") and "\ntooltip: " in yaml and "\nauthor: " in yaml
         if bundle.endswith(".smartbutton"):
-            for name in ("on.png", "off.png"):
+            for name in ("on.png", "off.png", "on.dark.png", "off.dark.png"):
                 assert os.path.exists(os.path.join(bundle, name))

@@ -141,7 +141,7 @@ def test_guard_catches_what_it_should(tmp_path):
 
 def test_absolute_import_where_modules_could_shadow():
     """Modules named like stdlib/third-party ones must use absolute imports on 2.7."""
-    lib = os.path.join(EXTENSION, "lib", "revitpyiot")
+    lib = os.path.join(EXTENSION, "lib", "revitpyiot", "transport")
     for name in ("msgpack_codec.py", "zmtp.py", "client.py"):
         with open(os.path.join(lib, name), encoding="utf-8") as handle:
             assert "from __future__ import absolute_import" in handle.read(), name

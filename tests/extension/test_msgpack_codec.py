@@ -6,8 +6,8 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from revitpyiot import msgpack_codec as codec
-from revitpyiot.msgpack_codec import (
+from revitpyiot.transport import msgpack_codec as codec
+from revitpyiot.transport.msgpack_codec import (
     ExtraDataError,
     ExtType,
     InvalidDataError,

@@ -119,6 +119,19 @@ VERSION_GATES = [
     Gate("ParameterFilterRuleFactory.CreateEqualsRule(ElementId, str, bool)", _since(2020, 2025),
          [COMPAT + "::string_equals_rule"],
          "removed in 2026; reached only when the two-argument call raises TypeError (before 2023)"),
+    # The live overlay (issue 14): in-canvas images from 2022, AVF markers before (live_overlay.py).
+    Gate("TemporaryGraphicsManager", _since(2022), [COMPAT + "::temporary_graphics_manager"],
+         "new in 2022; getattr(DB, 'TemporaryGraphicsManager', None): None selects the AVF markers"),
+    Gate("TemporaryGraphicsManager.GetTemporaryGraphicsManager", _since(2022),
+         [COMPAT + "::temporary_graphics_manager"], "reached only when the class exists (2022+)"),
+    Gate("InCanvasControlData", _since(2022), [COMPAT + "::in_canvas_control"],
+         "new in 2022; built only for a TemporaryGraphicsManager (TemporaryMarkers)"),
+    Gate("TemporaryGraphicsManager.AddControl", _since(2022), ["revitpyiot/live_overlay.py::show"],
+         "TemporaryMarkers.show, only constructed with a manager from temporary_graphics_manager"),
+    Gate("TemporaryGraphicsManager.UpdateControl", _since(2022), ["revitpyiot/live_overlay.py::show"],
+         "TemporaryMarkers.show, as AddControl"),
+    Gate("TemporaryGraphicsManager.RemoveControl", _since(2022), ["revitpyiot/live_overlay.py::remove"],
+         "TemporaryMarkers.remove, as AddControl"),
 ]
 
 # Non-Revit PascalCase attributes the extension uses on its own or .NET base objects.
@@ -393,7 +406,13 @@ def test_the_checker_sees_the_extension_api_surface(uses):
                      "class Autodesk.Revit.UI.ExternalEvent.Create",
                      "class Autodesk.Revit.DB.BuiltInParameter.VIEW_PHASE",
                      "bic OST_MechanicalControlDevices", "bip ROOM_NAME", "member IsSolidFill",
-                     "member IntegerValue", "pyrevit script.get_output"):
+                     "member IntegerValue", "pyrevit script.get_output",
+                     "class Autodesk.Revit.DB.Analysis.SpatialFieldManager.CreateSpatialFieldManager",
+                     "class Autodesk.Revit.DB.Analysis.AnalysisDisplayStyle.CreateAnalysisDisplayStyle",
+                     "class Autodesk.Revit.DB.Analysis.FieldDomainPointsByUV",
+                     "class Autodesk.Revit.DB.SpatialElementGeometryCalculator",
+                     "class Autodesk.Revit.DB.TemporaryGraphicsManager", "member UpdateSpatialFieldPrimitive",
+                     "member AddControl", "class Autodesk.Revit.DB.ViewDuplicateOption.Duplicate"):
         assert expected in text, expected
     assert len(uses) > 150
 

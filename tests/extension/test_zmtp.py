@@ -7,8 +7,8 @@ import pytest
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from revitpyiot import zmtp
-from revitpyiot.zmtp import DealerSocket, SubSocket, ZmtpClosed, ZmtpProtocolError, ZmtpTimeout
+from revitpyiot.transport import zmtp
+from revitpyiot.transport.zmtp import DealerSocket, SubSocket, ZmtpClosed, ZmtpProtocolError, ZmtpTimeout
 
 LOOPBACK = "tcp://127.0.0.1"
 

@@ -45,7 +45,13 @@ class FakeRevit:
         _script._STATE.update({"config": {}, "saved": {}, "buttons": {}, "urls": []})
         del _forms._ANSWERS[:]
         del _forms._SHOWN[:]
+        del _forms._TOASTS[:]
+        del _forms._WINDOWS[:]
         self.outputs = []
+        self.handler_ms = []        # how long each ExternalEvent handler held the UI thread (wall clock)
+        self.handler_cpu_ms = []    # the UI thread's CPU time in each handler (its own work)
+        from pyrevit.revit import ui as _ui
+        _ui._THEME["dark"] = False
 
     # -- documents
     def new_document(self, title, workshared=False, linked=False, path_name=""):
@@ -76,8 +82,11 @@ class FakeRevit:
         for key, value in values.items():
             section.set_option(key, value)
 
-    def run_button(self, name):
-        """Click a button: run its script.py as pyRevit would (``__name__ == '__main__'``)."""
+    def run_button(self, name, settle=True):
+        """Click a button: run its script.py as pyRevit would (``__name__ == '__main__'``,
+        ``EXEC_PARAMS.executed_from_ui``). ``out.block_ms`` is how long the click held the UI
+        thread (``out.block_cpu_ms``: its CPU time, the click's own work). With ``settle`` Revit then idles until the click's background work (worker
+        threads, results for the main thread) is done, as a user waiting would see it."""
         bundle = find_bundle(name)
         pyrevit.EXEC_PARAMS.command_path = bundle
         pyrevit.EXEC_PARAMS.command_name = name
@@ -86,21 +95,45 @@ class FakeRevit:
         _output._CURRENT["output"] = out
         self.outputs.append(out)
         self.uiapp._in_api_context = True
+        pyrevit.EXEC_PARAMS.executed_from_ui = True
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             result = runpy.run_path(os.path.join(bundle, "script.py"), run_name="__main__")
         finally:
             self.uiapp._in_api_context = False
+            pyrevit.EXEC_PARAMS.executed_from_ui = False
+        out.block_ms = (time.perf_counter() - started) * 1000.0
+        out.block_cpu_ms = (time.thread_time() - cpu) * 1000.0
         out.result = result
+        if settle:
+            self.settle()
         return out
 
+    def settle(self, timeout_s=60.0):
+        """Idle until no extension background job is running or waiting (test helper)."""
+        import sys
+        jobs = sys.modules.get("revitpyiot.main_thread")
+        if jobs is not None:
+            self.pump_until(lambda: not jobs.any_busy(), timeout_s)
+
     def selfinit(self, name):
-        """pyRevit's start-up call of a smart button's ``__selfinit__``; returns the button."""
+        """pyRevit's start-up of a smart button, as its C# loader does it: the whole script is
+        executed as ``__main__`` (not a click: ``executed_from_ui`` is False), then its
+        ``__selfinit__`` is called. Returns the button."""
         bundle = find_bundle(name)
-        namespace = runpy.run_path(os.path.join(bundle, "script.py"), run_name="pyrevit_smartbutton")
+        pyrevit.EXEC_PARAMS.executed_from_ui = False
+        out = _output.PyRevitOutputWindow()
+        _output._CURRENT["output"] = out
+        namespace = runpy.run_path(os.path.join(bundle, "script.py"), run_name="__main__")
         button = _script._Button()
         ok = namespace["__selfinit__"](_Component(bundle), button, self.uiapp)
         button.selfinit_result = ok
+        button.output = out
         return button
+
+    def dark_theme(self, on=True):
+        from pyrevit.revit import ui
+        ui._THEME["dark"] = bool(on)
 
     def button(self, name):
         return _script._STATE["buttons"].get(find_bundle(name))
@@ -110,7 +143,7 @@ class FakeRevit:
 
     # -- Revit's idle loop
     def idle(self):
-        return self.uiapp._run_external_events()
+        return self.uiapp._run_external_events(self.handler_ms, self.handler_cpu_ms)
 
     def pump_until(self, predicate, timeout_s=20.0):
         """Run raised ExternalEvents on this (main) thread until ``predicate()`` holds."""

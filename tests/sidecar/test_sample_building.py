@@ -12,7 +12,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from revitpyiot import msgpack_codec
+from revitpyiot.transport import msgpack_codec
 
 from shared_schemas.protocol import KIND_EQUIPMENT, KIND_SENSOR, QUANTITY_UNITS, SOURCE_SCHEMES
 from shared_schemas.validation import validate_record, validate_request

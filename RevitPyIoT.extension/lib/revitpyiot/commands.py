@@ -13,8 +13,10 @@ from revitpyiot import protocol as P
 from revitpyiot import alert_states
 from revitpyiot import alerts_view
 from revitpyiot import extract
+from revitpyiot import live_overlay
 from revitpyiot import overlay
 from revitpyiot import revit_compat as rc
+from revitpyiot import session_store
 from revitpyiot import settings as settings_mod
 from revitpyiot import tags
 from revitpyiot import ui
@@ -22,6 +24,37 @@ from revitpyiot import ui
 CLIENT_NAME = "RevitPyIoT.extension"
 ICON_STATES = {P.STATE_MONITORING: "on.png", P.STATE_CONFIGURED: "off.png", P.STATE_IDLE: "off.png",
                P.STATE_STOPPING: "off.png", None: "offline.png"}
+ICON_LARGE = 32          # pyRevit's ribbon.ICON_LARGE: the panel's buttons are large buttons
+LIVE_VIEW_NAME = u"RevitPyIoT Live"
+OVERLAY_KEY = "RevitPyIoT.Overlays"
+CONNECT_KEY = "RevitPyIoT.Connect"
+
+
+def clicked():
+    """True only when the user clicked the button. pyRevit's loader also executes a smart
+    button's whole script (as ``__main__``) at start-up and on reload, before it calls
+    ``__selfinit__``: only a click has ``EXEC_PARAMS.executed_from_ui`` set."""
+    try:
+        from pyrevit import EXEC_PARAMS
+    except ImportError:
+        return False
+    return bool(getattr(EXEC_PARAMS, "executed_from_ui", False))
+
+
+def on_click(command):
+    """What every script.py calls at its end: run ``command`` on a click, nothing otherwise."""
+    if clicked():
+        return run(command)
+    return None
+
+
+def resolve_icon(bundle_dir, name):
+    """``name`` (``on.png``) in the bundle, its ``.dark`` variant under a dark Revit theme."""
+    try:
+        from pyrevit.revit import ui as pyrevit_ui
+        return pyrevit_ui.resolve_icon_file(bundle_dir, name)
+    except Exception:
+        return os.path.join(bundle_dir, name)
 
 
 class Context(object):
@@ -43,14 +76,28 @@ class Context(object):
 
     def revit_version(self):
         try:
-            return rc.text(self.doc.Application.VersionNumber)
+            if self.doc is not None:
+                return rc.text(self.doc.Application.VersionNumber)
+            return rc.text(self.host.app.VersionNumber)
         except Exception:
             return None
+
+    def hello_body(self):
+        """The ``hello`` body, read from Revit here (main thread) so workers can send it."""
+        import revitpyiot
+        body = {"client": CLIENT_NAME, "client_version": revitpyiot.__version__,
+                "protocols": list(P.SUPPORTED_VERSIONS)}
+        version = self.revit_version()
+        if version:
+            body["revit_version"] = version
+        if self.doc is not None:
+            body["document"] = rc.text(self.doc.Title)
+        return body
 
 
 def run(command):
     """Run ``command(ctx)`` and turn sidecar errors into messages."""
-    from revitpyiot.client import SidecarError, SidecarTimeout, SidecarUnavailable
+    from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
     ctx = Context()
     try:
         return command(ctx)
@@ -65,28 +112,138 @@ def run(command):
     return None
 
 
-def _hello(ctx, client):
-    import revitpyiot
-    body = {"client": CLIENT_NAME, "client_version": revitpyiot.__version__,
-            "protocols": list(P.SUPPORTED_VERSIONS)}
-    version = ctx.revit_version()
-    if version:
-        body["revit_version"] = version
-    if ctx.doc is not None:
-        body["document"] = rc.text(ctx.doc.Title)
+def _hello(body, client):
     return client.request(P.HELLO, body)
 
 
 # -- Connect / Status ------------------------------------------------------------------
 def connect_status(ctx):
-    from revitpyiot.client import SidecarUnavailable
-    try:
-        hello, status = _hello_and_status(ctx)
-    except SidecarUnavailable:
-        if not _offer_to_start(ctx):
-            raise
-        hello, status = _hello_and_status(ctx)
-    out = ctx.output
+    """Find (or offer to start) the sidecar without holding Revit: the probing, starting and
+    waiting run on a worker thread; the status table, the question and the progress lines are
+    delivered to this click's output window on Revit's main thread (``main_thread``)."""
+    job = ConnectJob(ctx.settings, ctx.output, ctx.forms, ctx.hello_body())
+    ctx.output.print_md(u"Connecting to the RevitPyIoT sidecar on `{0}`...".format(ctx.settings.command_endpoint))
+    job.start()
+    session_store.put(CONNECT_KEY, job)
+    return job
+
+
+class ConnectJob(object):
+    def __init__(self, settings, output, forms, hello_body, wait_s=30.0):
+        from revitpyiot import main_thread
+        self.settings = settings
+        self.output = output
+        self.forms = forms
+        self.body = hello_body
+        self.wait_s = wait_s
+        self.done = False
+        self.status = None
+        self.queue = main_thread.MainThreadQueue(on_error=self._failed)
+
+    def start(self):
+        self.queue.background(self._probe, True)
+
+    # -- worker thread
+    def _probe(self, may_offer):
+        from revitpyiot import launcher
+        from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
+        try:
+            hello, status = _hello_and_status(self.settings, self.body)
+        except SidecarUnavailable as error:
+            command = None
+            if may_offer:
+                try:
+                    command = launcher.find_sidecar_command()
+                except launcher.LauncherError as bad:
+                    self._post_md(u"The RevitPyIoT install record cannot be read ({0}): run the installer "
+                                  u"again.".format(rc.text(bad)))
+            if command is None:
+                self._finish(ui.sidecar_down_message(self.settings, error.message))
+            else:
+                self.queue.post(self._offer, command)
+            return
+        except SidecarTimeout as error:
+            self._finish(u"**The sidecar did not answer in time** ({0}). It may be busy; try again, or "
+                         u"restart it from the tray icon.".format(rc.text(error.message)))
+            return
+        except SidecarError as error:
+            self._finish(u"**The sidecar refused the request**: `{0}` {1}".format(error.code, rc.text(error.message)))
+            return
+        except Exception as error:      # never die silently on the worker
+            self._finish(u"Connect failed: {0}".format(rc.text(error)))
+            return
+        self.queue.post(self._show, hello, status)
+
+    def _start_and_wait(self, command):
+        from revitpyiot import launcher
+        from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
+        try:
+            process = launcher.start_sidecar(tray=self.settings.start_with_tray,
+                                             extra_args=sidecar_start_args(self.settings))
+        except (launcher.LauncherError, OSError) as error:
+            self._give_up(u"Could not start the sidecar: {0}".format(rc.text(error)))
+            return
+        started = time.time()
+        shown = started
+        while time.time() - started < self.wait_s:
+            if process.poll() is not None:
+                self._give_up(u"The sidecar stopped right after starting (exit code {0}): see its log in "
+                             u"`{1}`.".format(process.returncode, _sidecar_data_dir(command)))
+                return
+            try:
+                probe = self.settings.make_client(1.0)
+            except SidecarError:       # no token file yet: the sidecar writes it when it starts
+                time.sleep(0.25)
+                continue
+            try:
+                _hello(self.body, probe)
+                return self._probe(False)
+            except (SidecarUnavailable, SidecarTimeout):
+                time.sleep(0.25)
+            except SidecarError:       # it answers, but refuses: the probe reports the refusal
+                return self._probe(False)
+            finally:
+                probe.close()
+            if time.time() - shown >= 2.0:
+                shown = time.time()
+                self._post_md(u"Waiting for the sidecar to start ({0:.0f} s)...".format(shown - started))
+        self._give_up(u"Started the sidecar, but it did not answer on `{0}` within {1:.0f} s: see its log in "
+                     u"`{2}`.".format(self.settings.command_endpoint, self.wait_s, _sidecar_data_dir(command)))
+
+    def _post_md(self, text):
+        self.queue.post(self.output.print_md, text)
+
+    def _finish(self, text):
+        self.queue.post(self._end, text)
+
+    def _give_up(self, text):
+        """The started sidecar did not come up: say why, and how to start it by hand."""
+        self._post_md(text)
+        self._finish(ui.sidecar_down_message(self.settings, u"it did not start"))
+
+    # -- main thread
+    def _end(self, text):
+        self.output.print_md(text)
+        self.done = True
+
+    def _failed(self, error):
+        self.output.print_md(u"Connect failed: {0}".format(rc.text(error)))
+        self.done = True
+
+    def _offer(self, command):
+        if not self.forms.alert(u"The RevitPyIoT sidecar is not running. Start it now?", yes=True, no=True):
+            self._end(ui.sidecar_down_message(self.settings, u"not started"))
+            return
+        self.output.print_md(u"Starting the sidecar...")
+        self.queue.background(self._start_and_wait, command)
+
+    def _show(self, hello, status):
+        print_status(self.output, hello, status)
+        self.status = status
+        self.done = True
+
+
+def print_status(out, hello, status):
     out.print_md(u"## RevitPyIoT sidecar {0} (protocol {1})".format(hello.get("sidecar_version"),
                                                                      hello.get("protocol")))
     rows = [[u"state", status.get("state")],
@@ -101,19 +258,20 @@ def connect_status(ctx):
         if metrics.get(key) is not None:
             rows.append([label, metrics.get(key)])
     rows.append([u"uptime", ui.age_text(status.get("uptime_s") or 0)])
+    if status.get("dashboard_url"):
+        rows.append([u"dashboard", status.get("dashboard_url")])
     for name, state in sorted((status.get("sources") or {}).items()):
         rows.append([u"source " + rc.text(name), state])
     out.print_table(rows, columns=[u"", u"value"])
     if status.get("state") == P.STATE_IDLE:
         out.print_md(u"No building is configured yet: click **Export Sensors**.")
-    return status
 
 
-def _hello_and_status(ctx):
+def _hello_and_status(settings, body):
     # A fresh client each time: it reads the token file, which a sidecar started just now wrote.
-    client = ctx.client()
+    client = settings.make_client()
     try:
-        return _hello(ctx, client), client.request(P.STATUS, {})
+        return _hello(body, client), client.request(P.STATUS, {})
     finally:
         client.close()
 
@@ -123,68 +281,63 @@ def sidecar_start_args(settings):
     return ["--command-endpoint", settings.command_endpoint, "--event-endpoint", settings.event_endpoint]
 
 
-def _offer_to_start(ctx, wait_s=30.0):
-    """When the installer registered a sidecar for this user, offer to start it (detached, so
-    closing Revit does not stop it) and wait until it answers. False when not installed, the
-    user declines, or it does not come up (the output window then says why)."""
-    from revitpyiot import launcher
-    from revitpyiot.client import SidecarError, SidecarTimeout, SidecarUnavailable
-    try:
-        command = launcher.find_sidecar_command()
-        if command is None:
-            return False
-    except launcher.LauncherError as error:
-        ctx.output.print_md(u"The RevitPyIoT install record cannot be read ({0}): run the installer again."
-                            .format(rc.text(error)))
-        return False
-    if not ctx.forms.alert(u"The RevitPyIoT sidecar is not running. Start it now?", yes=True, no=True):
-        return False
-    try:
-        process = launcher.start_sidecar(tray=ctx.settings.start_with_tray,
-                                         extra_args=sidecar_start_args(ctx.settings))
-    except (launcher.LauncherError, OSError) as error:
-        ctx.output.print_md(u"Could not start the sidecar: {0}".format(rc.text(error)))
-        return False
-    deadline = time.time() + wait_s
-    while time.time() < deadline:
-        if process.poll() is not None:
-            ctx.output.print_md(u"The sidecar stopped right after starting (exit code {0}): see its log in "
-                                u"`{1}`.".format(process.returncode, _sidecar_data_dir(command)))
-            return False
-        try:
-            probe = ctx.client(timeout_s=1.0)
-        except SidecarError:       # no token file yet: the sidecar writes it when it starts
-            time.sleep(0.5)
-            continue
-        try:
-            _hello(ctx, probe)
-            return True
-        except (SidecarUnavailable, SidecarTimeout):
-            time.sleep(0.5)
-        except SidecarError:       # it answers, but refuses: the caller reports the refusal
-            return True
-        finally:
-            probe.close()
-    ctx.output.print_md(u"Started the sidecar, but it did not answer on `{0}` within {1:.0f} s: see its log "
-                        u"in `{2}`.".format(ctx.settings.command_endpoint, wait_s, _sidecar_data_dir(command)))
-    return False
-
-
 def _sidecar_data_dir(command):
     """The data folder the started sidecar logs into (``logs/launcher.log``, ``sidecar.log``)."""
     return command[command.index("--data-dir") + 1]
 
 
 # -- Export Sensors --------------------------------------------------------------------
+EXPORT_BUDGET_S = 0.025     # main-thread time per extraction step (the rest of 100 ms is headroom)
+
+
 def export_sensors(ctx):
-    result = extract.export_building(ctx.doc, ctx.settings, active_view=ctx.uidoc.ActiveView,
-                                     revit_version=ctx.revit_version())
-    client = ctx.client(timeout_s=max(ctx.settings.timeout_s, 30.0))
-    try:
-        reply = client.request(P.CONFIGURE, result.config)
-    finally:
-        client.close()
+    """Read the model a few elements per idle call on Revit's main thread (never holding it),
+    send the ``configure`` request from a worker thread, print the result on the main thread."""
+    from revitpyiot import main_thread
     out = ctx.output
+    settings = ctx.settings
+    queue = main_thread.MainThreadQueue(on_error=lambda error: out.print_md(
+        u"**Export failed**: {0}".format(rc.text(error))))
+    steps = extract.export_steps(ctx.doc, settings, active_view=ctx.uidoc.ActiveView,
+                                 revit_version=ctx.revit_version())
+    job = {"result": None, "reply": None}
+
+    def step():
+        deadline = time.time() + EXPORT_BUDGET_S
+        for item in steps:
+            if item is not None:
+                job["result"] = item
+                out.print_md(u"Read {0} elements from the model; sending them to the sidecar...".format(
+                    len(item.config["elements"])))
+                queue.background(send, item)
+                return
+            if time.time() >= deadline:
+                queue.post(step)            # continue in the next idle call
+                return
+
+    def send(result):
+        from revitpyiot.transport.client import SidecarError
+        try:
+            client = settings.make_client(max(settings.timeout_s, 30.0))
+            try:
+                reply = client.request(P.CONFIGURE, result.config)
+            finally:
+                client.close()
+        except SidecarError as error:
+            queue.post(out.print_md, ui.sidecar_down_message(settings, error.message))
+            return
+        except Exception as error:          # never die silently on the worker
+            queue.post(out.print_md, u"**Export failed**: {0}".format(rc.text(error)))
+            return
+        job["reply"] = reply
+        queue.post(print_export, out, result, reply)
+
+    out.print_md(u"Reading equipment and sensors from the model...")
+    queue.post(step)
+    return job
+
+
+def print_export(out, result, reply):
     counts = result.counts
     out.print_md(u"## Exported '{0}' to the sidecar".format(result.config["building_id"]))
     out.print_md(u"{0} equipment, {1} sensors ({2} from linked models), {3} levels, {4} rooms/spaces."
@@ -203,33 +356,16 @@ def export_sensors(ctx):
                     title=u"Exported elements (first 200)")
     for message in reply.get("warnings") or []:
         out.print_md(u"Sidecar: " + rc.text(message))
-    return result, reply
 
 
 # -- Monitoring ------------------------------------------------------------------------
-def sidecar_state(settings, timeout_s=1.0):
-    """The sidecar's state, or None when it does not answer."""
-    from revitpyiot.client import SidecarError
-    try:
-        client = settings.make_client(timeout_s)
-    except SidecarError:
-        return None
-    try:
-        return client.request(P.STATUS, {}).get("state")
-    except SidecarError:
-        return None
-    finally:
-        client.close()
-
-
 def icon_path(bundle_dir, state):
-    return os.path.join(bundle_dir, ICON_STATES.get(state, "offline.png"))
+    return resolve_icon(bundle_dir, ICON_STATES.get(state, "offline.png"))
 
 
-def set_button_icon(ctx, state):
-    button = ctx.script.get_button()
+def set_icon(button, path):
     if button is not None:
-        button.set_icon(icon_path(_bundle_dir(ctx), state))
+        button.set_icon(path, icon_size=ICON_LARGE)
 
 
 def _bundle_dir(ctx):
@@ -237,68 +373,107 @@ def _bundle_dir(ctx):
 
 
 def monitoring_toggle(ctx):
-    client = ctx.client()
-    try:
-        state = client.request(P.STATUS, {}).get("state")
-        if state == P.STATE_IDLE:
-            ctx.output.print_md(u"Nothing to monitor yet: click **Export Sensors** first.")
-            new_state = state
-        elif state == P.STATE_MONITORING:
-            new_state = client.request(P.STOP, {}).get("state")
-            ctx.output.print_md(u"Monitoring stopped (sidecar state: {0}).".format(new_state))
-        else:
-            new_state = client.request(P.START, {}).get("state")
-            ctx.output.print_md(u"Monitoring started (sidecar state: {0}).".format(new_state))
-    finally:
-        client.close()
-    set_button_icon(ctx, new_state)
-    return new_state
+    """Start or stop monitoring: the requests run on a worker thread, the answer and the icon
+    come back on the main thread."""
+    from revitpyiot import main_thread
+    queue = main_thread.MainThreadQueue(on_error=lambda error: ctx.output.print_md(rc.text(error)))
+    button = ctx.script.get_button()
+    bundle_dir = _bundle_dir(ctx)
+    settings = ctx.settings
+    out = ctx.output
+
+    def shown(state, text):
+        out.print_md(text)
+        set_icon(button, icon_path(bundle_dir, state))
+
+    def work():
+        from revitpyiot.transport.client import SidecarError
+        try:
+            client = settings.make_client()
+            try:
+                state = client.request(P.STATUS, {}).get("state")
+                if state == P.STATE_IDLE:
+                    queue.post(shown, state, u"Nothing to monitor yet: click **Export Sensors** first.")
+                elif state == P.STATE_MONITORING:
+                    new_state = client.request(P.STOP, {}).get("state")
+                    queue.post(shown, new_state, u"Monitoring stopped (sidecar state: {0}).".format(new_state))
+                else:
+                    new_state = client.request(P.START, {}).get("state")
+                    queue.post(shown, new_state, u"Monitoring started (sidecar state: {0}).".format(new_state))
+            finally:
+                client.close()
+        except SidecarError as error:
+            queue.post(shown, None, ui.sidecar_down_message(settings, error.message))
+        except Exception as error:      # never die silently on the worker: say it in the output
+            queue.post(shown, None, u"Monitoring: {0}".format(rc.text(error)))
+    out.print_md(u"Asking the sidecar...")
+    queue.background(work)
+    return queue
 
 
 def monitoring_selfinit(ui_button, bundle_dir):
-    """Smart-button init: show the sidecar's state without blocking Revit's start-up."""
-    state = sidecar_state(settings_mod.load(), timeout_s=0.5)
-    ui_button.set_icon(icon_path(bundle_dir, state))
+    """Smart-button init (Revit start-up, reload): only the icon, no network, no side effect.
+    The first click shows the sidecar's state."""
+    set_icon(ui_button, resolve_icon(bundle_dir, "icon.png"))
     return True
 
 
 # -- Live Sync -------------------------------------------------------------------------
 def live_sync_toggle(ctx):
     from revitpyiot import live_revit
+    from revitpyiot import notify
     session = live_revit.current_session()
+    bundle_dir = _bundle_dir(ctx)
+    button = ctx.script.get_button()
     if session is not None and session.running:
-        session.stop()
-        ctx.output.print_md(u"Live sync stopped after {0} live transactions.".format(session.transactions))
-        ctx.script.toggle_icon(False)
+        session.stop(clear=False)
+        if session.overlay is not None:
+            live_revit.clear_overlay_later(session.overlay)
+        ctx.output.print_md(u"Live sync stopped ({0} transactions on the model: overlay set-up and scheduled "
+                            u"tags).".format(session.transactions))
+        set_icon(button, resolve_icon(bundle_dir, "off.png"))
         return None
-    view = ctx.uidoc.ActiveView
-    reason = overlay.refusal_reason(view)
+    view = ctx.uidoc.ActiveView if ctx.uidoc is not None else None
+    if ctx.doc is None:
+        ctx.output.print_md(u"Open a model first: live sync shows health in its views.")
+        return None
+    reason = live_overlay.refusal_reason(view)
     if reason:
-        ctx.output.print_md(u"Live colours are off for this view: " + reason)
+        ctx.output.print_md(u"The live overlay is off for this view: " + reason)
         view = None
-    client = ctx.client()
-    _hello(ctx, client)   # fails fast with a clear message when the sidecar is down
-    if ctx.settings.live_write_tags:
-        # Bind the tag parameters now, in this click's API context, so live batches only write values.
-        tags.ensure_parameters(ctx.doc, _tag_categories(ctx.settings), _data_dir())
-    session = live_revit.RevitLiveSession(ctx.host.uiapp, ctx.doc, view, client, ctx.settings)
+    dark = resolve_icon(bundle_dir, "on.png").endswith(".dark.png")
+    notifier = notify.Notifier(ctx.output, button, bundle_dir, ctx.forms, dark)
+    # No hello here: a sidecar that is down is reported by the session itself (once, visibly).
+    session = live_revit.RevitLiveSession(ctx.host.uiapp, ctx.doc, view, ctx.client(), ctx.settings,
+                                          _data_dir(), notifier=notifier)
     session.start()
-    ctx.script.toggle_icon(True)
-    ctx.output.print_md(u"Live sync started: health and alerts update {0}{1} as they change."
-                        .format(u"the colours in '{0}'".format(rc.text(view.Name)) if view is not None
-                                else u"", u" and the health tags" if ctx.settings.live_write_tags else u""))
+    set_icon(button, resolve_icon(bundle_dir, "on.png"))
+    what = []
+    if session.overlay is not None:
+        what.append(u"health markers in '{0}' ({1})".format(rc.text(view.Name), session.overlay.backend))
+    if session.heat is not None:
+        what.append(u"a {0} heat map of its rooms and spaces".format(session.heat.quantity))
+    ctx.output.print_md(u"Live sync started: {0}. Nothing is written to the model while it runs{1}.".format(
+        u" and ".join(what) or u"alerts and health in the background",
+        u", except health tags every {0:g} min".format(session.tags.interval_s / 60.0) if session.tags.interval_s
+        else u""))
+    if session.overlay is not None:
+        ctx.output.print_html(overlay.legend_html(ctx.settings))
+    if session.heat is not None:
+        ctx.output.print_html(live_overlay.heat_legend_html(session.heat.quantity, {}))
     return session
 
 
 def live_sync_selfinit(ui_button, bundle_dir):
-    from revitpyiot import session_store
-    session = session_store.get("RevitPyIoT.LiveSync")
+    """Smart-button init: the icon of the session that is running (a reload keeps it), no side effect."""
+    from revitpyiot import session_store as store
+    session = store.get("RevitPyIoT.LiveSync")
     running = session is not None and session.running
-    ui_button.set_icon(os.path.join(bundle_dir, "on.png" if running else "off.png"))
+    set_icon(ui_button, resolve_icon(bundle_dir, "on.png" if running else "off.png"))
     return True
 
 
-# -- Colour by Health / Clear Colours --------------------------------------------------
+# -- Colour by Health / Live View / Clear Colours -------------------------------------
 def _snapshot(ctx):
     client = ctx.client()
     try:
@@ -307,10 +482,65 @@ def _snapshot(ctx):
         client.close()
 
 
+def is_live_view(view):
+    return view is not None and not view.IsTemplate and rc.text(view.Name) == LIVE_VIEW_NAME \
+        and not overlay.has_template(view)
+
+
+def _overlays():
+    found = session_store.get(OVERLAY_KEY)
+    if found is None:
+        found = {}
+        session_store.put(OVERLAY_KEY, found)
+    return found
+
+
+def view_overlay(ctx, view):
+    """The transient overlay of ``view``: live sync's when it runs there, else one kept per view."""
+    from revitpyiot import live_revit
+    session = live_revit.current_session()
+    if session is not None and session.running and session.overlay is not None and session.view_id == view.Id:
+        return session.overlay
+    key = (rc.text(ctx.doc.Title), rc.element_id_value(view.Id))
+    found = _overlays().get(key)
+    if found is None or not found.doc.IsValidObject:
+        found = live_overlay.LiveOverlay(ctx.doc, view, ctx.settings, _data_dir()).setup()
+        _overlays()[key] = found
+    return found
+
+
 def colour_by_health(ctx):
+    """Colour the active view by health. In the "RevitPyIoT Live" view with element overrides
+    (printable; one transaction), everywhere else with the transient overlay (no change to the
+    model, the view or its template)."""
     snapshot = _snapshot(ctx)
     view = ctx.uidoc.ActiveView
-    result = overlay.colour_view(ctx.doc, view, snapshot.get("health") or [], ctx.settings)
+    records = snapshot.get("health") or []
+    out = ctx.output
+    if is_live_view(view) or (overlay.has_template(view) and ctx.settings.template_mode ==
+                              settings_mod.TEMPLATE_MODE_FILTERS and not view.IsTemplate):
+        return _colour_with_overrides(ctx, view, records)
+    reason = live_overlay.refusal_reason(view)
+    if reason:
+        out.print_md(u"**Cannot colour this view.** " + reason)
+        return None
+    shown = view_overlay(ctx, view)
+    shown.show_records(records)
+    out.print_md(u"## Health in '{0}'".format(rc.text(view.Name)))
+    out.print_md(u"Shown as a transient overlay ({0}): nothing in the model, the view or its template changes, "
+                 u"and nothing is saved. For a printable copy click **Live View**.".format(shown.backend))
+    out.print_html(overlay.legend_html(ctx.settings, shown.counts()))
+    if shown.linked:
+        out.print_md(u"{0} elements are in linked models: they are marked in their own model."
+                     .format(len(shown.linked)))
+    if shown.missing:
+        out.print_md(u"{0} exported elements are no longer in the model: run Export Sensors again."
+                     .format(len(shown.missing)))
+    return shown
+
+
+def _colour_with_overrides(ctx, view, records):
+    result = overlay.colour_view(ctx.doc, view, records, ctx.settings)
     out = ctx.output
     if result.mode == overlay.MODE_REFUSED:
         out.print_md(u"**Cannot colour this view.** " + result.message)
@@ -335,16 +565,126 @@ def colour_by_health(ctx):
     return result
 
 
+TXN_LIVE_VIEW = u"RevitPyIoT: live view"
+
+
+def find_live_view(doc):
+    DB = rc._db()
+    for view in DB.FilteredElementCollector(doc).OfClass(DB.View):
+        if is_live_view(view):
+            return view
+    return None
+
+
+def live_view(ctx):
+    """Build (or refresh) the dedicated "RevitPyIoT Live" view: a duplicate of the active view
+    without its template, coloured with element overrides, for printing and screenshots. One
+    named transaction; the user's view and its template stay as they are."""
+    DB = rc._db()
+    source = ctx.uidoc.ActiveView
+    existing = find_live_view(ctx.doc)
+    if existing is None:
+        if source is None or not source.CanViewBeDuplicated(DB.ViewDuplicateOption.Duplicate):
+            ctx.output.print_md(u"**This view cannot be duplicated**: open a plan, section, elevation or 3D view.")
+            return None
+    snapshot = _snapshot(ctx)
+    with rc.transaction(ctx.doc, TXN_LIVE_VIEW):
+        view = existing
+        if view is None:
+            view = ctx.doc.GetElement(source.Duplicate(DB.ViewDuplicateOption.Duplicate))
+            view.ViewTemplateId = rc.invalid_element_id()
+            view.Name = LIVE_VIEW_NAME
+        result = overlay.colour_view(ctx.doc, view, snapshot.get("health") or [], ctx.settings)
+    ctx.uidoc.ActiveView = view
+    out = ctx.output
+    out.print_md(u"## {0}".format(LIVE_VIEW_NAME))
+    out.print_md(u"{0} '{1}' (a copy of '{2}' without its view template) with element colours for printing; "
+                 u"your views and templates are unchanged. **Clear Colours** removes the colours, **Live View** "
+                 u"refreshes them.".format(u"Refreshed" if existing is not None else u"Created", LIVE_VIEW_NAME,
+                                          rc.text(source.Name) if source is not None else u"?"))
+    counts = dict((status, len(ids)) for status, ids in result.coloured.items())
+    out.print_html(overlay.legend_html(ctx.settings, counts))
+    return view
+
+
 def clear_colours(ctx):
-    view = ctx.uidoc.ActiveView
-    reason = overlay.refusal_reason(view)
-    if reason:
-        ctx.output.print_md(reason)
-        return 0
-    reset = overlay.clear_view(ctx.doc, view, ctx.settings)
-    ctx.output.print_md(u"Removed the health colours from {0} elements in '{1}'.".format(reset,
-                                                                                        rc.text(view.Name)))
+    """Remove everything RevitPyIoT drew: the transient overlays and heat maps (no transaction)
+    and the element colours of the "RevitPyIoT Live" view (one transaction when there are any)."""
+    from revitpyiot import live_revit
+    cleared = 0
+    session = live_revit.current_session()
+    if session is not None and session.overlay is not None:
+        session.overlay.clear()
+        cleared += 1
+    for key, shown in list(_overlays().items()):
+        if shown.doc.IsValidObject:
+            shown.clear()
+            cleared += 1
+        del _overlays()[key]
+    reset = 0
+    view = ctx.uidoc.ActiveView if ctx.uidoc is not None else None
+    live = find_live_view(ctx.doc) if ctx.doc is not None else None
+    if live is not None:
+        reset += overlay.clear_view(ctx.doc, live, ctx.settings)
+    if view is not None and not is_live_view(view) and overlay.refusal_reason(view) is None and \
+            ctx.settings.template_mode == settings_mod.TEMPLATE_MODE_FILTERS:
+        reset += overlay.clear_view(ctx.doc, view, ctx.settings)    # colours of the opt-in filters mode
+    ctx.output.print_md(u"Removed the live overlay from {0} view(s) and the colours of {1} elements{2}.".format(
+        cleared, reset, u" in '{0}'".format(LIVE_VIEW_NAME) if live is not None else u""))
     return reset
+
+
+REPLAY_KEY = "RevitPyIoT.Replay"
+
+
+def replay(ctx):
+    """Open the modeless Replay window for the active view: step back through the stored
+    history (heat map and sensor markers), then back to live. Nothing is written to the model."""
+    from revitpyiot import heat_feed
+    from revitpyiot import live_revit
+    from revitpyiot import main_thread
+    from revitpyiot import replay as replay_mod
+    view = ctx.uidoc.ActiveView if ctx.uidoc is not None else None
+    reason = live_overlay.refusal_reason(view)
+    if reason:
+        ctx.output.print_md(u"**Replay needs a plan, section, elevation or 3D view.** " + reason)
+        return None
+    shown = view_overlay(ctx, view)
+    session = live_revit.current_session()
+    if session is None or not session.running or session.overlay is not shown:
+        session = None
+    client = ctx.client()
+    queue = main_thread.MainThreadQueue(on_error=lambda error: ctx.output.print_md(
+        u"Replay: {0}".format(rc.text(error))))
+    quantity = ctx.settings.heatmap_quantity
+    heat = None
+    if quantity in live_overlay.HEAT_QUANTITIES:
+        if shown.heat is None:
+            shown.setup(quantity)             # the heat-map style, once per document
+        heat = session.heat if session is not None and session.heat is not None else None
+        if heat is None:
+            heat = heat_feed.HeatFeed(ctx.doc, client, quantity)
+            heat.collect()
+
+            def lay_out():                    # a few elements per main-thread call
+                heat._layout_step(time.time() + 0.04)
+                if not heat.laid_out:
+                    queue.post(lay_out)
+            queue.post(lay_out)
+    controller = replay_mod.ReplayController(ctx.doc, shown, heat, client, queue, session=session)
+    controller.collect_sensors()
+    session_store.put(REPLAY_KEY, controller)
+    try:
+        window = replay_mod.make_window(controller)
+        window.show(modal=False)
+        controller.window = window
+    except Exception as error:               # no WPF (headless): the controller still works
+        ctx.output.print_md(u"The replay window could not open: {0}".format(rc.text(error)))
+    ctx.output.print_md(u"## Replay of '{0}'".format(rc.text(view.Name)))
+    ctx.output.print_md(u"Step back with the buttons or the slider (up to 24 h); **Back to live** returns. "
+                        u"Heat map: {0}; sensor markers: their reading against their limits.".format(
+                            quantity or u"off"))
+    return controller
 
 
 # -- Write Health Tags -----------------------------------------------------------------
@@ -358,15 +698,20 @@ def _data_dir():
 
 
 def write_health_tags(ctx):
+    """On demand: one named transaction, only the values that changed; in a workshared model
+    nothing is borrowed (elements you do not own are skipped and listed)."""
     snapshot = _snapshot(ctx)
-    result = tags.ensure_parameters(ctx.doc, _tag_categories(ctx.settings), _data_dir())
-    tags.write_tags(ctx.doc, snapshot.get("health") or [], snapshot.get("alerts") or [], result)
+    result = tags.TagResult()
+    with rc.transaction(ctx.doc, tags.TXN_WRITE):
+        tags.ensure_parameters(ctx.doc, _tag_categories(ctx.settings), _data_dir(), result)
+        tags.write_tags(ctx.doc, snapshot.get("health") or [], snapshot.get("alerts") or [], result,
+                        only_changed=True)
     out = ctx.output
     out.print_md(u"## Health tags")
     if result.created:
         out.print_md(u"Created shared parameters: " + u", ".join(result.created))
-    out.print_md(u"Wrote health tags on {0} elements; skipped {1}.".format(len(result.written),
-                                                                          len(result.skipped)))
+    out.print_md(u"Wrote health tags on {0} elements (only changed values); skipped {1}.".format(
+        len(result.written), len(result.skipped)))
     if result.skipped:
         rows = [[ui.element_link(out, element_id, key), rc.text(reason)]
                 for key, element_id, reason in result.skipped]
@@ -469,9 +814,10 @@ EDITABLE = (
     ("sensor_categories", u"Sensor categories (BuiltInCategory names, comma separated)"),
     ("exported_parameters", u"Parameters to export (comma separated)"),
     ("colour_scheme", u"Colour scheme (JSON: {\"critical\": [r, g, b], ...}; empty: standard)"),
-    ("template_mode", u"Views with a template: filters or message"),
-    ("live_write_tags", u"Live sync writes health tags (true/false)"),
-    ("live_colour_view", u"Live sync colours the view (true/false)"),
+    ("template_mode", u"Views with a template: message (never changed) or filters (adds filters to the template)"),
+    ("tag_interval_min", u"Live sync writes changed health tags every ... minutes (0: never)"),
+    ("heatmap_quantity", u"Room heat map quantity: temperature, co2, humidity (empty: none)"),
+    ("live_colour_view", u"Live sync shows the health overlay in the view (true/false)"),
     ("start_with_tray", u"Connect starts the sidecar with its tray icon (true/false)"),
 )
 
@@ -501,6 +847,37 @@ def edit_settings(ctx):
     return ctx.settings
 
 
+def dashboard_url(settings, status, unique_id=None):
+    """The sidecar's own dashboard address (``status.dashboard_url``; Settings' URL only when
+    the sidecar does not say), with the element's page when one is given."""
+    url = (status or {}).get("dashboard_url") or settings.dashboard_url
+    if unique_id:
+        url = url.split("#")[0].rstrip("/") + u"/#/element/" + unique_id
+    return url
+
+
+def _selected_unique_id(ctx):
+    if ctx.uidoc is None:
+        return None
+    for element_id in ctx.uidoc.Selection.GetElementIds():
+        element = ctx.doc.GetElement(element_id)
+        if element is not None:
+            return rc.text(element.UniqueId)
+    return None
+
+
 def open_dashboard(ctx):
-    ctx.script.open_url(ctx.settings.dashboard_url)
-    return ctx.settings.dashboard_url
+    from revitpyiot.transport.client import SidecarError
+    status = None
+    try:
+        client = ctx.client(timeout_s=0.5)
+        try:
+            status = client.request(P.STATUS, {})
+        finally:
+            client.close()
+    except SidecarError as error:
+        ctx.output.print_md(u"The sidecar does not answer ({0}): opening the dashboard URL from Settings."
+                            .format(rc.text(error.message)))
+    url = dashboard_url(ctx.settings, status, _selected_unique_id(ctx))
+    ctx.script.open_url(url)
+    return url

@@ -69,8 +69,21 @@ class _Context(object):
         return self.transform.OfPoint(point)
 
 
+STEP_ELEMENTS = 10          # elements read between two pauses of ``export_steps``
+
+
 def export_building(doc, settings, active_view=None, revit_version=None, now=None):
     """Extract the BuildingConfig of ``doc`` (and its loaded links)."""
+    result = None
+    for result in export_steps(doc, settings, active_view, revit_version, now):
+        pass
+    return result
+
+
+def export_steps(doc, settings, active_view=None, revit_version=None, now=None):
+    """``export_building`` in small steps: yields None every ``STEP_ELEMENTS`` elements (the
+    caller may give Revit's UI thread back and continue in its next idle call), then the
+    ExportResult."""
     DB = rc._db()
     warnings = []
     elements = []
@@ -83,7 +96,8 @@ def export_building(doc, settings, active_view=None, revit_version=None, now=Non
     _check_categories(doc, settings, warnings)
 
     spaces.extend(_spaces(host, levels))
-    elements.extend(_elements(host, settings, levels, known_categories, warnings))
+    for _ in _element_steps(host, settings, levels, known_categories, warnings, elements):
+        yield None
     linked = 0
     if settings.include_links:
         for link in DB.FilteredElementCollector(doc).OfClass(DB.RevitLinkInstance):
@@ -95,7 +109,9 @@ def export_building(doc, settings, active_view=None, revit_version=None, now=Non
             ctx = _Context(link_doc, _last_phase(link_doc), link.GetTotalTransform(), link,
                            rc.text(link_doc.Title))
             spaces.extend(_spaces(ctx, levels))
-            found = _elements(ctx, settings, levels, known_categories, warnings)
+            found = []
+            for _ in _element_steps(ctx, settings, levels, known_categories, warnings, found):
+                yield None
             linked += len(found)
             elements.extend(found)
 
@@ -122,7 +138,7 @@ def export_building(doc, settings, active_view=None, revit_version=None, now=Non
         "spaces": len(spaces),
         "warnings": len(warnings),
     }
-    return ExportResult(config, warnings, counts)
+    yield ExportResult(config, warnings, counts)
 
 
 def _warning(code, message, element=None, ctx=None):
@@ -360,14 +376,21 @@ def element_point(element):
     return None
 
 
-def _elements(ctx, settings, host_levels, known_categories, warnings):
-    result = []
-    for element, kind, category_name in _collect(ctx, settings):
+def _element_steps(ctx, settings, host_levels, known_categories, warnings, result):
+    """Append the records to ``result``, pausing (yield) every ``STEP_ELEMENTS`` elements."""
+    count = 0
+    # Collected in one go: a collector's iterator must not outlive the call (the user may edit
+    # the model between two steps); an element deleted meanwhile is skipped.
+    for element, kind, category_name in list(_collect(ctx, settings)):
+        if not element.IsValidObject:
+            continue
         record = _element_record(ctx, element, kind, category_name, settings, host_levels,
                                  known_categories, warnings)
         if record is not None:
             result.append(record)
-    return result
+        count += 1
+        if count % STEP_ELEMENTS == 0:
+            yield None
 
 
 def _element_record(ctx, element, kind, category_name, settings, host_levels, known_categories, warnings):

@@ -59,6 +59,7 @@ class LiveSync(object):
         self._pending_snapshot = False
         self._pending_dropped = OrderedDict()
         self._applied_ts = {}           # unique_id / alert_id -> updated_ts last applied
+        self._sent_ts = {}              # unique_id -> when the sidecar sent its newest health event
         self._alert_batch = {}          # alert_id -> number of the batch that applied it
         self._remembered = 0            # batches applied so far
         self._subscription = None
@@ -87,8 +88,10 @@ class LiveSync(object):
         if snapshot:
             self.request_snapshot("start")
 
-    def stop(self, timeout_s=5.0):
-        """Stop the subscription and the worker; safe to call twice and from any thread."""
+    def stop(self, timeout_s=5.0, wait=True):
+        """Stop the subscription and the worker; safe to call twice and from any thread.
+        ``wait`` False: only tell the threads to end (they do within a poll interval), so
+        Revit's UI thread never waits for them."""
         if not self.running:
             return
         self.running = False
@@ -97,11 +100,14 @@ class LiveSync(object):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             try:
-                subscription.stop()
+                if wait:
+                    subscription.stop()
+                else:
+                    subscription.stop(join=False)
             except Exception as error:  # a dead socket must not keep the document open
                 self._log("subscription stop failed: {0}".format(error))
         worker, self._worker = self._worker, None
-        if worker is not None and worker is not threading.current_thread():
+        if wait and worker is not None and worker is not threading.current_thread():
             worker.join(timeout_s)
         with self._lock:
             self._pending_health.clear()
@@ -115,8 +121,11 @@ class LiveSync(object):
         with self._lock:
             self.stats["events"] += 1
             if topic == P.TOPIC_HEALTH:
+                sent = event.get("ts")
                 for record in body.get("items") or []:
                     self._queue_health(record)
+                    if sent and record.get("unique_id"):
+                        self._sent_ts[record["unique_id"]] = sent
             elif topic == P.TOPIC_ALERT:
                 self._queue_alert(body)
         self._signal()
@@ -150,6 +159,7 @@ class LiveSync(object):
                 if not self._stopping.wait(2.0):
                     self._snapshot_wanted.set()
                 continue
+            self.last_error = None       # reachable again: an earlier failure is over
             with self._lock:
                 self.stats["snapshots"] += 1
                 self._pending_snapshot = True
@@ -214,6 +224,12 @@ class LiveSync(object):
             self._log(self.last_error)
 
     # -- main-thread side --------------------------------------------------------------
+    def sent_ts(self, unique_id):
+        """When the sidecar sent the health event last applied for ``unique_id`` (None when it
+        came from a snapshot); asked once per applied record (the overlay latency)."""
+        with self._lock:
+            return self._sent_ts.pop(unique_id, None)
+
     def pending(self):
         with self._lock:
             return len(self._pending_health) + len(self._pending_alerts)

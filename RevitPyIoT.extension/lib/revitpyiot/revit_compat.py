@@ -248,3 +248,17 @@ class transaction(object):
 def utc_text(ts):
     """A timestamp as 'YYYY-MM-DD HH:MM:SS UTC' (what users read in tags)."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(ts)))
+
+
+def temporary_graphics_manager(doc):
+    """The document's ``TemporaryGraphicsManager`` (Revit 2022+), or None on older releases,
+    where the live overlay draws AVF markers instead."""
+    manager_class = getattr(_db(), "TemporaryGraphicsManager", None)
+    if manager_class is None:
+        return None
+    return manager_class.GetTemporaryGraphicsManager(doc)
+
+
+def in_canvas_control(image_path, point):
+    """An in-canvas image at ``point`` for ``TemporaryGraphicsManager`` (Revit 2022+ only)."""
+    return _db().InCanvasControlData(image_path, point)

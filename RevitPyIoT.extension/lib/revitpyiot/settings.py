@@ -47,10 +47,15 @@ DEFAULTS = {
     "exported_parameters": DEFAULT_EXPORTED_PARAMETERS,
     "include_links": True,
     "colour_scheme": {},            # status -> [r, g, b]; empty: PROTOCOL.md colours
-    "template_mode": TEMPLATE_MODE_FILTERS,
-    "live_colour_view": True,
-    "live_write_tags": True,
-    "live_batch_seconds": 0.25,     # time cap of one live-sync transaction
+    # Views with a template: "message" (default) never touches the template; "filters" (opt-in)
+    # adds view filters to it, which most BIM managers forbid. The live overlay needs neither.
+    "template_mode": TEMPLATE_MODE_MESSAGE,
+    "live_colour_view": True,       # live sync draws the transient overlay in the active view
+    "live_write_tags": False,       # true: scheduled tag writes at most every minute (see tag_interval_min)
+    "tag_interval_min": 15.0,       # scheduled health-tag writes while live sync runs; 0: off
+    "heatmap_quantity": "temperature",   # rooms/spaces heat map: temperature, co2, humidity; empty: off
+    "heatmap_refresh_s": 60.0,      # how often live sync asks the sidecar for the rooms' latest readings
+    "live_handler_budget_ms": 40,   # time one live-sync handler call may hold Revit's UI thread (target: <= 100 ms)
     "live_batch_items": 500,
     "start_with_tray": True,        # Connect starts the installed sidecar through its tray icon
 }
@@ -93,7 +98,7 @@ class Settings(object):
         return result
 
     def make_client(self, timeout_s=None):
-        from revitpyiot.client import SidecarClient
+        from revitpyiot.transport.client import SidecarClient
         return SidecarClient(command_endpoint=self.command_endpoint,
                              event_endpoint=self.event_endpoint,
                              token=None,

@@ -104,6 +104,13 @@ def ensure_parameters(doc, category_names, data_dir, result=None):
     return result
 
 
+def parameters_bound(doc):
+    """True when every health-tag parameter exists in the document (as a shared parameter)."""
+    DB = rc._db()
+    names = set(rc.text(e.Name) for e in DB.FilteredElementCollector(doc).OfClass(DB.SharedParameterElement))
+    return all(name in names for name, _ in HEALTH_PARAMETERS)
+
+
 def tag_values(record, alert=None, alerts_known=False):
     """{parameter name: value} for one HealthRecord and its newest active alert. With
     ``alerts_known`` and no active alert, "last alert" is emptied (a cleared or shelved alert
@@ -132,6 +139,9 @@ def alert_text(alert):
 
 
 def _skip_reason(doc, element):
+    """Why ``element`` must not be tagged, or None. In a workshared model an element another
+    user owns is never taken from them (skipped and listed); one nobody owns is written, and
+    Revit gives it back at the next synchronisation with central."""
     DB = rc._db()
     if rc.is_valid_id(element.GroupId):
         return SKIP_GROUP
@@ -146,13 +156,14 @@ def _skip_reason(doc, element):
     return None
 
 
-def write_tags(doc, health_records, alerts=None, result=None, now=None):
+def write_tags(doc, health_records, alerts=None, result=None, now=None, only_changed=False, name=TXN_WRITE):
     """Write the health tags of every record; one transaction (or the caller's). ``alerts``
     (every alert known, any state; None: unknown) give each element's "last alert": its
-    newest active, unshelved one."""
+    newest active, unshelved one. ``only_changed``: elements whose tags already say the same
+    (the update time aside) are left alone, and only changed values are set."""
     result = result or TagResult()
     by_key = alert_states.newest_active_by_element(alerts or [], now)
-    with rc.transaction(doc, TXN_WRITE):
+    with rc.transaction(doc, name):
         for record in health_records:
             key = record["unique_id"]
             link_uid, element_uid = extract.split_key(key)
@@ -164,14 +175,101 @@ def write_tags(doc, health_records, alerts=None, result=None, now=None):
                 result.skipped.append((key, record.get("element_id"), SKIP_MISSING))
                 continue
             element_id = rc.element_id_value(element.Id)
+            values = tag_values(record, by_key.get(key), alerts is not None)
+            if only_changed:
+                values = changed_values(element, values)
+                if not values:
+                    continue
             reason = _skip_reason(doc, element)
             if reason is None:
-                reason = _write_element(element, tag_values(record, by_key.get(key), alerts is not None))
+                reason = _write_element(element, values)
             if reason is None:
                 result.written.append(element_id)
             else:
                 result.skipped.append((key, element_id, reason))
     return result
+
+
+def records_to_write(doc, health_records, alerts, result, now=None):
+    """Read-only pre-pass (no transaction): [(element, changed values)] to write.
+    Elements that must be skipped go to ``result.skipped``. Also says whether the tag
+    parameters are bound already (False: the writer binds them in its own transaction)."""
+    by_key = alert_states.newest_active_by_element(alerts or [], now)
+    pending = []
+    bound = True
+    for record in health_records:
+        key = record["unique_id"]
+        link_uid, element_uid = extract.split_key(key)
+        if link_uid is not None:
+            continue
+        element = doc.GetElement(element_uid)
+        if element is None:
+            continue
+        if element.LookupParameter(P.PARAM_HEALTH_STATUS) is None:
+            bound = False
+        changed = changed_values(element, tag_values(record, by_key.get(key), alerts is not None))
+        if not changed:
+            continue
+        reason = _skip_reason(doc, element) or _unwritable(element, changed, bound)
+        if reason is not None:
+            result.skipped.append((key, rc.element_id_value(element.Id), reason))
+            continue
+        pending.append((element, changed))
+    return pending, bound
+
+
+def write_prepared(doc, pending, result, name=TXN_WRITE):
+    """Set the values ``records_to_write`` found (one transaction, or the caller's). An element
+    whose parameters were bound only now is re-read: it takes every value then."""
+    with rc.transaction(doc, name):
+        for element, values in pending:
+            reason = _write_element(element, values)
+            element_id = rc.element_id_value(element.Id)
+            if reason is None:
+                result.written.append(element_id)
+            else:
+                result.skipped.append((element.UniqueId, element_id, reason))
+    return result
+
+
+def _unwritable(element, values, bound):
+    """Why a value cannot be set (read-only; not bound once the binding is done), or None."""
+    for name in sorted(values):
+        param = element.LookupParameter(name)
+        if param is None:
+            if bound:
+                return SKIP_UNBOUND.format(name)
+        elif param.IsReadOnly:
+            return SKIP_READ_ONLY.format(name)
+    return None
+
+
+def _current(param):
+    if param is None or not param.HasValue:
+        return None
+    DB = rc._db()
+    if param.StorageType == DB.StorageType.String:
+        return rc.text(param.AsString())
+    if param.StorageType == DB.StorageType.Double:
+        return float(param.AsDouble())
+    return None
+
+
+def changed_values(element, values):
+    """The values that differ from the element's tags; {} when only the update time would
+    change (a tag write is a model change: it is not made for a timestamp alone)."""
+    changed = {}
+    for name, value in values.items():
+        current = _current(element.LookupParameter(name))
+        if isinstance(value, float) and current is not None and not isinstance(current, type(u"")):
+            same = abs(current - value) < 1e-6
+        else:
+            same = current == value or (current is None and value == u"")   # an empty text has no value
+        if not same:
+            changed[name] = value
+    if list(changed) == [P.PARAM_UPDATED]:
+        return {}
+    return changed
 
 
 def _write_element(element, values):

@@ -33,6 +33,8 @@ class _ExecParams:
         self.command_name = None
         self.script_file = None
         self.exec_id = "fake"
+        # pyRevit sets this only when the user clicked the button (not at start-up/__selfinit__).
+        self.executed_from_ui = False
 
 
 HOST_APP = _HostApp()

@@ -22,16 +22,29 @@ class _ConfigSection:
         self._store.pop(option_name, None)
 
 
+ICON_SMALL = 16
+ICON_MEDIUM = 24
+ICON_LARGE = 32
+
+
 class _Button:
+    """A ribbon button (pyRevit's ``_PyRevitRibbonButton``): icon (default medium size) and tooltip."""
+
     def __init__(self):
         self.icon = None
+        self.icon_size = None
+        self.tooltip = None
         self.history = []
 
-    def set_icon(self, icon_file, icon_size=None):
+    def set_icon(self, icon_file, icon_size=ICON_MEDIUM):
         if not os.path.exists(icon_file):
             raise OSError("icon not found: " + icon_file)
         self.icon = icon_file
+        self.icon_size = icon_size
         self.history.append(icon_file)
+
+    def set_tooltip(self, tooltip):
+        self.tooltip = tooltip
 
 
 _STATE = {"config": {}, "saved": {}, "buttons": {}, "urls": []}

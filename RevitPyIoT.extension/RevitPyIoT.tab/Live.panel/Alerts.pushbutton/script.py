@@ -2,4 +2,4 @@
 """Alerts: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.show_alerts)
+commands.on_click(commands.show_alerts)

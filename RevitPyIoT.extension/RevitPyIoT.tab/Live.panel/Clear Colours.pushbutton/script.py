@@ -2,4 +2,4 @@
 """Clear Colours: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.clear_colours)
+commands.on_click(commands.clear_colours)

@@ -2,4 +2,4 @@
 """Colour by Health: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.colour_by_health)
+commands.on_click(commands.colour_by_health)

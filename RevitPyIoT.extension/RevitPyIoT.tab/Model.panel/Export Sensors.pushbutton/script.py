@@ -2,4 +2,4 @@
 """Export Sensors: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.export_sensors)
+commands.on_click(commands.export_sensors)

@@ -2,4 +2,4 @@
 """Write Health Tags: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.write_health_tags)
+commands.on_click(commands.write_health_tags)

@@ -2,4 +2,4 @@
 """Connect / Status: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.connect_status)
+commands.on_click(commands.connect_status)

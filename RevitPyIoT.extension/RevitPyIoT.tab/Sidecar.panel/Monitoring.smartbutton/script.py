@@ -7,5 +7,5 @@ def __selfinit__(script_cmp, ui_button_cmp, __rvt__):
     return commands.monitoring_selfinit(ui_button_cmp, script_cmp.directory)
 
 
-if __name__ == "__main__":
-    commands.run(commands.monitoring_toggle)
+# Runs only on a click: pyRevit also executes this module at start-up (before __selfinit__).
+commands.on_click(commands.monitoring_toggle)

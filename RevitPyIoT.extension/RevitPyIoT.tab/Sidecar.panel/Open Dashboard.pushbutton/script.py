@@ -2,4 +2,4 @@
 """Open Dashboard: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.open_dashboard)
+commands.on_click(commands.open_dashboard)

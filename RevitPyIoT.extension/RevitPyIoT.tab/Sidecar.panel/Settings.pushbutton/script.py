@@ -2,4 +2,4 @@
 """Settings: see docs/extension.md."""
 from revitpyiot import commands
 
-commands.run(commands.edit_settings)
+commands.on_click(commands.edit_settings)

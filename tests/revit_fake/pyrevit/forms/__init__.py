@@ -5,6 +5,7 @@ A dialog without a queued answer fails the test: no silent defaults.
 """
 _ANSWERS = []
 _SHOWN = []
+_TOASTS = []
 
 
 def _answer(kind, shown):
@@ -35,3 +36,34 @@ class CommandSwitchWindow:
     @classmethod
     def show(cls, context, title="User Input", width=None, height=None, exitscript=False, **kwargs):
         return _answer("CommandSwitchWindow", list(context))
+
+
+def toast(message, title="pyRevit", appid=None, icon=None, click=None, actions=None):
+    _TOASTS.append((title, message))
+
+
+_WINDOWS = []
+
+
+class _NamedElement:
+    def __init__(self):
+        self.Text = ""
+
+
+class WPFWindow:
+    """pyRevit's XAML window: ``x:Name`` elements become attributes; ``show(modal=False)`` is modeless."""
+
+    def __init__(self, xaml_source, literal_string=False, handle_esc=True, set_owner=True):
+        import re
+        self._xaml = xaml_source
+        self.shown_as = None
+        self.closed = False
+        for name in re.findall(r'x:Name="(\w+)"', xaml_source):
+            setattr(self, name, _NamedElement())
+        _WINDOWS.append(self)
+
+    def show(self, modal=False):
+        self.shown_as = "modal" if modal else "modeless"
+
+    def Close(self):
+        self.closed = True

@@ -85,6 +85,7 @@ ViewType = _enum("ViewType", {"Undefined": 0, "FloorPlan": 1, "CeilingPlan": 2, 
 TransactionStatus = _enum("TransactionStatus", {"Uninitialized": 0, "Started": 1, "RolledBack": 2,
                                                 "Committed": 3, "Pending": 4, "Error": 5, "Proceed": 6})
 CheckoutStatus = _enum("CheckoutStatus", {"OwnedByCurrentUser": 0, "OwnedByOtherUser": 1, "NotOwned": 2})
+ViewDuplicateOption = _enum("ViewDuplicateOption", {"Duplicate": 0, "AsDependent": 1, "WithDetailing": 2})
 ModelUpdatesStatus = _enum("ModelUpdatesStatus", {"CurrentWithCentral": 0, "NotYetInCentral": 1,
                                                   "DeletedInCentral": 2, "UpdatedInCentral": 3})
 
@@ -773,6 +774,21 @@ class View(Element):
     def AreGraphicsOverridesAllowed(self):
         return self._overridable
 
+    def CanViewBeDuplicated(self, duplicateOption):
+        return self._overridable and not self.IsTemplate
+
+    def Duplicate(self, duplicateOption):
+        """A copy of this view (same type, level, template); returns its id. Needs a transaction."""
+        _api()
+        self._doc._require_transaction()
+        if not self.CanViewBeDuplicated(duplicateOption):
+            raise InvalidOperationException("This view cannot be duplicated.")
+        copy = type(self)(self._doc, self.Name + " Copy 1", self.GenLevel)
+        copy.ViewTemplateId = self.ViewTemplateId
+        copy._bip = dict(self._bip)
+        self._doc._modified(copy, lambda: self._doc._remove(copy))
+        return copy.Id
+
     def _template(self):
         if self.ViewTemplateId == ElementId.InvalidElementId:
             return None
@@ -1045,6 +1061,13 @@ class Transaction:
                 self._status = TransactionStatus.RolledBack
                 self._doc._rolled_back.append(self._name)
                 return self._status
+        if self._doc.IsWorkshared:
+            for element in self._touched:
+                if isinstance(element, Instance) and element._owner is None:
+                    # Revit borrows an element nobody owns for the edit (given back at the next
+                    # synchronisation with central): tests read what was borrowed this way.
+                    element._owner = user
+                    self._doc._borrowed_free.append(element.UniqueId)
         self._doc._transaction = None
         self._status = TransactionStatus.Committed
         self._doc._committed.append(self._name)
@@ -1092,12 +1115,16 @@ class Document:
         self.IsWorkshared = workshared
         self.IsLinked = linked
         self._elements = {}
+        self._by_uid = {}
         self._next_id = 1000
         Document._episode_counter[0] += 1
         self._episode = str(uuid.UUID(int=0x5EED0000 + Document._episode_counter[0]))
         self._transaction = None
         self._committed = []
         self._rolled_back = []
+        self._template_changes = []
+        self._borrowed_free = []     # elements nobody owned that an edit borrowed
+        self._tgm = None
         self._categories = {}
         self._closed = False
         self.Phases = PhaseArray()
@@ -1111,6 +1138,7 @@ class Document:
         element.Id = ElementId(self._next_id)
         element.UniqueId = f"{self._episode}-{self._next_id:08x}"
         self._elements[self._next_id] = element
+        self._by_uid[element.UniqueId] = element
 
     def _remove(self, element):
         self._elements.pop(element.Id._value, None)
@@ -1132,6 +1160,9 @@ class Document:
     def _modified(self, element, undo):
         self._transaction._undo.append(undo)
         self._transaction._touched.append(element)
+        if isinstance(element, View) and element.IsTemplate:
+            # What a BIM manager forbids: a shared view template changed (tests read this).
+            self._template_changes.append((self._transaction._name, element.Name))
 
     def _spatial_at(self, point, phase, kind):
         cls = _spatial_class(kind)
@@ -1145,10 +1176,12 @@ class Document:
             return element
         return None
 
-    def _bind_shared_parameters(self, element):
+    def _bind_shared_parameters(self, element, only=None):
         if element.Category is None:
             return
         for name, (definition, categories) in self._shared_params.items():
+            if only is not None and name != only:
+                continue
             if element.Category.Id._value in categories and name not in element._params:
                 storage = StorageType.String if definition.GetDataType() == SpecTypeId.String.Text \
                     else StorageType.Double
@@ -1172,11 +1205,10 @@ class Document:
         if isinstance(id, ElementId):
             element = self._elements.get(id._value)
         else:
-            element = None
-            for candidate in self._elements.values():
-                if candidate.UniqueId == id:
-                    element = candidate
-                    break
+            # Revit looks a UniqueId up in constant time; so does the fake (an index kept beside).
+            element = self._by_uid.get(id)
+            if element is not None and self._elements.get(element.Id._value) is not element:
+                element = None
         if element is None or element._deleted:
             return None
         return element
@@ -1387,7 +1419,7 @@ class BindingMap:
         added = []
         for element in list(self._doc._elements.values()):
             if isinstance(element, FamilyInstance) and key.Name not in element._params:
-                self._doc._bind_shared_parameters(element)
+                self._doc._bind_shared_parameters(element, key.Name)
                 if key.Name in element._params:
                     added.append(element)
 
@@ -1459,3 +1491,178 @@ class WorksharingUtils:
         element = document._elements[elementId._value]
         return ModelUpdatesStatus.UpdatedInCentral if element._updated_in_central else \
             ModelUpdatesStatus.CurrentWithCentral
+
+
+# ----------------------------------------------------------------------------- room geometry (faces)
+class UV:
+    def __init__(self, u=0.0, v=0.0):
+        self.U = float(u)
+        self.V = float(v)
+
+
+class BoundingBoxUV:
+    def __init__(self, minU=0.0, minV=0.0, maxU=0.0, maxV=0.0):
+        self.Min = UV(minU, minV)
+        self.Max = UV(maxU, maxV)
+
+
+class GeometryObject:
+    pass
+
+
+class Face(GeometryObject):
+    def GetBoundingBox(self):
+        return BoundingBoxUV(0.0, 0.0, self._width, self._depth)
+
+    def Evaluate(self, params):
+        return self._origin + self._x * params.U + self._y * params.V
+
+    def ComputeNormal(self, point):
+        return self.FaceNormal
+
+
+class PlanarFace(Face):
+    """A rectangle: origin + u * x + v * y, u in [0, width], v in [0, depth] (feet)."""
+
+    def __init__(self, origin, x, y, normal, width, depth):
+        self._origin = origin
+        self._x = x
+        self._y = y
+        self._normal = normal
+        self._width = width
+        self._depth = depth
+
+    @property
+    def FaceNormal(self):
+        return self._normal
+
+    @property
+    def Origin(self):
+        return self._origin
+
+
+class FaceArray:
+    def __init__(self, faces):
+        self._items = list(faces)
+
+    @property
+    def Size(self):
+        return len(self._items)
+
+    def get_Item(self, index):
+        return self._items[index]
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+
+class Solid(GeometryObject):
+    def __init__(self, faces):
+        self._faces = FaceArray(faces)
+
+    @property
+    def Faces(self):
+        return self._faces
+
+
+class SpatialElementBoundaryOptions:
+    def __init__(self):
+        self.StoreFreeBoundaryFaces = False
+
+
+class SpatialElementGeometryResults:
+    def __init__(self, solid):
+        self._solid = solid
+
+    def GetGeometry(self):
+        return self._solid
+
+
+class SpatialElementGeometryCalculator:
+    """The fake's rooms are boxes: their solid has six planar faces, the floor facing down."""
+
+    def __init__(self, document, options=None):
+        _api()
+        self._doc = document
+
+    def CanCalculateGeometry(self, spatialElement):
+        return getattr(spatialElement, "_min", None) is not None
+
+    def CalculateSpatialElementGeometry(self, spatialElement):
+        _api()
+        if not self.CanCalculateGeometry(spatialElement):
+            raise InvalidOperationException("The room or space is not placed or not bounded.")
+        lo, hi = spatialElement._min, spatialElement._max
+        w, d, h = hi.X - lo.X, hi.Y - lo.Y, hi.Z - lo.Z
+        ex, ey, ez = XYZ(1, 0, 0), XYZ(0, 1, 0), XYZ(0, 0, 1)
+        faces = [PlanarFace(lo, ex, ey, XYZ(0, 0, -1), w, d),                      # floor
+                 PlanarFace(XYZ(lo.X, lo.Y, hi.Z), ex, ey, XYZ(0, 0, 1), w, d),     # ceiling
+                 PlanarFace(lo, ex, ez, XYZ(0, -1, 0), w, h), PlanarFace(XYZ(lo.X, hi.Y, lo.Z), ex, ez, XYZ(0, 1, 0), w, h),
+                 PlanarFace(lo, ey, ez, XYZ(-1, 0, 0), d, h), PlanarFace(XYZ(hi.X, lo.Y, lo.Z), ey, ez, XYZ(1, 0, 0), d, h)]
+        return SpatialElementGeometryResults(Solid(faces))
+
+
+# ----------------------------------------------------------------------------- temporary graphics (2022+)
+class InCanvasControlData:
+    def __init__(self, imagePath, position=None):
+        self.ImagePath = imagePath
+        self.Position = position
+
+
+class TemporaryGraphicsManager:
+    """Transient in-canvas images: not subject to undo, never saved, no transaction needed."""
+
+    def __init__(self, document):
+        self._doc = document
+        self._controls = {}         # index -> [InCanvasControlData, view id, visible]
+        self._next = 0
+
+    @staticmethod
+    def GetTemporaryGraphicsManager(document):
+        _api()
+        if document._tgm is None:
+            document._tgm = TemporaryGraphicsManager(document)
+        return document._tgm
+
+    @staticmethod
+    def _check_image(data):
+        import os
+        if not data.ImagePath or not os.path.isfile(data.ImagePath):
+            raise InvalidOperationException("Failed to load the image from specified path.")
+
+    def AddControl(self, data, ownerViewId):
+        _api()
+        self._check_image(data)
+        if ownerViewId != ElementId.InvalidElementId and \
+                not isinstance(self._doc._elements.get(ownerViewId._value), View):
+            raise ArgumentException("The ownerViewId provided is not an id of a view.")
+        self._next += 1
+        self._controls[self._next] = [InCanvasControlData(data.ImagePath, data.Position), ownerViewId, True]
+        return self._next
+
+    def UpdateControl(self, index, data):
+        _api()
+        self._check_image(data)
+        if index not in self._controls:
+            raise ArgumentException("No temporary graphics object with this index.")
+        self._controls[index][0] = InCanvasControlData(data.ImagePath, data.Position)
+
+    def RemoveControl(self, index):
+        _api()
+        if index not in self._controls:
+            raise ArgumentException("No temporary graphics object with this index.")
+        del self._controls[index]
+
+    def SetVisibility(self, index, isVisible):
+        _api()
+        self._controls[index][2] = bool(isVisible)
+
+    def GetAll(self):
+        return list(self._controls)
+
+    def Clear(self):
+        _api()
+        self._controls.clear()
+
+    def Dispose(self):
+        pass

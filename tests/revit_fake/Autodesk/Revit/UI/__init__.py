@@ -1,6 +1,7 @@
 # ruff: noqa: N999 - the fake mirrors the .NET namespace names
 """Fake Autodesk.Revit.UI: UIApplication, UIDocument, ExternalEvent."""
 import threading
+import time
 
 from Autodesk.Revit.DB import ElementId, _api, _enum
 from Autodesk.Revit.Exceptions import InvalidOperationException
@@ -98,8 +99,11 @@ class UIApplication:
         self._wakeup = threading.Event()
         self._in_api_context = False
 
-    def _run_external_events(self):
-        """Revit's idle loop (test helper): run every raised handler on this (main) thread."""
+    def _run_external_events(self, durations=None, cpu_durations=None):
+        """Revit's idle loop (test helper): run every raised handler on this (main) thread;
+        each handler's duration (ms, how long it held the UI thread) goes to ``durations``,
+        the CPU time this thread spent in it (the handler's own work, whatever else the
+        machine runs meanwhile) to ``cpu_durations``."""
         _api()
         with self._lock:
             raised, self._raised = self._raised, []
@@ -109,8 +113,13 @@ class UIApplication:
             if event._disposed:
                 continue
             self._in_api_context = True
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 event._handler.Execute(self)
             finally:
                 self._in_api_context = False
+                if durations is not None:
+                    durations.append((time.perf_counter() - started) * 1000.0)
+                if cpu_durations is not None:
+                    cpu_durations.append((time.thread_time() - cpu) * 1000.0)
         return len(raised)

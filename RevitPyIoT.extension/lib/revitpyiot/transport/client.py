@@ -28,13 +28,13 @@ import threading
 import time
 import uuid
 
-from revitpyiot import msgpack_codec, zmtp
+from revitpyiot.transport import msgpack_codec, zmtp
 from revitpyiot import protocol
 
 __all__ = ["SidecarClient", "Subscription", "SidecarError", "SidecarTimeout", "SidecarUnavailable",
            "read_token"]
 
-log = logging.getLogger("revitpyiot.client")
+log = logging.getLogger("revitpyiot.transport.client")
 
 # How long a request keeps re-dialling a refused endpoint before it reports the
 # sidecar unavailable (a restarting sidecar comes back within this; a stopped
