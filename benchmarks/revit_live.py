@@ -10,8 +10,10 @@ simulated clock); Revit's idle loop pumped as fast as it runs.
 
 Reports, per simulated hour: transactions for the overlay and on the model, view-template
 changes, elements taken from a colleague, the longest time a handler held Revit's UI thread,
-health changes per sensor-hour, and the p95 latency from a health event leaving the sidecar
-to the overlay showing it. Ends with one JSON line.
+and the p95 latency from a health event leaving the sidecar to the overlay showing it. Health
+changes per sensor-hour come from a second, in-process run (``steady_health``) where the
+sidecar's clock and the building's are one: one simulated hour of the demo simulator through
+the pipeline. Ends with one JSON line.
 """
 from __future__ import annotations
 
@@ -40,11 +42,64 @@ def simulator_config(time_scale: float) -> str:
 
 
 def load_building() -> dict:
-    try:
-        from sidecar.sample_building import build_demo_building
-    except ImportError:                     # moved beside simulation/ (issue 13)
-        from sidecar.simulation.sample_building import build_demo_building
+    from sidecar.simulation.sample_building import build_demo_building
     return build_demo_building()
+
+
+def steady_health(seconds: float = 3600.0) -> dict:
+    """Health changes per sensor-hour with the sidecar's own clock and the building's in step:
+    the demo simulator (sidecar/data/demo.toml: 1 Hz, demo faults, seed 7) through an
+    in-process Pipeline for ``seconds`` of simulated time. (In the live run below the building
+    runs accelerated while the sidecar's health dwell runs on the wall clock, so that run cannot
+    count changes per simulated hour.) Each element's first known status (from ``unknown`` once
+    its first readings arrive) is counted apart: it is start-up, not a change of health."""
+    import tomllib
+
+    import numpy as np
+
+    from sidecar.config import config_from_mapping
+    from sidecar.model import build_model
+    from sidecar.pipeline import Pipeline
+    from sidecar.readings import ReadingBatch
+    from sidecar.sources.sim import SimSource
+
+    with open(ROOT / "sidecar" / "data" / "demo.toml", "rb") as file:
+        config = config_from_mapping(tomllib.load(file))
+    model = build_model(load_building())
+    indices = np.array([s.index for s in model.sensors if s.scheme == "sim"], dtype=np.int32)
+    source = SimSource(model, indices, lambda *args: None, config.simulator)
+    origin = float(int(time.time()))
+    source.reset(origin)
+    now = [origin]
+    last: dict[str, str] = {}
+    counts = {"changes": 0, "first_status": 0}
+
+    started: set[str] = set()   # elements past their first known status
+
+    def emit(topic: str, body: dict) -> None:
+        if topic != "health":
+            return
+        for record in body["items"]:
+            uid, status = record["unique_id"], record["status"]
+            previous, last[uid] = last.get(uid), status
+            if previous is None or previous == status:
+                continue
+            first = previous == "unknown" and uid not in started
+            counts["first_status" if first else "changes"] += 1
+            started.add(uid)
+
+    pipeline = Pipeline(model, emit, lambda batch: None, clock=lambda: now[0])
+    pipeline.initialise()
+    t = origin
+    while t < origin + seconds:
+        sensor, ts, value = source.generate(t, t + 1.0, period_s=1.0)
+        now[0] = t + 1.0
+        pipeline.submit(ReadingBatch(model, sensor, ts, value))
+        pipeline.check_stale()
+        t += 1.0
+    hours = seconds / 3600.0
+    return {"health_changes_per_sensor_hour": round(counts["changes"] / model.sensor_count / hours, 2),
+            "health_first_status_per_sensor_hour": round(counts["first_status"] / model.sensor_count / hours, 2)}
 
 
 def build_fake_model(host, config: dict):
@@ -90,8 +145,12 @@ def build_fake_model(host, config: dict):
         high = DB.XYZ(max(p.X for p in points) + 6, max(p.Y for p in points) + 6,
                       max(level.Elevation + 10, max(p.Z for p in points) + 1))
         Space(doc, space["name"], space["number"], level, low, high, phase)
-    # A colleague has every 7th element checked out (their edit of the model is in progress).
+    # Worksharing: the user opened the model with the MEP workset editable (they own its
+    # elements), a colleague has every 7th element checked out (their edit is in progress) and
+    # every 11th sits on a workset nobody made editable (tagging it would borrow it).
     owned = [element for index, (_, element) in enumerate(elements) if index % 7 == 3]
+    for index, (_, element) in enumerate(elements):
+        element._owner = None if index % 11 == 5 else host.app.Username
     for element in owned:
         element._owner = COLLEAGUE
     template = DB.ViewPlan(doc, "MEP Template", level=None, phase=phase)
@@ -174,8 +233,7 @@ def run(real_s: float, time_scale: float) -> dict:
         "tag_writes": sum(1 for name in committed if name == "RevitPyIoT: scheduled health tags"),
         "rolled_back": len(doc._rolled_back),
         "view_template_changes": len(doc._template_changes),
-        "elements_borrowed": taken + len(doc._rolled_back),
-        "elements_borrowed_from_nobody": len(set(doc._borrowed_free)),
+        "elements_borrowed": taken + len(doc._rolled_back) + len(set(doc._borrowed_free)),
         "max_ui_block_ms": round(max(host.handler_ms + [click.block_ms]), 1),
         "max_ui_block_cpu_ms": round(max(host.handler_cpu_ms + [click.block_cpu_ms]), 1),
         "p99_handler_ms": round(sorted(host.handler_ms)[int(0.99 * (len(host.handler_ms) - 1))], 1)
@@ -183,9 +241,8 @@ def run(real_s: float, time_scale: float) -> dict:
         "max_handler_ms": round(max(host.handler_ms or [0.0]), 1),
         "live_sync_click_ms": round(click.block_ms, 1),
         "handler_calls": len(host.handler_ms),
-        "health_changes_per_sensor_hour": round(changes[0] / sensor_count / hours, 2),
-        # The sidecar's health states run on the wall clock while the building runs accelerated:
-        # the same changes per real hour (what a sensor flapping every second would give).
+        # The sidecar's health states run on the wall clock while the building runs accelerated,
+        # so this run counts its changes per real hour only (steady_health gives the figure).
         "health_changes_per_sensor_real_hour": round(changes[0] / sensor_count / (elapsed / 3600.0), 1),
         "overlay_latency_ms_p95": round(p95(session.latencies_ms), 1),
         "overlay_updates": len(session.latencies_ms),
@@ -204,16 +261,17 @@ def main() -> int:
     minutes = args.minutes if args.minutes is not None else (0.9 if args.quick else 3.0)
     time_scale = args.time_scale if args.time_scale is not None else 3600.0 / (minutes * 60.0)
     result = run(minutes * 60.0, time_scale)
+    result.update(steady_health())
     rows = [
         ("overlay_transactions_per_hour", "transactions / simulated h", "<= 1"),
         ("model_transactions_per_hour", "transactions / simulated h", "<= 5"),
         ("view_template_changes", "changes", "0"),
-        ("elements_borrowed", "elements (from a colleague)", "0"),
-        ("elements_borrowed_from_nobody", "elements (nobody's; back at sync)", "-"),
+        ("elements_borrowed", "elements (a colleague's or nobody's)", "0"),
         ("max_ui_block_ms", "ms (wall clock, any machine load)", "<= 100"),
         ("max_ui_block_cpu_ms", "ms (UI thread CPU: the handler's own work)", "-"),
-        ("health_changes_per_sensor_hour", "changes / sensor / simulated h", "<= 3"),
-        ("health_changes_per_sensor_real_hour", "changes / sensor / real h", "-"),
+        ("health_changes_per_sensor_hour", "changes / sensor / h (one clock)", "<= 3"),
+        ("health_first_status_per_sensor_hour", "first known status / sensor / h", "-"),
+        ("health_changes_per_sensor_real_hour", "changes / sensor / real h (accelerated)", "-"),
         ("overlay_latency_ms_p95", "ms", "<= 1000"),
     ]
     print(f"Live sync in the fake Revit: demo building ({result['sensors']} sensors), "

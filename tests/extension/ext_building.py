@@ -104,6 +104,10 @@ def build(host, floors=4, link_floors=2, equipment_per_room=2):
     for i, level in enumerate(b.levels):
         _floor(DB, doc, "", i, level, phase, fcu, ahu, temp, co2, hum, occ, equipment_per_room, b)
     b.host_element_count = len(b.equipment) + len(b.sensors)
+    # Workshared: the user opened the model with the MEP workset editable, so they own its
+    # elements (tags are written only to elements the user owns: nothing is borrowed).
+    for element in b.equipment + b.sensors:
+        element._owner = doc.Application.Username
 
     # Awkward cases ------------------------------------------------------------------
     lvl = b.levels[0]
@@ -113,6 +117,8 @@ def build(host, floors=4, link_floors=2, equipment_per_room=2):
     b.grouped.GroupId = DB.ElementId(999999)                                           # in a group
     b.owned = b.equipment[4]
     b.owned._owner = "kollegin.müller"                                                # workshared: borrowed
+    b.not_owned = b.equipment[12]
+    b.not_owned._owner = None                       # workshared: nobody's (tagging it would borrow it)
     b.read_only = b.equipment[6]
     b.read_only._set_param(P.PARAM_HEALTH_SCORE, DB.StorageType.Double, None, read_only=True)
     b.unicode_sensor = b.sensors[0]

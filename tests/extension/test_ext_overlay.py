@@ -185,6 +185,9 @@ def test_scheduled_tags_one_transaction_only_changes_and_skip_not_borrow(fake_re
     skipped = {key: reason for key, _, reason in written.skipped}
     assert "kollegin.müller" in skipped[b.owned.UniqueId]                    # owned by a colleague
     assert b.owned._owner == "kollegin.müller" and _param(b.owned, P.PARAM_HEALTH_STATUS) is None
+    assert "would borrow" in skipped[b.not_owned.UniqueId]                 # nobody's: not borrowed either
+    assert b.not_owned._owner is None and _param(b.not_owned, P.PARAM_HEALTH_STATUS) is None
+    assert b.doc._borrowed_free == []
     assert not b.doc._rolled_back
     # Listed to the user once, not on every write.
     infos = [text for kind, text in session.notifier.shown if kind == "info"]

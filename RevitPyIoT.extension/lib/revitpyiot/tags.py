@@ -37,6 +37,7 @@ SKIP_GROUP = u"member of a group (changing it would change every instance)"
 SKIP_READ_ONLY = u"parameter '{0}' is read-only"
 SKIP_UNBOUND = u"parameter '{0}' is not bound to this category"
 SKIP_OWNED = u"owned by {0} (workshared: ask them to relinquish it)"
+SKIP_NOT_YOURS = u"not yours (workshared: tagging it would borrow it; make its workset editable to tag it)"
 SKIP_OUTDATED = u"changed in the central model: reload latest first"
 
 
@@ -139,9 +140,9 @@ def alert_text(alert):
 
 
 def _skip_reason(doc, element):
-    """Why ``element`` must not be tagged, or None. In a workshared model an element another
-    user owns is never taken from them (skipped and listed); one nobody owns is written, and
-    Revit gives it back at the next synchronisation with central."""
+    """Why ``element`` must not be tagged, or None. In a workshared model only elements the user
+    already owns (an editable workset, or borrowed by the user) are written: tagging any other
+    element would borrow it, so it is skipped and listed, and one another user owns names them."""
     DB = rc._db()
     if rc.is_valid_id(element.GroupId):
         return SKIP_GROUP
@@ -150,6 +151,8 @@ def _skip_reason(doc, element):
         if status == DB.CheckoutStatus.OwnedByOtherUser:
             owner = DB.WorksharingUtils.GetWorksharingTooltipInfo(doc, element.Id).Owner
             return SKIP_OWNED.format(rc.text(owner) or u"another user")
+        if status != DB.CheckoutStatus.OwnedByCurrentUser:
+            return SKIP_NOT_YOURS
         updates = DB.WorksharingUtils.GetModelUpdatesStatus(doc, element.Id)
         if updates == DB.ModelUpdatesStatus.UpdatedInCentral:
             return SKIP_OUTDATED

@@ -4,9 +4,9 @@
 Every ``tag_interval_min`` minutes (default 15; 0 turns the schedule off), in the live-sync
 handler on Revit's main thread: ONE named transaction ("RevitPyIoT: scheduled health tags")
 that binds the tag parameters if they are missing and sets only the values that changed. In
-a workshared model nothing is taken from a colleague: elements another user owns are skipped
-and listed once in the output window (never borrowed); elements nobody owns are written and
-Revit gives them back at the next synchronisation with central.
+a workshared model nothing is borrowed: only elements the user already owns (an editable
+workset) are written; the others are skipped and listed once in the output window, with the
+owner's name where a colleague owns them.
 """
 from __future__ import absolute_import
 
