@@ -86,8 +86,8 @@ _SEGMENTS = frozenset(k for k in ABBREVIATIONS if len(k) >= 2) | {"z"}
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _CHUNKS = re.compile(r"[^A-Za-z0-9.]+|(?<!\d)\.|\.(?!\d)")
 # A piece is a chemical/particle name, a word, or an identifier that starts with a digit
-# (``4136``, ``1A7``, ``3B``, ``1st``): identifiers stay whole, they are room and unit codes.
-_PIECES = re.compile(r"(?i)co2|pm2\.?5|[a-z]+|\d[a-z0-9.]*")
+# (``4136``, ``1A7``, ``3B``, ``2.14``): identifiers stay whole, they are room and unit codes.
+_PIECES = re.compile(r"(?i)co2|pm2\.?5|[a-z]+|\d+(?:\.\d+)*(?:[a-z]\d*(?![a-z]))*")
 NUMBER = "#"
 
 
