@@ -135,10 +135,10 @@ class ElementMatcher:
                 return Match(name, best[0].unique_id, "equipment", MARK, "mark")
             return Match(name, best[0].unique_id, "equipment", MARK / 2, "mark (ambiguous)")
         # 2. the equipment's name, run together or not (``ChilledWaterPump01``, ``Main Incomer Meter``)
-        named = {item.unique_id: item for key in runs for item in self.by_name.get(key, [])}
-        if named:
-            item = next(iter(named.values()))
-            return Match(name, item.unique_id, "equipment", NAME if len(named) == 1 else NAME / 2, "name")
+        by_name = {item.unique_id: item for key in runs for item in self.by_name.get(key, [])}
+        if by_name:
+            item = next(iter(by_name.values()))
+            return Match(name, item.unique_id, "equipment", NAME if len(by_name) == 1 else NAME / 2, "name")
         # 3. equipment kind and number
         words = names.tokens(name) + names.tokens(description)
         kind = _kind(w for w in words if not w[0].isdigit())
@@ -167,10 +167,9 @@ class ElementMatcher:
         if len(named_spaces) == 1:
             return Match(name, named_spaces[0].unique_id, "space", ROOM_NAME, "room name")
         if description and read_description:  # the description often says where the name does not
-            found = self.match(description, name, read_description=False)
-            if found.unique_id is not None:
-                return Match(name, found.unique_id, found.kind, found.confidence * 0.95,
-                             f"{found.reason} (description)")
+            seen = self.match(description, name, read_description=False)
+            if seen.unique_id is not None:
+                return Match(name, seen.unique_id, seen.kind, seen.confidence * 0.95, f"{seen.reason} (description)")
         return Match(name, None, "none", 0.0, "no match")
 
     def match_all(self, points: Iterable[tuple[str, str]]) -> list[Match]:
