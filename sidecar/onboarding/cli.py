@@ -47,10 +47,59 @@ def sample_building_main(argv: list[str]) -> int:
     return 0
 
 
+def brick_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"{PROG} brick", description="Brick 1.4 models in and out.")
+    commands = parser.add_subparsers(dest="action", metavar="export|import", required=True)
+    export = commands.add_parser("export", help="BuildingConfig JSON -> Brick Turtle")
+    export.add_argument("building", help="BuildingConfig JSON (e.g. from `sample-building`)")
+    export.add_argument("--output", default="-", help="Turtle file to write ('-', the default, is stdout)")
+    export.add_argument("--validate", action="store_true",
+                        help="check the model against Brick's SHACL shapes (brickschema; about a minute)")
+    imported = commands.add_parser("import", help="Brick Turtle -> BuildingConfig JSON (sensor bindings)")
+    imported.add_argument("model", help="Brick model (Turtle)")
+    imported.add_argument("--output", default="-", help="JSON file to write ('-', the default, is stdout)")
+    imported.add_argument("--building-id", help="building_id to use when the model does not say")
+    args = parser.parse_args(argv)
+
+    from sidecar.onboarding import brick
+
+    if args.action == "export":
+        try:
+            building = _read_building(args.building)
+        except (OSError, ValueError) as error:
+            print(f"{PROG} brick export: cannot read {args.building}: {error}", file=sys.stderr)
+            return 2
+        graph = brick.export_graph(building)
+        _write_text(args.output, str(graph.serialize(format="turtle")))
+        points = sum(1 for e in building.get("elements", []) if "sensor" in e)
+        print(f"brick export: {len(graph)} triples, {points} points", file=sys.stderr)
+        if args.validate:
+            conforms, report = brick.validate(graph)
+            print(f"brick export: SHACL {'conforms' if conforms else 'does NOT conform'}", file=sys.stderr)
+            if not conforms:
+                print(report, file=sys.stderr)
+                return 1
+        return 0
+    try:
+        with open(args.model, encoding="utf-8") as handle:
+            text = handle.read()
+        building = brick.import_turtle(text, args.building_id)
+    except (OSError, brick.BrickError) as error:
+        print(f"{PROG} brick import: {error}", file=sys.stderr)
+        return 2
+    _write_text(args.output, json.dumps(building, ensure_ascii=False, indent=1) + "\n")
+    sensors = sum(1 for e in building["elements"] if "sensor" in e)
+    print(f"brick import: {len(building['spaces'])} spaces, {len(building['elements']) - sensors} equipment, "
+          f"{sensors} sensors bound", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """``argv[0]`` is the command (``sample-building``, ``brick`` or ``discover``)."""
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     if command == "sample-building":
         return sample_building_main(rest)
+    if command == "brick":
+        return brick_main(rest)
     print(f"{PROG}: unknown onboarding command {command!r}", file=sys.stderr)
     return 2
