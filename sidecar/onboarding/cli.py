@@ -5,6 +5,7 @@ Heavy imports (rdflib, scikit-learn, bacpypes3) happen inside each command, so `
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -94,6 +95,63 @@ def brick_main(argv: list[str]) -> int:
     return 0
 
 
+def _range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    return int(low), int(high or low)
+
+
+def discover_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"{PROG} discover",
+                                     description="List a network's points as CSV and JSON (name, description, "
+                                                 "units, object type, present value, proposed source URI). "
+                                                 "Ctrl-C stops and keeps what was found.")
+    protocols = parser.add_subparsers(dest="protocol", metavar="bacnet|mqtt|modbus", required=True)
+    bacnet = protocols.add_parser("bacnet", help="BACnet/IP: Who-Is, object lists, properties")
+    bacnet.add_argument("--address", default="0.0.0.0/24:47808",
+                        help="this machine's BACnet/IP address as host/prefix:port (default 0.0.0.0/24:47808)")
+    bacnet.add_argument("--instance", type=int, default=4194000, help="our own device instance (default 4194000)")
+    bacnet.add_argument("--range", type=_range, default=(0, 4194303), help="device instances LOW-HIGH (default all)")
+    bacnet.add_argument("--target", action="append", default=[],
+                        help="send a directed Who-Is to host:port (repeatable); default: broadcast")
+    bacnet.add_argument("--bbmd", help="register as a foreign device with this BBMD (host:port) first")
+    bacnet.add_argument("--who-is-s", type=float, default=3.0, help="how long to collect I-Ams (default 3 s)")
+    bacnet.add_argument("--timeout-s", type=float, default=5.0, help="per request (default 5 s)")
+    bacnet.add_argument("--batch", type=int, default=25, help="objects per ReadPropertyMultiple (default 25)")
+    bacnet.add_argument("--parallel", type=int, default=8, help="devices read at once (default 8)")
+    for sub in (bacnet,):
+        sub.add_argument("--output", default="points", help="files to write: OUTPUT.csv and OUTPUT.json "
+                                                            "(default ./points)")
+        sub.add_argument("--quiet", action="store_true", help="no progress line")
+    args = parser.parse_args(argv)
+
+    from sidecar.onboarding.discovery import DiscoveredPoint, Progress, write_point_list
+
+    found: list[DiscoveredPoint] = []
+    progress = Progress(f"discover {args.protocol}", quiet=args.quiet)
+    meta: dict[str, Any] = {"protocol": args.protocol}
+    interrupted = False
+    try:
+        if args.protocol == "bacnet":
+            from sidecar.onboarding.discovery.bacnet import BacnetDiscovery, discover_bacnet
+
+            settings = BacnetDiscovery(address=args.address, device_instance=args.instance, low=args.range[0],
+                                       high=args.range[1], targets=args.target, bbmd=args.bbmd,
+                                       who_is_s=args.who_is_s, timeout_s=args.timeout_s, batch=args.batch,
+                                       parallel=args.parallel)
+            meta["devices"] = settings.devices
+            meta["stats"] = settings.stats
+            asyncio.run(discover_bacnet(settings, found, progress.update))
+    except KeyboardInterrupt:
+        interrupted = True
+    except OSError as error:
+        print(f"\n{PROG} discover {args.protocol}: {error}", file=sys.stderr)
+        return 2
+    meta["interrupted"] = interrupted
+    csv_path, json_path = write_point_list(found, args.output, meta)
+    progress.done(f"{len(found)} points{' (interrupted)' if interrupted else ''} -> {csv_path}, {json_path}")
+    return 130 if interrupted else 0
+
+
 def main(argv: list[str]) -> int:
     """``argv[0]`` is the command (``sample-building``, ``brick`` or ``discover``)."""
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
@@ -101,5 +159,7 @@ def main(argv: list[str]) -> int:
         return sample_building_main(rest)
     if command == "brick":
         return brick_main(rest)
+    if command == "discover":
+        return discover_main(rest)
     print(f"{PROG}: unknown onboarding command {command!r}", file=sys.stderr)
     return 2
