@@ -118,7 +118,23 @@ def discover_main(argv: list[str]) -> int:
     bacnet.add_argument("--timeout-s", type=float, default=5.0, help="per request (default 5 s)")
     bacnet.add_argument("--batch", type=int, default=25, help="objects per ReadPropertyMultiple (default 25)")
     bacnet.add_argument("--parallel", type=int, default=8, help="devices read at once (default 8)")
-    for sub in (bacnet,):
+    mqtt = protocols.add_parser("mqtt", help="MQTT: listen on a wildcard and describe the payloads")
+    mqtt.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
+    mqtt.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
+    mqtt.add_argument("--topic", default="#", help="topic filter to listen on (default #)")
+    mqtt.add_argument("--duration-s", type=float, default=30.0, help="how long to listen (default 30 s)")
+    mqtt.add_argument("--username", help="broker user name")
+    mqtt.add_argument("--password", help="broker password")
+    mqtt.add_argument("--broker-name", help="name the broker this way in the proposed URIs (a [mqtt.brokers] "
+                                            "table; default host[:port])")
+    modbus = protocols.add_parser("modbus", help="Modbus TCP: a register-map CSV, validated (and read once)")
+    modbus.add_argument("register_map", help="register map CSV (see docs/onboarding.md for the columns)")
+    modbus.add_argument("--host", required=True, help="device host (the proposed URIs name it)")
+    modbus.add_argument("--port", type=int, default=502, help="device port (default 502)")
+    modbus.add_argument("--unit", type=int, default=1, help="unit id when the map has no unit column (default 1)")
+    modbus.add_argument("--read", action="store_true", help="read every register once for its present value")
+    modbus.add_argument("--timeout-s", type=float, default=3.0, help="per request when reading (default 3 s)")
+    for sub in (bacnet, mqtt, modbus):
         sub.add_argument("--output", default="points", help="files to write: OUTPUT.csv and OUTPUT.json "
                                                             "(default ./points)")
         sub.add_argument("--quiet", action="store_true", help="no progress line")
@@ -141,6 +157,23 @@ def discover_main(argv: list[str]) -> int:
             meta["devices"] = settings.devices
             meta["stats"] = settings.stats
             asyncio.run(discover_bacnet(settings, found, progress.update))
+        elif args.protocol == "mqtt":
+            from sidecar.onboarding.discovery.mqtt import MqttDiscovery, discover_mqtt
+
+            listen = MqttDiscovery(host=args.host, port=args.port, topic=args.topic, duration_s=args.duration_s,
+                                   username=args.username, password=args.password, broker=args.broker_name)
+            meta["stats"] = listen.stats
+            asyncio.run(discover_mqtt(listen, found, progress.update))
+        else:
+            from sidecar.onboarding.discovery.modbus import RegisterMapError, discover_modbus
+
+            try:
+                meta["stats"] = asyncio.run(discover_modbus(args.register_map, args.host, args.port, args.unit,
+                                                            found, read=args.read, timeout_s=args.timeout_s,
+                                                            progress=progress.update))
+            except RegisterMapError as error:
+                print(f"{PROG} discover modbus: {error}", file=sys.stderr)
+                return 2
     except KeyboardInterrupt:
         interrupted = True
     except OSError as error:
