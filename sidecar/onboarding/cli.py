@@ -116,7 +116,7 @@ def discover_main(argv: list[str]) -> int:
     bacnet.add_argument("--bbmd", help="register as a foreign device with this BBMD (host:port) first")
     bacnet.add_argument("--who-is-s", type=float, default=3.0, help="how long to collect I-Ams (default 3 s)")
     bacnet.add_argument("--timeout-s", type=float, default=5.0, help="per request (default 5 s)")
-    bacnet.add_argument("--batch", type=int, default=25, help="objects per ReadPropertyMultiple (default 25)")
+    bacnet.add_argument("--batch", type=int, default=50, help="objects per ReadPropertyMultiple (default 50)")
     bacnet.add_argument("--parallel", type=int, default=8, help="devices read at once (default 8)")
     mqtt = protocols.add_parser("mqtt", help="MQTT: listen on a wildcard and describe the payloads")
     mqtt.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")

@@ -46,7 +46,7 @@ class BacnetDiscovery:
     bbmd: str | None = None               # register as a foreign device with this BBMD (host:port)
     who_is_s: float = 3.0                 # how long to collect I-Ams
     timeout_s: float = 5.0                # per request
-    batch: int = 25                       # objects per ReadPropertyMultiple
+    batch: int = 50                       # objects per ReadPropertyMultiple
     parallel: int = 8                     # devices read at once
     devices: dict[int, str] = field(default_factory=dict)  # instance -> address, filled by the run
     stats: dict[str, int] = field(default_factory=lambda: {"devices": 0, "objects": 0, "rpm": 0, "rp": 0,
@@ -194,9 +194,15 @@ async def _read_device(app: Any, settings: BacnetDiscovery, instance: int, addre
 
 async def _read_multiple(app: Any, settings: BacnetDiscovery, address: Any,
                          chunk: list[Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    from bacpypes3.basetypes import PropertyIdentifier
+    from bacpypes3.primitivedata import ObjectIdentifier
+
+    # Identifiers as objects, not text: bacpypes3 would parse every "analog-input,7" again.
+    properties = [PropertyIdentifier(p) for p in PROPERTIES]
     request: list[Any] = []
-    for object_type, object_instance in chunk:
-        request.extend([f"{_type_name(object_type)},{int(object_instance)}", list(PROPERTIES)])
+    for object_id in chunk:
+        request.extend([object_id if isinstance(object_id, ObjectIdentifier) else ObjectIdentifier(object_id),
+                        list(properties)])
     answer = await asyncio.wait_for(app.read_property_multiple(address, request), settings.timeout_s)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for (object_type, object_instance), prop, _index, value in answer:
