@@ -382,7 +382,7 @@ def rule_class(name: str, description: str = "", quantity: str | None = None) ->
     w = set(names.words(name)) | set(names.words(description))
     if quantity:
         w.add(quantity)
-    if _has(w, "alarm", "fault alarm"):
+    if _has(w, "alarm", "smoke", "leak", "loss", "fail", "failure", "trip"):
         return "Alarm"
     setpoint = _has(w, "setpoint", "flow request", "common")
     limit = _has(w, "high", "low", "max", "min")
@@ -408,7 +408,7 @@ def rule_class(name: str, description: str = "", quantity: str | None = None) ->
         return "Vibration_Sensor"
     if _has(w, "adjust"):
         return "Temperature_Adjust_Sensor"
-    if _has(w, "fan") and (status or command) and not _has(w, "speed", "drive"):
+    if _has(w, "fan") and (status or command) and not _has(w, "speed", "drive", "frequency"):
         return "Start_Stop_Status" if status else "Start_Stop_Command"
     if _has(w, "energy", "volume"):
         return "Volume_Sensor" if _has(w, "volume") else "Energy_Sensor"
@@ -441,12 +441,16 @@ def rule_class(name: str, description: str = "", quantity: str | None = None) ->
             return "Air_Flow_Setpoint_Limit"
         if setpoint:
             return "Air_Flow_Setpoint_Limit" if _has(w, "min", "max") else "Supply_Air_Flow_Setpoint"
+        if _has(w, "return", "exhaust", "bypass", "outside", "input"):
+            return "Air_Flow_Sensor"
         return "Supply_Air_Flow_Sensor" if _has(w, "supply", "vav", "air flow") else "Air_Flow_Sensor"
     if _has(w, "temperature"):
         if _has(w, "adjust"):
             return "Temperature_Adjust_Sensor"
-        if _has(w, "zone") and _has(w, "high", "low") and not _has(w, "alarm"):
-            return "Cooling_Temperature_Setpoint" if _has(w, "high") else "Heating_Temperature_Setpoint"
+        if _has(w, "high", "low") and not setpoint:   # a zone's high/low limits are its setpoints
+            if _has(w, "zone"):
+                return "Cooling_Temperature_Setpoint" if _has(w, "high") else "Heating_Temperature_Setpoint"
+            return "Alarm"
         if setpoint:
             if _has(w, "cooling"):
                 return "Cooling_Temperature_Setpoint"
@@ -474,6 +478,8 @@ def rule_class(name: str, description: str = "", quantity: str | None = None) ->
         if _has(w, "zone", "room", "office", "thermostat"):
             return "Zone_Air_Temperature_Sensor"
         return "Temperature_Sensor"
+    if setpoint and _has(w, "zone", "room") and not _has(w, "cooling", "heating"):
+        return "Target_Zone_Air_Temperature_Setpoint"
     if setpoint and _has(w, "cooling"):
         return "Cooling_Temperature_Setpoint"
     if setpoint and _has(w, "heating"):

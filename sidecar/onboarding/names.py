@@ -77,13 +77,15 @@ ABBREVIATIONS: dict[str, str] = {
     "filt": "filter", "filter": "filter", "coil": "coil", "cc": "cooling coil",
     "hc": "heating coil", "ph": "preheat", "preheat": "preheat",
     "pid": "loop", "loop": "loop", "volts": "voltage", "vdc": "voltage", "cooled": "cooling",
-    "heated": "heating", "common": "common", "input": "input", "control": "control", "level": "level",
+    "heated": "heating", "common": "common", "set": "setpoint", "leak": "leak", "liquid": "leak", "input": "input", "control": "control", "level": "level",
 }
 
 # Pieces a run-together code (``CLGMAXFLO``, ``SUPFLO``, ``ZCON``) may be cut into.
 _SEGMENTS = frozenset(k for k in ABBREVIATIONS if len(k) >= 2) | {"z"}
 
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# A case change splits only next to two lower-case letters: "ZoneTemp", "AHUSupply" split,
+# a stray lower-case letter in a run of capitals ("CLGMiNFLO") does not.
+_CAMEL = re.compile(r"(?<=[a-z]{2})(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})")
 _CHUNKS = re.compile(r"[^A-Za-z0-9.]+|(?<!\d)\.|\.(?!\d)")
 # A piece is a chemical/particle name, a word, or an identifier that starts with a digit
 # (``4136``, ``1A7``, ``3B``, ``2.14``): identifiers stay whole, they are room and unit codes.
@@ -142,6 +144,11 @@ def _expand(piece: str, alone: bool) -> tuple[str, ...]:
     parts = segment(piece) if len(piece) >= 4 else None
     if parts:
         return tuple(word for part in parts for word in ABBREVIATIONS.get(part, part).split())
+    # a known word with an unknown tail run on ("TempdacNUIP" -> temp + dac)
+    for cut in range(len(piece) - 1, 3, -1):
+        head = ABBREVIATIONS.get(piece[:cut])
+        if head:
+            return (*head.split(), piece[cut:])
     return (piece,)
 
 

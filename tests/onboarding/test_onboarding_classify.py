@@ -74,7 +74,7 @@ def test_leave_one_building_out_macro_f1() -> None:
     result = leave_one_building_out()
     assert set(result.per_building_accuracy) == {"ebu3b", "ghc", "gtc", "rice", "soda"}
     assert len(result.classes) >= 25
-    assert result.macro_f1 >= 0.65          # measured 0.72 (benchmarks/onboarding.py)
+    assert result.macro_f1 >= 0.8           # measured 0.827 (benchmarks/onboarding.py)
     assert result.per_class_f1["Outside_Air_Temperature_Sensor"] >= 0.9
 
 

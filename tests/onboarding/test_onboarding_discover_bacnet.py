@@ -96,15 +96,19 @@ async def test_discovers_devices_objects_and_properties() -> None:
 
 
 async def test_cli_writes_csv_and_json_and_ctrl_c_keeps_what_was_found(tmp_path: Path) -> None:
-    specs = [(3200 + i, f"127.0.2.{i + 1}", ahu_objects(f"AHU{i}", 40), True) for i in range(6)]
-    with devices(specs) as addresses:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def command(addresses: list[str], output: Path) -> list[str]:
         client = free_port(socket.SOCK_DGRAM, "127.0.0.3")
-        out = tmp_path / "points"
         targets = [arg for address in addresses for arg in ("--target", address)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        base = [sys.executable, "-m", "sidecar", "discover", "bacnet", "--address", f"127.0.0.3/8:{client}",
-                "--who-is-s", "1", "--batch", "1", "--parallel", "1", *targets]
-        process = await asyncio.create_subprocess_exec(*base, "--output", str(out), env=env,
+        return [sys.executable, "-m", "sidecar", "discover", "bacnet", "--address", f"127.0.0.3/8:{client}",
+                "--who-is-s", "1", "--parallel", "1", "--output", str(output), *targets]
+
+    # devices without ReadPropertyMultiple: 4 requests per object, a run long enough to interrupt
+    slow = [(3300 + i, f"127.0.3.{i + 1}", ahu_objects(f"AHU{i}", 150), False) for i in range(4)]
+    with devices(slow) as addresses:
+        out = tmp_path / "points"
+        process = await asyncio.create_subprocess_exec(*command(addresses, out), env=env,
                                                        stderr=asyncio.subprocess.PIPE,
                                                        stdout=asyncio.subprocess.DEVNULL)
         assert process.stderr is not None
@@ -116,15 +120,17 @@ async def test_cli_writes_csv_and_json_and_ctrl_c_keeps_what_was_found(tmp_path:
         process.send_signal(signal.SIGINT)
         rest = await asyncio.wait_for(process.stderr.read(), 30)
         assert await process.wait() == 130, (seen + rest).decode()
-        partial = read_point_list(out.with_suffix(".json"))
-        assert 0 < len(partial) < 240
-        document = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-        assert document["interrupted"] is True and document["protocol"] == "bacnet"
-        assert read_point_list(out.with_suffix(".csv"))[0].source == partial[0].source
+    partial = read_point_list(out.with_suffix(".json"))
+    assert 0 < len(partial) < 600
+    document = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert document["interrupted"] is True and document["protocol"] == "bacnet"
+    assert read_point_list(out.with_suffix(".csv"))[0].source == partial[0].source
 
+    fast = [(3200 + i, f"127.0.2.{i + 1}", ahu_objects(f"AHU{i}", 40), True) for i in range(6)]
+    with devices(fast) as addresses:
         full = tmp_path / "all.json"
-        done = await asyncio.create_subprocess_exec(*base, "--output", str(full), "--quiet", env=env)
+        done = await asyncio.create_subprocess_exec(*command(addresses, full), "--quiet", env=env)
         assert await asyncio.wait_for(done.wait(), 90) == 0
-        points = read_point_list(full)
-        assert len(points) == 240 and len({p.source for p in points}) == 240
-        assert json.loads(full.read_text(encoding="utf-8"))["interrupted"] is False
+    points = read_point_list(full)
+    assert len(points) == 240 and len({p.source for p in points}) == 240
+    assert json.loads(full.read_text(encoding="utf-8"))["interrupted"] is False
