@@ -134,10 +134,19 @@ def discover_main(argv: list[str]) -> int:
     modbus.add_argument("--unit", type=int, default=1, help="unit id when the map has no unit column (default 1)")
     modbus.add_argument("--read", action="store_true", help="read every register once for its present value")
     modbus.add_argument("--timeout-s", type=float, default=3.0, help="per request when reading (default 3 s)")
-    for sub in (bacnet, mqtt, modbus):
+    listed = protocols.add_parser("file", help="a point list from elsewhere (CSV or JSON with name, description, "
+                                               "units and source columns), to classify and match")
+    listed.add_argument("points", help="point list (our CSV/JSON, or a BMS export with those columns)")
+    for sub in (bacnet, mqtt, modbus, listed):
         sub.add_argument("--output", default="points", help="files to write: OUTPUT.csv and OUTPUT.json "
                                                             "(default ./points)")
         sub.add_argument("--quiet", action="store_true", help="no progress line")
+        sub.add_argument("--building", help="BuildingConfig JSON: also write OUTPUT.proposals.csv/.json (Brick class, "
+                                            "quantity, unit, matched element, confidence per point)")
+        sub.add_argument("--bind", help="with --building: write this BuildingConfig with the proposals at "
+                                        "--min-confidence or above bound as sensors")
+        sub.add_argument("--min-confidence", type=float, default=0.8,
+                         help="proposals --bind accepts (default 0.8)")
     args = parser.parse_args(argv)
 
     from sidecar.onboarding.discovery import DiscoveredPoint, Progress, write_point_list
@@ -164,6 +173,14 @@ def discover_main(argv: list[str]) -> int:
                                    username=args.username, password=args.password, broker=args.broker_name)
             meta["stats"] = listen.stats
             asyncio.run(discover_mqtt(listen, found, progress.update))
+        elif args.protocol == "file":
+            from sidecar.onboarding.discovery import read_point_list
+
+            try:
+                found.extend(read_point_list(args.points))
+            except (KeyError, ValueError, TypeError) as error:
+                print(f"{PROG} discover file: {args.points}: not a point list ({error})", file=sys.stderr)
+                return 2
         else:
             from sidecar.onboarding.discovery.modbus import RegisterMapError, discover_modbus
 
@@ -182,7 +199,35 @@ def discover_main(argv: list[str]) -> int:
     meta["interrupted"] = interrupted
     csv_path, json_path = write_point_list(found, args.output, meta)
     progress.done(f"{len(found)} points{' (interrupted)' if interrupted else ''} -> {csv_path}, {json_path}")
+    if args.building and found:
+        _propose(found, args, csv_path)
     return 130 if interrupted else 0
+
+
+def _propose(found: list[Any], args: argparse.Namespace, csv_path: Path) -> None:
+    import csv
+
+    from sidecar.onboarding.proposals import bind, propose
+
+    building = _read_building(args.building)
+    proposals = propose(found, building)
+    rows = [p.row() for p in proposals]
+    base = csv_path.with_suffix("")
+    with open(f"{base}.proposals.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    Path(f"{base}.proposals.json").write_text(json.dumps({"building_id": building.get("building_id"),
+                                                          "proposals": rows}, ensure_ascii=False, indent=1) + "\n",
+                                              encoding="utf-8")
+    sure = sum(1 for p in proposals if p.confidence >= args.min_confidence)
+    print(f"proposals: {len(proposals)} ({sure} at confidence >= {args.min_confidence}) -> {base}.proposals.csv, "
+          f"{base}.proposals.json", file=sys.stderr)
+    if args.bind:
+        bound = bind(building, proposals, args.min_confidence)
+        added = len(bound["elements"]) - len(building.get("elements", []))
+        _write_text(args.bind, json.dumps(bound, ensure_ascii=False, indent=1) + "\n")
+        print(f"bound {added} sensors -> {args.bind}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
