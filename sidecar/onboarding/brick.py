@@ -111,6 +111,8 @@ def point_class(element: dict[str, Any]) -> str:
     sensor = element["sensor"]
     quantity = sensor["quantity"]
     description = str(element.get("parameters", {}).get("Description") or "")
+    if not sensor.get("host") and element.get("space"):
+        description += " zone"   # a sensor on its own in a room measures the room
     found = rule_class(str(element.get("name") or sensor["sensor_id"]), description, quantity)
     known = CLASSES.get(found or "")
     if known is not None and known.quantity == quantity:

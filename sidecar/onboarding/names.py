@@ -99,22 +99,30 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+def _capitals(piece: str) -> bool:
+    """Written in capitals, give or take a stray lower-case letter ("CLGMiNFLO")."""
+    letters = [c for c in piece if c.isalpha()]
+    return bool(letters) and sum(c.islower() for c in letters) <= len(letters) // 4
+
+
 @lru_cache(maxsize=65536)
-def _pieces(name: str) -> tuple[tuple[str, bool], ...]:
-    """(piece, alone) pairs: ``alone`` when the piece is a whole chunk between separators or case
-    changes, the only place a one-letter code (``_T``, ``_C``) means anything."""
-    out: list[tuple[str, bool]] = []
+def _pieces(name: str) -> tuple[tuple[str, bool, bool], ...]:
+    """(piece, alone, capitals) triples: ``alone`` when the piece is a whole chunk between
+    separators or case changes, the only place a one-letter code (``_T``, ``_C``) means anything;
+    ``capitals`` when it was written in capitals, the only place run-together codes
+    (``CLGMAXFLO``) are cut up (``East`` is a word, not ``EA`` + ``ST``)."""
+    out: list[tuple[str, bool, bool]] = []
     for chunk in _CHUNKS.split(_fold(name)):
         for part in _CAMEL.sub(" ", chunk).split():
             found = _PIECES.findall(part)
             out.extend((piece.lower().replace(".", "") if not piece[0].isdigit() else piece.lower(),
-                        len(found) == 1) for piece in found)
+                        len(found) == 1, _capitals(piece)) for piece in found)
     return tuple(out)
 
 
 def split_name(name: str) -> tuple[str, ...]:
     """Raw pieces, lower-case: ``SODA1R410_ASO`` -> ``soda 1r410 aso``; ``ZoneTemp2`` -> ``zone temp 2``."""
-    return tuple(piece for piece, _alone in _pieces(name))
+    return tuple(piece for piece, _alone, _caps in _pieces(name))
 
 
 @lru_cache(maxsize=65536)
@@ -135,19 +143,23 @@ def segment(piece: str) -> tuple[str, ...] | None:
     return found if found is not None and len(found) > 1 else None
 
 
-def _expand(piece: str, alone: bool) -> tuple[str, ...]:
+# Endings that make a word of an abbreviation ("Station", "Heater"): never a run-on code.
+_WORD_ENDINGS = frozenset({"s", "es", "ed", "er", "ers", "ing", "ion", "ions", "al", "ly", "ure", "y", "ent", "ry"})
+
+
+def _expand(piece: str, alone: bool, capitals: bool) -> tuple[str, ...]:
     if piece[0].isdigit():
         return (piece,)
     expansion = ABBREVIATIONS.get(piece) if (alone or len(piece) > 1) else None
     if expansion:
         return tuple(expansion.split())
-    parts = segment(piece) if len(piece) >= 4 else None
+    parts = segment(piece) if capitals and len(piece) >= 4 else None
     if parts:
         return tuple(word for part in parts for word in ABBREVIATIONS.get(part, part).split())
     # a known word with an unknown tail run on ("TempdacNUIP" -> temp + dac)
     for cut in range(len(piece) - 1, 3, -1):
         head = ABBREVIATIONS.get(piece[:cut])
-        if head:
+        if head and piece[cut:] not in _WORD_ENDINGS:
             return (*head.split(), piece[cut:])
     return (piece,)
 
@@ -156,8 +168,8 @@ def _expand(piece: str, alone: bool) -> tuple[str, ...]:
 def tokens(name: str) -> tuple[str, ...]:
     """Pieces with abbreviations expanded; identifiers (``4136``, ``1a7``) kept as they are."""
     out: list[str] = []
-    for piece, alone in _pieces(name):
-        out.extend(_expand(piece, alone))
+    for piece, alone, capitals in _pieces(name):
+        out.extend(_expand(piece, alone, capitals))
     return tuple(out)
 
 

@@ -47,6 +47,10 @@ def test_export_has_the_building_and_its_relations(building: dict[str, Any]) -> 
     ref = g.value(point, REF.hasExternalReference)
     assert str(g.value(ref, REF.hasTimeseriesId)) == "ahu-01.supply_air_temp"
     assert str(g.value(ref, REF.storedAt)) == "sim:"
+    room_temperatures = {point_class(e) for e in building["elements"]
+                         if "sensor" in e and e["sensor"]["sensor_id"].startswith("room-")
+                         and e["sensor"]["quantity"] == "temperature"}
+    assert room_temperatures == {"Zone_Air_Temperature_Sensor"}
     classes = {point_class(e) for e in building["elements"] if "sensor" in e}
     assert {"Zone_Air_Temperature_Sensor", "CO2_Sensor", "Leaving_Chilled_Water_Temperature_Sensor",
             "Damper_Position_Sensor", "Electric_Power_Sensor", "Energy_Sensor"} <= classes

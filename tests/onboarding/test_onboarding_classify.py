@@ -25,6 +25,9 @@ def test_tokenizer_expands_bms_abbreviations() -> None:
     assert names.words("RA_T") == ("return", "air", "temperature")
     assert "current" not in names.words("economizerA1st")   # a lone letter inside a word is not "current"
     assert names.numbers("Büro 2.14 PM2.5") == ("2.14",)
+    assert names.words("Open Office East Temperature") == ("open", "office", "east", "temperature")  # a word
+    assert names.words("CLGMiNFLO") == ("cooling", "min", "flow")      # a code, stray lower-case and all
+    assert names.words("Return_Air_Tempdac5UIP2")[:3] == ("return", "air", "temperature")
 
 
 @pytest.mark.parametrize("name, expected", [
