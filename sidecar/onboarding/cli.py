@@ -75,7 +75,12 @@ def brick_main(argv: list[str]) -> int:
         points = sum(1 for e in building.get("elements", []) if "sensor" in e)
         print(f"brick export: {len(graph)} triples, {points} points", file=sys.stderr)
         if args.validate:
-            conforms, report = brick.validate(graph)
+            try:
+                conforms, report = brick.validate(graph)
+            except ImportError as error:
+                print(f"brick export: --validate needs brickschema (pip install 'revitpyiot[brick]'): {error}",
+                      file=sys.stderr)
+                return 2
             print(f"brick export: SHACL {'conforms' if conforms else 'does NOT conform'}", file=sys.stderr)
             if not conforms:
                 print(report, file=sys.stderr)
@@ -105,10 +110,11 @@ def discover_main(argv: list[str]) -> int:
                                      description="List a network's points as CSV and JSON (name, description, "
                                                  "units, object type, present value, proposed source URI). "
                                                  "Ctrl-C stops and keeps what was found.")
-    protocols = parser.add_subparsers(dest="protocol", metavar="bacnet|mqtt|modbus", required=True)
+    protocols = parser.add_subparsers(dest="protocol", metavar="bacnet|mqtt|modbus|file", required=True)
     bacnet = protocols.add_parser("bacnet", help="BACnet/IP: Who-Is, object lists, properties")
-    bacnet.add_argument("--address", default="0.0.0.0/24:47808",
-                        help="this machine's BACnet/IP address as host/prefix:port (default 0.0.0.0/24:47808)")
+    bacnet.add_argument("--address", required=True,
+                        help="this machine's BACnet/IP address as host/prefix:port, e.g. 192.168.10.5/24:47808 "
+                             "(the prefix gives the broadcast address Who-Is goes to)")
     bacnet.add_argument("--instance", type=int, default=4194000, help="our own device instance (default 4194000)")
     bacnet.add_argument("--range", type=_range, default=(0, 4194303), help="device instances LOW-HIGH (default all)")
     bacnet.add_argument("--target", action="append", default=[],

@@ -38,7 +38,7 @@ PROPERTIES = ("object-name", "description", "units", "present-value")
 class BacnetDiscovery:
     """Settings of one discovery run."""
 
-    address: str = "0.0.0.0/24:47808"    # the local application's address (host/prefix:port)
+    address: str = "127.0.0.1/8:47808"   # the local application's address (host/prefix:port)
     device_instance: int = 4194000        # the local application's device instance
     low: int = 0
     high: int = 4194303
