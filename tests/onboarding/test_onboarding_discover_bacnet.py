@@ -134,3 +134,24 @@ async def test_cli_writes_csv_and_json_and_ctrl_c_keeps_what_was_found(tmp_path:
     points = read_point_list(full)
     assert len(points) == 240 and len({p.source for p in points}) == 240
     assert json.loads(full.read_text(encoding="utf-8"))["interrupted"] is False
+
+
+async def test_device_without_segmentation_object_list_by_index_and_rpm_in_halves() -> None:
+    port = free_port(socket.SOCK_DGRAM, "127.0.4.1")
+    dev = DeviceObject(objectIdentifier=("device", 4401), objectName="small", vendorIdentifier=999,
+                       segmentationSupported="noSegmentation", maxApduLengthAccepted=50)
+    net = NetworkPortObject(f"127.0.4.1/8:{port}", objectIdentifier=("network-port", 1), objectName="NetworkPort-1",
+                            networkNumberQuality="unknown")
+    app = Application.from_object_list([dev, net, *ahu_objects("AHU9", 320)])   # > 1476 bytes of object-list
+    try:
+        await asyncio.sleep(0.2)
+        client = free_port(socket.SOCK_DGRAM, "127.0.0.3")
+        settings = BacnetDiscovery(address=f"127.0.0.3/8:{client}", targets=[f"127.0.4.1:{port}"], who_is_s=1.0,
+                                   timeout_s=3.0)
+        found = await discover_bacnet(settings, [])
+    finally:
+        app.close()
+    assert len(found) == 320 and len({p.source for p in found}) == 320
+    assert {p.name for p in found} >= {"AHU9_SAT", "AHU9_AI_316"}
+    assert settings.stats["rp"] == 0 and settings.stats["rpm"] > 320 // 50   # smaller batches, still RPM
+    assert next(p for p in found if p.name == "AHU9_SAT").units == "Cel"

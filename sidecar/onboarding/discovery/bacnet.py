@@ -6,8 +6,9 @@
 2. Each device's ``object-list``. A device that cannot send the whole array (no segmentation, or
    the list exceeds its APDU) is asked for its length (index 0) and then element by element.
 3. ``object-name``, ``description``, ``units`` and ``present-value`` of every point object, with
-   ReadPropertyMultiple in batches of ``batch`` objects; a device that rejects RPM (or aborts it)
-   is read property by property with ReadProperty from then on. A property an object does not
+   ReadPropertyMultiple in batches of ``batch`` objects; an answer too long for a device that
+   cannot segment is asked for again in halves, and a device that rejects RPM is read property
+   by property with ReadProperty from then on. A property an object does not
    have (``units`` of a binary input, a missing ``description``) is left empty.
 
 Devices are read ``parallel`` at a time; every point found is appended to ``found`` at once, so a
@@ -172,8 +173,7 @@ async def _read_device(app: Any, settings: BacnetDiscovery, instance: int, addre
         values: dict[tuple[str, int], dict[str, Any]] = {}
         if use_rpm:
             try:
-                values = await _read_multiple(app, settings, address, chunk)
-                settings.stats["rpm"] += 1
+                values = await _read_multiple_split(app, settings, address, chunk)
             except _bacnet_error() as error:
                 log.info("device %d: ReadPropertyMultiple refused (%s); using ReadProperty", instance, error)
                 use_rpm = False
@@ -190,6 +190,23 @@ async def _read_device(app: Any, settings: BacnetDiscovery, instance: int, addre
             settings.stats["objects"] += 1
         if progress:
             progress(f"{settings.stats['objects']} objects from {len(settings.devices)} devices")
+
+
+async def _read_multiple_split(app: Any, settings: BacnetDiscovery, address: Any,
+                               chunk: list[Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """RPM for ``chunk``; an answer too long for a device that cannot segment it is asked for
+    again in halves (down to one object, after which the error stands)."""
+    try:
+        values = await _read_multiple(app, settings, address, chunk)
+        settings.stats["rpm"] += 1
+        return values
+    except _bacnet_error() as error:
+        if len(chunk) < 2 or "segmentation" not in str(error):
+            raise
+    half = len(chunk) // 2
+    values = await _read_multiple_split(app, settings, address, chunk[:half])
+    values.update(await _read_multiple_split(app, settings, address, chunk[half:]))
+    return values
 
 
 async def _read_multiple(app: Any, settings: BacnetDiscovery, address: Any,
