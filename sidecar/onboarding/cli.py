@@ -50,7 +50,7 @@ def sample_building_main(argv: list[str]) -> int:
 
 def brick_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"{PROG} brick", description="Brick 1.4 models in and out.")
-    commands = parser.add_subparsers(dest="action", metavar="export|import", required=True)
+    commands = parser.add_subparsers(dest="action", metavar="export|import|roles", required=True)
     export = commands.add_parser("export", help="BuildingConfig JSON -> Brick Turtle")
     export.add_argument("building", help="BuildingConfig JSON (e.g. from `sample-building`)")
     export.add_argument("--output", default="-", help="Turtle file to write ('-', the default, is stdout)")
@@ -60,9 +60,34 @@ def brick_main(argv: list[str]) -> int:
     imported.add_argument("model", help="Brick model (Turtle)")
     imported.add_argument("--output", default="-", help="JSON file to write ('-', the default, is stdout)")
     imported.add_argument("--building-id", help="building_id to use when the model does not say")
+    roles = commands.add_parser("roles", help="the AHU fault rules' inputs (sat, mat, oat, oa_damper...) found by "
+                                              "Brick class, as JSON")
+    roles.add_argument("model", help="Brick model (Turtle) or BuildingConfig JSON")
+    roles.add_argument("--output", default="-", help="JSON file to write ('-', the default, is stdout)")
     args = parser.parse_args(argv)
 
     from sidecar.onboarding import brick
+
+    if args.action == "roles":
+        from dataclasses import asdict
+
+        from rdflib import Graph
+
+        from sidecar.onboarding.roles import resolve_building, resolve_graph
+
+        try:
+            if args.model.lower().endswith(".json"):
+                found = resolve_building(_read_building(args.model))
+            else:
+                graph = Graph()
+                graph.parse(args.model, format="turtle")
+                found = resolve_graph(graph)
+        except (OSError, ValueError, SyntaxError) as error:  # rdflib's BadSyntax is a SyntaxError
+            print(f"{PROG} brick roles: cannot read {args.model}: {error}", file=sys.stderr)
+            return 2
+        _write_text(args.output, json.dumps([asdict(a) for a in found], ensure_ascii=False, indent=1) + "\n")
+        print(f"brick roles: {len(found)} AHUs", file=sys.stderr)
+        return 0
 
     if args.action == "export":
         try:
