@@ -1,5 +1,6 @@
 """Ground truth for measuring the matcher: the demo building's points renamed the way three BMS
-vendors' integrators typically name them, each with the element it belongs to.
+vendors' integrators typically name them (and a fourth, generic style), each with the element it
+belongs to.
 
 * ``desigo``: apostrophe-separated, codes run together: ``HVO'AHU01'SAT``, ``HVO'L2'R214'CO2``.
 * ``metasys``: supervisor/trunk prefix, dotted, dashed codes: ``NAE-03/FC-1.AHU-01.SA-T``,
@@ -18,6 +19,12 @@ from typing import Any
 from sidecar.onboarding.matching import ElementMatcher
 
 STYLES = ("desigo", "metasys", "niagara")
+# A fourth, written after the matcher: no marks, equipment by kind and number ("AirHandler 1",
+# "CHW Pump 1", "L2 VAV 1"), rooms by level, name and number. It found two gaps (kind words,
+# pumps and VAV boxes that share a number), fixed since: recall 0.74 before, 0.995 after.
+GENERIC = "generic"
+KIND_WORDS = {"AHU": "AirHandler", "CH": "Chlr", "CT": "ClgTwr", "B": "Blr", "CHWP": "CHW Pump", "HWP": "HW Pump",
+              "CWP": "CW Pump", "EM": "Elec Mtr", "WM": "Water Mtr", "HM": "Heat Mtr"}
 
 # The demo building's point keys as integrators abbreviate them (dashed; Desigo drops the dashes).
 CODES = {
@@ -67,6 +74,15 @@ def vendor_points(building: dict[str, Any]) -> list[VendorPoint]:
             out.append(VendorPoint("metasys", f"NAE-{trunk}/FC-1.{mark}.{code}", host["unique_id"], sensor_id))
             station_name = _camel(host["name"].split("(")[0])   # the equipment's name, not its mark
             out.append(VendorPoint("niagara", f"Hvo/{station_name}/{_camel(words)}", host["unique_id"], sensor_id))
+            prefix, _, rest = mark.partition("-")
+            if prefix == "VAV":
+                floor, number = rest.split("-")
+                generic = f"L{floor} VAV {int(number)} {code}"
+            elif rest.isdigit():
+                generic = f"{KIND_WORDS.get(prefix, prefix)} {int(rest)} {code}"
+            else:
+                generic = f"{host['name']} {code}"
+            out.append(VendorPoint(GENERIC, generic, host["unique_id"], sensor_id))
             continue
         space = spaces[element["space"]]
         number = space["number"]
@@ -76,6 +92,8 @@ def vendor_points(building: dict[str, Any]) -> list[VendorPoint]:
         out.append(VendorPoint("metasys", f"NAE-{floor}/FC-2.RM-{number}.{code}", space["unique_id"], sensor_id))
         out.append(VendorPoint("niagara", f"Hvo/Floor{floor}/Room{number.replace('.', '')}/{_camel(key)}",
                                space["unique_id"], sensor_id))
+        out.append(VendorPoint(GENERIC, f"Flr{floor} {space['name']} {number} {code}", space["unique_id"],
+                               sensor_id))
     return out
 
 
@@ -89,12 +107,13 @@ class MatchScore:
     per_style: dict[str, tuple[float, float]]
 
 
-def score_matching(building: dict[str, Any], min_confidence: float = 0.5) -> MatchScore:
-    """Precision (correct / proposed) and recall (correct / all points) over the three styles;
-    a proposal is a match at ``min_confidence`` or above."""
+def score_matching(building: dict[str, Any], min_confidence: float = 0.5,
+                   styles: tuple[str, ...] = STYLES) -> MatchScore:
+    """Precision (correct / proposed) and recall (correct / all points) over ``styles`` (the
+    three vendor styles by default); a proposal is a match at ``min_confidence`` or above."""
     matcher = ElementMatcher(building)
-    points = vendor_points(building)
-    tally: dict[str, list[int]] = {style: [0, 0, 0] for style in STYLES}  # proposals, correct, points
+    points = [p for p in vendor_points(building) if p.style in styles]
+    tally: dict[str, list[int]] = {style: [0, 0, 0] for style in styles}  # proposals, correct, points
     for point in points:
         found = matcher.match(point.name)
         counts = tally[point.style]

@@ -72,6 +72,8 @@ class _Equipment:
     name_keys: set[str]
     kind: str | None
     number: str | None
+    words: tuple[str, ...] = ()   # its family, name and mark expanded: what tells two pumps apart
+    digits: tuple[str, ...] = ()  # the numbers of its mark, leading zeros dropped: VAV-2-01 -> 2, 1
 
 
 @dataclass
@@ -98,7 +100,9 @@ class ElementMatcher:
             name_pieces = names.split_name(str(element.get("name") or "").split("(")[0])
             self.equipment.append(_Equipment(element["unique_id"], _keys(pieces) if pieces else set(),
                                              _keys(name_pieces) if len(name_pieces) >= 2 else set(), kind,
-                                             _strip_zeros(digits[-1]) if digits else None))
+                                             _strip_zeros(digits[-1]) if digits else None,
+                                             names.words(f"{described} {mark}"),
+                                             tuple(_strip_zeros(d) for d in digits)))
         levels = {level["unique_id"]: level["name"] for level in building.get("levels", [])}
         self.spaces: list[_Space] = []
         for space in building.get("spaces", []):
@@ -144,7 +148,16 @@ class ElementMatcher:
         kind = _kind(w for w in words if not w[0].isdigit())
         if kind is not None:
             digits = [_strip_zeros(w) for w in words if w.isdigit()]
-            found = [item for item in self.equipment if item.kind == kind and item.number in digits[:1]]
+            found = [item for item in self.equipment if item.kind == kind and item.number in digits]
+            if len(found) > 1:   # "L2 VAV 1": the one whose mark's numbers the point has, in order
+                sequence = "/" + "/".join(digits) + "/"
+                in_order = [item for item in found if item.digits and "/" + "/".join(item.digits) + "/" in sequence]
+                found = in_order or found
+            if len(found) > 1:   # CHW pump 1 or HW pump 1: the one whose own words the point shares most
+                said = set(words)
+                overlap = [len(said & set(item.words)) for item in found]
+                most = max(overlap)
+                found = [item for item, n in zip(found, overlap) if n == most]
             if len(found) == 1:
                 return Match(name, found[0].unique_id, "equipment", KIND_NUMBER, "kind and number")
         # 4. a room or space number

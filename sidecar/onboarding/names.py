@@ -76,7 +76,8 @@ ABBREVIATIONS: dict[str, str] = {
     "spc": "zone", "spa": "zone", "area": "zone", "flr": "floor", "lvl": "level",
     "filt": "filter", "filter": "filter", "coil": "coil", "cc": "cooling coil",
     "hc": "heating coil", "ph": "preheat", "preheat": "preheat",
-    "pid": "loop", "loop": "loop", "volts": "voltage", "vdc": "voltage", "cooled": "cooling",
+    "airhandler": "air handling unit", "handler": "handling unit", "twr": "tower", "tower": "tower",
+    "elec": "electric", "pid": "loop", "loop": "loop", "volts": "voltage", "vdc": "voltage", "cooled": "cooling",
     "heated": "heating", "common": "common", "set": "setpoint", "leak": "leak", "liquid": "leak", "input": "input", "control": "control", "level": "level",
 }
 

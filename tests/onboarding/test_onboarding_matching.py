@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.onboarding.evaluation import STYLES, score_matching, vendor_points
+from sidecar.onboarding.evaluation import GENERIC, STYLES, score_matching, vendor_points
 from sidecar.onboarding.matching import ElementMatcher
 from sidecar.onboarding.sample import sample_building
 
@@ -30,6 +30,8 @@ def _uid(building: dict[str, Any], mark: str | None = None, number: str | None =
     ("Hvo/ChilledWaterPump02/MotorCurrent", "CHWP-02", "name"),
     ("Chiller 2 CHWS T", "CH-02", "name"),
     ("CHLR_2_CHWS_T", "CH-02", "kind and number"),
+    ("L3 VAV 2 ZN-T", "VAV-3-02", "kind and number"),           # the numbers of the mark, in order
+    ("HW Pump 1 AMPS", "HWP-01", "kind and number"),            # not CHWP-01 or CWP-01
 ])
 def test_equipment(building: dict[str, Any], point: str, mark: str, reason: str) -> None:
     found = ElementMatcher(building).match(point)
@@ -56,12 +58,16 @@ def test_nothing_and_ties(building: dict[str, Any]) -> None:
 def test_vendor_styles_precision_and_recall(building: dict[str, Any]) -> None:
     points = vendor_points(building)
     sensors = sum(1 for e in building["elements"] if "sensor" in e)
-    assert len(points) == 3 * sensors and {p.style for p in points} == set(STYLES)
+    assert len(points) == 4 * sensors and {p.style for p in points} == {*STYLES, GENERIC}
     assert len({p.name for p in points}) == len(points)
     score = score_matching(building)
+    assert score.points == 3 * sensors
     assert score.precision >= 0.95 and score.recall >= 0.9
     for style in STYLES:
         assert score.per_style[style][1] >= 0.9, style
+    generic = score_matching(building, styles=(GENERIC,))
+    assert generic.precision >= 0.95 and generic.recall >= 0.9
+    assert "L2 VAV 1 ZN-T" in {p.name for p in points}
 
 
 def test_unmatched_name_and_description_end(building: dict[str, Any]) -> None:
