@@ -40,7 +40,8 @@ def _c(brick_class: str, quantity: str | None = None, unit: str | None = None) -
     return PointClass(brick_class, quantity, unit)
 
 
-# The label set: Brick 1.4 class -> quantity and unit.
+# The label set: Brick 1.4 class -> quantity and unit (Vibration_Sensor and Volume_Sensor are not
+# Brick classes: the export writes them as brick:Sensor, see brick.EXPORT_CLASS).
 CLASSES: dict[str, PointClass] = {c.brick_class: c for c in (
     _c("Zone_Air_Temperature_Sensor", "temperature", "Cel"),
     _c("Supply_Air_Temperature_Sensor", "temperature", "Cel"),

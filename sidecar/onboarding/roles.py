@@ -30,9 +30,9 @@ ROLE_CLASSES: dict[str, tuple[str, ...]] = {
     "rat": ("Return_Air_Temperature_Sensor",),
     "fan_status": ("Fan_Status", "Start_Stop_Status", "Run_Status", "On_Off_Status"),
     "fan_speed": ("Fan_Speed_Command", "Speed_Command", "Frequency_Command"),
-    "oa_damper": ("Outside_Air_Damper_Position_Sensor", "Damper_Position_Sensor", "Damper_Position_Command"),
-    "cooling_valve": ("Chilled_Water_Valve_Command", "Cooling_Command", "Cooling_Valve_Command"),
-    "heating_valve": ("Hot_Water_Valve_Command", "Heating_Command", "Heating_Valve_Command"),
+    "oa_damper": ("Damper_Position_Sensor", "Damper_Position_Command"),
+    "cooling_valve": ("Cooling_Command",),
+    "heating_valve": ("Heating_Command",),
     "duct_static": ("Supply_Air_Static_Pressure_Sensor", "Static_Pressure_Sensor"),
     "duct_static_sp": ("Supply_Air_Static_Pressure_Setpoint", "Static_Pressure_Setpoint"),
     "occupancy": ("Occupancy_Command", "Occupancy_Status"),
@@ -96,7 +96,7 @@ def resolve_graph(g: Graph) -> list[AhuInputs]:
         for role, wanted in ROLE_CLASSES.items():
             for cls in wanted:
                 candidates = [p for p in points if cls in _classes(g, p)]
-                if role == "oa_damper" and cls != "Outside_Air_Damper_Position_Sensor":
+                if role == "oa_damper":
                     candidates = [p for p in candidates
                                   if not any(w in str(g.value(p, RDFS.label) or "").lower() for w in NOT_OUTSIDE)]
                 if candidates:
