@@ -19,6 +19,7 @@ from typing import Any
 from shared_schemas import protocol
 
 ANALYTICS_COMMANDS = ("detect", "fdd", "failure", "rul")
+ONBOARDING_COMMANDS = ("discover", "brick", "sample-building")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ANALYTICS_COMMANDS:
         commands.add_parser(name, help=f"analytics: {name} (see its --help)", add_help=False)
     commands.add_parser("tray", help="tray icon to start and stop the sidecar", add_help=False)
+    commands.add_parser("discover", help="onboarding: list a network's points (bacnet|mqtt|modbus)", add_help=False)
+    commands.add_parser("brick", help="onboarding: Brick model export|import", add_help=False)
+    commands.add_parser("sample-building", help="onboarding: write the demo building's configuration",
+                        add_help=False)
     return parser
 
 
@@ -51,6 +56,12 @@ def _delegate(module_name: str, argv: list[str]) -> int:
         return 2
     entry: Callable[[list[str]], int] = module.main
     return int(entry(argv) or 0)
+
+
+def _delegate_onboarding(argv: list[str]) -> int:
+    from sidecar.onboarding.cli import main as onboarding_main
+
+    return onboarding_main(argv)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -143,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ANALYTICS_COMMANDS:
         return _delegate("sidecar.analytics.offline.cli", argv)
+    if argv and argv[0] in ONBOARDING_COMMANDS:
+        return _delegate_onboarding(argv)
     if argv and argv[0] == "tray":
         return _delegate("sidecar.dashboard.tray", argv[1:])
     parser = build_parser()

@@ -1,7 +1,7 @@
 """Room and space outlines for the sample building, as the extension exports them from Revit
 (``BuildingConfig`` space ``outline``: loops of ``[x, y]`` metres, holes after the outer loop).
 
-The sample building itself (``sidecar.sample_building``) carries none; the dashboard tests
+The sample building itself (``sidecar.simulation.sample_building``) carries none; the dashboard tests
 add these so the plan draws real outlines, and leave ``Level 4`` without, so the fallback
 (boxes around what each space holds) stays covered too.
 """

@@ -38,6 +38,10 @@ class CommandSwitchWindow:
         return _answer("CommandSwitchWindow", list(context))
 
 
+def save_file(file_ext="", files_filter="", init_dir="", default_name="", restore_dir=True, unc_paths=False):
+    return _answer("save_file", {"file_ext": file_ext, "default_name": default_name})
+
+
 def toast(message, title="pyRevit", appid=None, icon=None, click=None, actions=None):
     _TOASTS.append((title, message))
 

@@ -1565,11 +1565,6 @@ class Solid(GeometryObject):
         return self._faces
 
 
-class SpatialElementBoundaryOptions:
-    def __init__(self):
-        self.StoreFreeBoundaryFaces = False
-
-
 class SpatialElementGeometryResults:
     def __init__(self, solid):
         self._solid = solid
