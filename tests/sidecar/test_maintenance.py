@@ -246,6 +246,8 @@ def test_analytics_settings() -> None:
                                                          r"integer in \[104, 10000000\], got 50")),
                        ({"anomaly_warmup_readings": 750.0}, "analytics.anomaly_warmup_readings: expected an integer"),
                        ({"anomaly_warmup_readings": True}, "analytics.anomaly_warmup_readings: expected an integer"),
-                       ({"close_below": 0.8}, "close_below"), ({"health": {"bogus": 1}}, "bogus")):
+                       ({"close_below": 0.8}, "close_below"), ({"anomaly_driver_above": 1.5}, "anomaly_driver_above")):
+        # ([analytics.health] weighted a second health score that is gone: ignored with a warning,
+        # see tests/analytics/test_models_health_workorders.py)
         with pytest.raises(ConfigError, match=words):
             config_from_mapping({"analytics": bad})
