@@ -11,7 +11,8 @@ from bacpypes3.app import Application
 from bacpypes3.local.analog import AnalogInputObject, AnalogValueObject
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
-from source_peers import eventually, free_port, make_source, running
+from source_peers import free_port, make_source, running
+from support.waiting import eventually
 
 from sidecar.sources.bacnet import BacnetSource, parse_uri
 from sidecar.sources.base import RECONNECTING, RUNNING
