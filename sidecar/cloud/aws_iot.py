@@ -42,19 +42,18 @@ from .base import (
 )
 from .outbox import KIND_ALERT, KIND_COMMAND_RESULT, KIND_HEALTH, KIND_LOSS, OutboxMessage
 from .secrets import redact, remember_secret, resolve_secret
-from .settings import AwsSettings, ConnectorSettings
+from .settings import AwsSettings
 
 log = logging.getLogger("sidecar.cloud.aws")
 
 
 
-class AwsIoTConnector(CloudConnector):
+class AwsIoTConnector(CloudConnector[AwsSettings]):
     kind = "aws"
+    settings_type = AwsSettings
 
-    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
-        assert isinstance(settings, AwsSettings)
+    def __init__(self, name: str, settings: AwsSettings, data_dir: Path, commands: CommandHandler) -> None:
         super().__init__(name, settings, data_dir, commands)
-        self.settings: AwsSettings = settings
         thing, shadow_name = settings.thing_name, settings.shadow_name
         self.shadow_topic = (f"$aws/things/{thing}/shadow/name/{shadow_name}/update" if shadow_name
                              else f"$aws/things/{thing}/shadow/update")

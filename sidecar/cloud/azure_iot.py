@@ -41,7 +41,7 @@ from .base import (
 )
 from .outbox import KIND_COMMAND_RESULT, OutboxMessage
 from .secrets import SecretError, redact_error, resolve_secret
-from .settings import AzureSettings, ConnectorSettings
+from .settings import AzureSettings
 
 log = logging.getLogger("sidecar.cloud.azure")
 
@@ -57,13 +57,12 @@ def _quiet_sdk_log() -> None:
         sdk.setLevel(logging.WARNING)
 
 
-class AzureIoTConnector(CloudConnector):
+class AzureIoTConnector(CloudConnector[AzureSettings]):
     kind = "azure"
+    settings_type = AzureSettings
 
-    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
-        assert isinstance(settings, AzureSettings)
+    def __init__(self, name: str, settings: AzureSettings, data_dir: Path, commands: CommandHandler) -> None:
         super().__init__(name, settings, data_dir, commands)
-        self.settings: AzureSettings = settings
         _quiet_sdk_log()
         # The SDK runs each send_message on a worker thread, so concurrent sends can overtake
         # each other on the wire: one message in flight keeps delivery in order.
