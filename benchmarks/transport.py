@@ -41,13 +41,18 @@ TOKEN = "benchmark-token"
 
 # --- peers (each in its own process, so they do not share our GIL) ---------------------------
 
+def bound_socket(kind):
+    """A socket of ``kind`` on a random local port; its endpoint is printed for the parent."""
+    sock = zmq.Context().socket(kind)
+    sock.linger = 0
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    print(f"tcp://127.0.0.1:{port}", flush=True)
+    return sock
+
+
 def serve_router():
     """ROUTER echo server: answers every request like the sidecar would, echoing its body."""
-    ctx = zmq.Context()
-    router = ctx.socket(zmq.ROUTER)
-    router.linger = 0
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    print(f"tcp://127.0.0.1:{port}", flush=True)
+    router = bound_socket(zmq.ROUTER)
     while True:
         ident, empty, payload = router.recv_multipart()
         request = msgpack.unpackb(payload, raw=False)
@@ -58,11 +63,7 @@ def serve_router():
 
 def serve_pub():
     """PUB publishing ``alert`` events (with seq) as fast as it can, until killed."""
-    ctx = zmq.Context()
-    pub = ctx.socket(zmq.PUB)
-    pub.linger = 0
-    port = pub.bind_to_random_port("tcp://127.0.0.1")
-    print(f"tcp://127.0.0.1:{port}", flush=True)
+    pub = bound_socket(zmq.PUB)
     seq = 0
     event = alert_event()
     send = pub.send_multipart
