@@ -18,8 +18,6 @@ import platform
 import statistics
 import sys
 import time
-from collections import deque
-from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from sidecar.alarms.metrics import RATE_WINDOW_S
+from sidecar.alarms.metrics import RATE_WINDOW_S, RescanRates
 from sidecar.alarms.settings import parse_alarm_settings
 from sidecar.model import build_model
 from sidecar.pipeline import Pipeline
@@ -35,42 +33,6 @@ from sidecar.readings import ReadingBatch
 
 SENSORS = 500
 BATCH = 5_000
-
-
-class RescanRates:
-    """The accounting before issue 15.3 (every count rescans the window), for ``--reference``."""
-
-    def __init__(self, flood_threshold: int, flood_window_s: float, chatter_count: int, chatter_window_s: float):
-        self.flood_threshold, self.flood_window_s = flood_threshold, flood_window_s
-        self.chatter_count, self.chatter_window_s = chatter_count, chatter_window_s
-        self._times: deque[float] = deque()
-        self._per_point: dict[Hashable, deque[float]] = {}
-        self.flood, self.flood_since, self.floods = False, None, 0
-
-    def record(self, point: Hashable, now: float) -> None:
-        self._times.append(now)
-        self._per_point.setdefault(point, deque(maxlen=self.chatter_count)).append(now)
-        self.update_flood(now)
-
-    def count(self, now: float, window_s: float) -> int:
-        horizon = now - max(RATE_WINDOW_S, self.flood_window_s)
-        while self._times and self._times[0] < horizon:
-            self._times.popleft()
-        return sum(1 for t in self._times if t >= now - window_s)
-
-    def update_flood(self, now: float) -> bool:
-        count = self.count(now, self.flood_window_s)
-        if not self.flood and count > self.flood_threshold:
-            self.flood, self.flood_since, self.floods = True, now, self.floods + 1
-            return True
-        if self.flood and count <= self.flood_threshold // 2:
-            self.flood, self.flood_since = False, None
-            return True
-        return False
-
-    def chattering(self, now: float) -> int:
-        return sum(1 for t in self._per_point.values() if len(t) == self.chatter_count
-                   and t[-1] >= now - RATE_WINDOW_S and t[-1] - t[0] <= self.chatter_window_s)
 
 
 def building() -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # support/, which cloud_peers uses
 sys.path.insert(0, str(ROOT / "tests" / "cloud"))
 
 from cloud_peers import Mosquitto, cleanup, free_loopback_address, free_port, make_pki, world_readable_dir

@@ -10,11 +10,8 @@ Usage: ``python benchmarks/modbus_poll.py [--quick]``; the last line is a JSON o
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -28,6 +25,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np
 import pymodbus
+from bench_support import free_port, machine_line, run_quick_or_full
 
 from sidecar.model import build_model
 from sidecar.sources.modbus import ModbusSource
@@ -44,12 +42,6 @@ async def main(port):
 asyncio.run(main(sys.argv[1]))
 """
 TYPES = ("uint16", "int16", "float32", "int32")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def run(port: int, sensors: int, grouped: bool, seconds: float) -> tuple[float, float]:
@@ -121,12 +113,8 @@ async def main_async(quick: bool) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
-    args = parser.parse_args()
-    figures = asyncio.run(main_async(args.quick))
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"pymodbus {pymodbus.__version__} (server in its own process)")
+    figures = run_quick_or_full(__doc__, main_async)
+    print(machine_line(f"pymodbus {pymodbus.__version__} (server in its own process)"))
     print(f"{'mode':<12}{'registers/s':>16}{'readings/s':>14}")
     print(f"{'grouped':<12}{figures['modbus_grouped_registers_per_s']:>16,}{figures['modbus_grouped_readings_per_s']:>14,}")
     print(f"{'ungrouped':<12}{figures['modbus_ungrouped_registers_per_s']:>16,}"

@@ -13,11 +13,9 @@ Usage: ``python benchmarks/mqtt_ingest.py [--quick]``; the last line is a JSON o
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -34,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 import gmqtt
 import numpy as np
+from bench_support import free_port, machine_line, run_quick_or_full
 
 from sidecar.model import build_model
 from sidecar.pipeline import Pipeline
@@ -56,12 +55,6 @@ async def main(port, count, topics, prefix):
     await client.disconnect()
 asyncio.run(main(*sys.argv[1:]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Broker:
@@ -196,12 +189,8 @@ async def main_async(quick: bool) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
-    args = parser.parse_args()
-    figures = asyncio.run(main_async(args.quick))
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"gmqtt {gmqtt.__version__}")
+    figures = run_quick_or_full(__doc__, main_async)
+    print(machine_line(f"gmqtt {gmqtt.__version__}"))
     print(f"{'receiver':<34}{'rate':>14}  unit")
     print(f"{'bare gmqtt subscriber':<34}{figures['mqtt_bare_msgs_per_s']:>14,}  messages/s")
     print(f"{'MqttSource -> Pipeline':<34}{figures['mqtt_sidecar_readings_per_s']:>14,}  readings/s")

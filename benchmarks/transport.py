@@ -16,6 +16,7 @@ one JSON object with every figure. Machines are noisy: figures are medians of
 several runs, and the runs of the two implementations are interleaved.
 """
 import argparse
+import functools
 import json
 import os
 import platform
@@ -41,13 +42,18 @@ TOKEN = "benchmark-token"
 
 # --- peers (each in its own process, so they do not share our GIL) ---------------------------
 
+def bound_socket(kind):
+    """A socket of ``kind`` on a random local port; its endpoint is printed for the parent."""
+    sock = zmq.Context().socket(kind)
+    sock.linger = 0
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    print(f"tcp://127.0.0.1:{port}", flush=True)
+    return sock
+
+
 def serve_router():
     """ROUTER echo server: answers every request like the sidecar would, echoing its body."""
-    ctx = zmq.Context()
-    router = ctx.socket(zmq.ROUTER)
-    router.linger = 0
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    print(f"tcp://127.0.0.1:{port}", flush=True)
+    router = bound_socket(zmq.ROUTER)
     while True:
         ident, empty, payload = router.recv_multipart()
         request = msgpack.unpackb(payload, raw=False)
@@ -58,11 +64,7 @@ def serve_router():
 
 def serve_pub():
     """PUB publishing ``alert`` events (with seq) as fast as it can, until killed."""
-    ctx = zmq.Context()
-    pub = ctx.socket(zmq.PUB)
-    pub.linger = 0
-    port = pub.bind_to_random_port("tcp://127.0.0.1")
-    print(f"tcp://127.0.0.1:{port}", flush=True)
+    pub = bound_socket(zmq.PUB)
     seq = 0
     event = alert_event()
     send = pub.send_multipart
@@ -169,26 +171,30 @@ def rtt_pyzmq(ctx, endpoint, n, body):
     return times
 
 
+def receive_rate(recv, window_s):
+    """Messages per second that ``recv()`` takes in over ``window_s``, after 0.2 s of warm-up."""
+    recv()
+    end_warm = time.time() + 0.2
+    while time.time() < end_warm:
+        recv()
+    count = 0
+    clock = time.perf_counter
+    t0 = clock()
+    deadline = t0 + window_s
+    while True:
+        recv()
+        count += 1
+        if not count & 255 and clock() >= deadline:
+            break
+    return count / (clock() - t0)
+
+
 def events_ours(endpoint, window_s):
     sub = zmtp.SubSocket(timeout_s=5.0)
     sub.subscribe(b"alert")
     sub.connect(endpoint)
     try:
-        recv = sub.recv_multipart
-        recv(timeout_s=5)
-        end_warm = time.time() + 0.2
-        while time.time() < end_warm:
-            recv(timeout_s=5)
-        count = 0
-        t0 = time.perf_counter()
-        deadline = t0 + window_s
-        clock = time.perf_counter
-        while True:
-            recv(timeout_s=5)
-            count += 1
-            if not count & 255 and clock() >= deadline:
-                break
-        return count / (clock() - t0)
+        return receive_rate(functools.partial(sub.recv_multipart, timeout_s=5), window_s)
     finally:
         sub.close()
 
@@ -200,21 +206,7 @@ def events_pyzmq(ctx, endpoint, window_s):
     sub.setsockopt(zmq.SUBSCRIBE, b"alert")
     sub.connect(endpoint)
     try:
-        recv = sub.recv_multipart
-        recv()
-        end_warm = time.time() + 0.2
-        while time.time() < end_warm:
-            recv()
-        count = 0
-        clock = time.perf_counter
-        t0 = clock()
-        deadline = t0 + window_s
-        while True:
-            recv()
-            count += 1
-            if not count & 255 and clock() >= deadline:
-                break
-        return count / (clock() - t0)
+        return receive_rate(sub.recv_multipart, window_s)
     finally:
         sub.close()
 

@@ -17,6 +17,7 @@ import zmq
 import zmq.asyncio
 
 from shared_schemas import protocol
+from sidecar.alarms.engine import AlertEngine
 from sidecar.alarms.limits import limits_to_wire
 from sidecar.alarms.notify import Notifier
 from sidecar.alarms.record import Alert, ShelveError, UnknownAlert
@@ -336,52 +337,54 @@ class Sidecar:
         return {"health": self.pipeline.health.snapshot(unique_ids),
                 "alerts": [a.to_wire() for a in self.pipeline.alerts.standing_alerts(unique_ids)]}
 
-    def _known_alert(self, alert_id: str) -> Alert:
+    def _alert_engine(self, alert_id: str) -> AlertEngine:
+        """The alert engine, once ``alert_id`` is known to it (else a ``bad_request`` error)."""
         if self.pipeline is None:
             raise RequestError(protocol.E_BAD_REQUEST, f"unknown alert_id {alert_id!r}: no configuration",
                                {"field": "body.alert_id", "alert_id": alert_id})
         try:
-            return self.pipeline.alerts.get(alert_id)
+            self.pipeline.alerts.get(alert_id)
         except UnknownAlert:
             raise RequestError(protocol.E_BAD_REQUEST, f"unknown alert_id {alert_id!r}",
                                {"field": "body.alert_id", "alert_id": alert_id}) from None
+        return self.pipeline.alerts
+
+    def _operator_changed(self, alert: Alert) -> dict[str, Any]:
+        """Publish what an operator's ack/shelve/unshelve changed; the reply body."""
+        assert self.pipeline is not None
+        self.pipeline.flush()
+        return {"alert": alert.to_wire()}
 
     async def ack(self, message: dict[str, Any]) -> dict[str, Any]:
         body = message["body"]
         alert_id = body["alert_id"]
-        self._known_alert(alert_id)
-        assert self.pipeline is not None
-        alert = self.pipeline.alerts.acknowledge(alert_id, body.get("user"), body.get("note"))
-        self.pipeline.flush()
+        alert = self._alert_engine(alert_id).acknowledge(alert_id, body.get("user"), body.get("note"))
+        reply = self._operator_changed(alert)
         log.info("alert %s acknowledged by %s%s", alert_id, body.get("user") or "an unnamed user",
                  f": {redact(body['note'])}" if body.get("note") else "")
-        return {"alert": alert.to_wire()}
+        return reply
 
     async def shelve(self, message: dict[str, Any]) -> dict[str, Any]:
         body = message["body"]
         alert_id = body["alert_id"]
-        self._known_alert(alert_id)
-        assert self.pipeline is not None
+        alerts = self._alert_engine(alert_id)
         try:
-            alert = self.pipeline.alerts.shelve(alert_id, body.get("until_ts"), body.get("duration_s"),
-                                                body.get("user"), body.get("reason"))
+            alert = alerts.shelve(alert_id, body.get("until_ts"), body.get("duration_s"),
+                                  body.get("user"), body.get("reason"))
         except ShelveError as error:
             field = "body.until_ts" if "until_ts" in body else "body.duration_s"
             raise RequestError(protocol.E_BAD_REQUEST, str(error), {"field": field}) from None
-        self.pipeline.flush()
+        reply = self._operator_changed(alert)
         log.info("alert %s shelved until %s by %s%s", alert_id, alert.shelved_until, body.get("user") or "an unnamed user",
                  f": {redact(body['reason'])}" if body.get("reason") else "")
-        return {"alert": alert.to_wire()}
+        return reply
 
     async def unshelve(self, message: dict[str, Any]) -> dict[str, Any]:
-        body = message["body"]
-        alert_id = body["alert_id"]
-        self._known_alert(alert_id)
-        assert self.pipeline is not None
-        alert = self.pipeline.alerts.unshelve(alert_id, body.get("user"))
-        self.pipeline.flush()
-        log.info("alert %s unshelved by %s", alert_id, body.get("user") or "an unnamed user")
-        return {"alert": alert.to_wire()}
+        alert_id = message["body"]["alert_id"]
+        alert = self._alert_engine(alert_id).unshelve(alert_id, message["body"].get("user"))
+        reply = self._operator_changed(alert)
+        log.info("alert %s unshelved by %s", alert_id, message["body"].get("user") or "an unnamed user")
+        return reply
 
     async def set_limits(self, message: dict[str, Any]) -> dict[str, Any]:
         body = message["body"]

@@ -442,7 +442,8 @@ ALERTS = [golden("event.alert")["body"], golden("reply.ack")["body"]["alert"]]
 INGEST = [golden("request.ingest"), dict(golden("request.ingest"), body={"readings": []})]
 
 
-@pytest.mark.parametrize("check, ref, originals", [
+# Each fast check, the schema it stands in for, and golden items to mutate.
+EACH_FAST_CHECK = pytest.mark.parametrize("check, ref, originals", [
     (fast_checks.element_ok, "BuildingConfig.json#/$defs/element", CONFIG["elements"]),
     (fast_checks.space_ok, "BuildingConfig.json#/$defs/space", CONFIG["spaces"]),
     (fast_checks.level_ok, "BuildingConfig.json#/$defs/level", CONFIG["levels"]),
@@ -450,6 +451,9 @@ INGEST = [golden("request.ingest"), dict(golden("request.ingest"), body={"readin
     (fast_checks.alert_ok, "Alert.json", ALERTS),
     (fast_checks.ingest_request_ok, "ingest.request.json", INGEST),
 ], ids=["element", "space", "level", "health", "alert", "ingest"])
+
+
+@EACH_FAST_CHECK
 def test_fast_checks_never_accept_what_the_schema_rejects(check: Callable[[object], bool], ref: str,
                                                          originals: list[dict[str, Any]]) -> None:
     schema_validator = validation._ref_validator(ref)
@@ -470,14 +474,7 @@ SINGLE_MUTATION_VALUES: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("check, ref, originals", [
-    (fast_checks.element_ok, "BuildingConfig.json#/$defs/element", CONFIG["elements"]),
-    (fast_checks.space_ok, "BuildingConfig.json#/$defs/space", CONFIG["spaces"]),
-    (fast_checks.level_ok, "BuildingConfig.json#/$defs/level", CONFIG["levels"]),
-    (fast_checks.health_record_ok, "HealthRecord.json", HEALTH),
-    (fast_checks.alert_ok, "Alert.json", ALERTS),
-    (fast_checks.ingest_request_ok, "ingest.request.json", INGEST),
-], ids=["element", "space", "level", "health", "alert", "ingest"])
+@EACH_FAST_CHECK
 def test_fast_checks_agree_with_the_schema_on_every_single_mutation(
         check: Callable[[object], bool], ref: str, originals: list[dict[str, Any]]) -> None:
     schema_validator = validation._ref_validator(ref)

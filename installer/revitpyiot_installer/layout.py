@@ -90,6 +90,17 @@ def layout_for(platform: str, environ: Mapping[str, str], user_dir: PurePath | N
     raise ValueError(f"unknown platform {platform!r} (expected {WINDOWS!r} or {POSIX!r})")
 
 
+def _in_data_dir(data_dir: PurePath, scripts: str, python: str, pythonw: str) -> dict[str, PurePath]:
+    """The Layout fields inside the data folder, alike on every platform but for the virtual
+    environment's scripts folder and interpreter names."""
+    venv_dir = data_dir / "venv"
+    return {"data_dir": data_dir, "app_dir": data_dir / "app", "venv_dir": venv_dir,
+            "venv_python": venv_dir / scripts / python, "venv_pythonw": venv_dir / scripts / pythonw,
+            "config_file": data_dir / "config.toml", "token_file": data_dir / TOKEN_FILE_NAME,
+            "install_record": data_dir / INSTALL_RECORD_NAME, "backups_dir": data_dir / "backups",
+            "logs_dir": data_dir / "logs"}
+
+
 def _windows_layout(environ: Mapping[str, str], user_dir: PurePath | None,
                     path_cls: type[PurePath]) -> Layout:
     if user_dir is not None:
@@ -105,15 +116,9 @@ def _windows_layout(environ: Mapping[str, str], user_dir: PurePath | None,
         program_data = path_cls(environ.get("PROGRAMDATA") or "C:\\ProgramData")
         override = environ.get("REVITPYIOT_DATA_DIR")
         data_dir = path_cls(override) if override else local / APP_DIR_NAME
-    venv_dir = data_dir / "venv"
     startup = roaming / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup"
     return Layout(
-        platform=WINDOWS, home=home, data_dir=data_dir, app_dir=data_dir / "app",
-        venv_dir=venv_dir, venv_python=venv_dir / "Scripts" / "python.exe",
-        venv_pythonw=venv_dir / "Scripts" / "pythonw.exe",
-        config_file=data_dir / "config.toml", token_file=data_dir / TOKEN_FILE_NAME,
-        install_record=data_dir / INSTALL_RECORD_NAME, backups_dir=data_dir / "backups",
-        logs_dir=data_dir / "logs",
+        platform=WINDOWS, home=home, **_in_data_dir(data_dir, "Scripts", "python.exe", "pythonw.exe"),
         pyrevit_config_dir=roaming / "pyRevit",
         # pyRevit >= 4.8 installs per user into %APPDATA%\pyRevit-Master, all-users installs
         # into %PROGRAMDATA% or Program Files; only used to tell the user what was found.
@@ -138,14 +143,8 @@ def _posix_layout(environ: Mapping[str, str], user_dir: PurePath | None,
             else home / ".config"
         override = environ.get("REVITPYIOT_DATA_DIR")
         data_dir = path_cls(override) if override else data_home / APP_DIR_NAME
-    venv_dir = data_dir / "venv"
     return Layout(
-        platform=POSIX, home=home, data_dir=data_dir, app_dir=data_dir / "app",
-        venv_dir=venv_dir, venv_python=venv_dir / "bin" / "python",
-        venv_pythonw=venv_dir / "bin" / "python",
-        config_file=data_dir / "config.toml", token_file=data_dir / TOKEN_FILE_NAME,
-        install_record=data_dir / INSTALL_RECORD_NAME, backups_dir=data_dir / "backups",
-        logs_dir=data_dir / "logs",
+        platform=POSIX, home=home, **_in_data_dir(data_dir, "bin", "python", "python"),
         pyrevit_config_dir=None, pyrevit_install_dirs=(),
         autostart_file=config_home / "autostart" / XDG_AUTOSTART_NAME,
     )

@@ -49,6 +49,15 @@ class EditResult:
     added_section: bool = False    # the [core] section did not exist before
 
 
+def _key_line(line: str) -> tuple[re.Match[str], str]:
+    """A ``key = value`` line split by ``_KEY_RE`` (indent, key, ``=``, value, trailing blanks),
+    and its line ending."""
+    body = line.rstrip("\r\n")
+    match = _KEY_RE.match(body)
+    assert match is not None
+    return match, line[len(body):]
+
+
 def _split_lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
@@ -212,11 +221,7 @@ def add_extension_dir(text: str, path: str, windows: bool,
             lines[insert_at - 1] += newline
         lines.insert(insert_at, f"{USER_EXTENSIONS_KEY} = [{encode_item(path, JSON_STYLE)}]{newline}")
         return EditResult("".join(lines), True, added_key=True)
-    line = lines[index]
-    body = line.rstrip("\r\n")
-    ending = line[len(body):]
-    match = _KEY_RE.match(body)
-    assert match is not None
+    match, ending = _key_line(lines[index])
     value = match.group(4)
     if value == "":
         value = "[]"
@@ -241,11 +246,7 @@ def remove_extension_dir(text: str, path: str, windows: bool, environ: Mapping[s
     index = _find_key(lines, span, USER_EXTENSIONS_KEY)
     if index is None:
         return EditResult(text, False)
-    line = lines[index]
-    body = line.rstrip("\r\n")
-    ending = line[len(body):]
-    match = _KEY_RE.match(body)
-    assert match is not None
+    match, ending = _key_line(lines[index])
     value = match.group(4)
     items = parse_list(value)
     keep = [item for item in items if not same_path(item.value, path, windows, environ)]

@@ -81,6 +81,7 @@ class AlarmRates:
         of the flood window when it is longer)."""
         self._trim(now)
         return len(self._sorted) - bisect_left(self._sorted, now - window_s, self._head)
+
     def update_flood(self, now: float) -> bool:
         """Re-evaluate the flood state; returns True when it changed."""
         count = self.count(now, self.flood_window_s)
@@ -97,3 +98,31 @@ class AlarmRates:
         return sum(1 for t in self._per_point.values()
                    if len(t) == self.chatter_count and t[-1] >= now - RATE_WINDOW_S
                    and t[-1] - t[0] <= self.chatter_window_s)
+
+
+class RescanRates(AlarmRates):
+    """The accounting before issue 15.3, kept as the reference definition: every activation is
+    kept in arrival order, trimmed from the left, and every count rescans the window. The
+    property test checks ``AlarmRates`` against it; ``benchmarks/alarm_flood.py --reference``
+    times it. Flood hysteresis and chatter are ``AlarmRates``' own (only the counting differs)."""
+
+    def record(self, point: Hashable, now: float) -> None:
+        self._times.append(now)
+        times = self._per_point.get(point)
+        if times is None:
+            times = self._per_point[point] = deque(maxlen=self.chatter_count)
+        times.append(now)
+        self.update_flood(now)
+
+    def _trim(self, now: float) -> None:
+        horizon = now - max(RATE_WINDOW_S, self.flood_window_s)
+        while self._times and self._times[0] < horizon:
+            self._times.popleft()
+        if len(self._per_point) > MAX_IDLE_POINTS:
+            for point in [p for p, t in self._per_point.items() if t[-1] < now - RATE_WINDOW_S]:
+                del self._per_point[point]
+
+    def count(self, now: float, window_s: float) -> int:
+        self._trim(now)
+        start = now - window_s
+        return sum(1 for t in self._times if t >= start)

@@ -42,30 +42,21 @@ from .base import (
 )
 from .outbox import KIND_ALERT, KIND_COMMAND_RESULT, KIND_HEALTH, KIND_LOSS, OutboxMessage
 from .secrets import redact, remember_secret, resolve_secret
-from .settings import AwsSettings, ConnectorSettings
+from .settings import AwsSettings
 
 log = logging.getLogger("sidecar.cloud.aws")
 
 
 
-class AwsIoTConnector(CloudConnector):
+class AwsIoTConnector(CloudConnector[AwsSettings]):
     kind = "aws"
+    settings_type = AwsSettings
 
-    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
-        assert isinstance(settings, AwsSettings)
+    def __init__(self, name: str, settings: AwsSettings, data_dir: Path, commands: CommandHandler) -> None:
         super().__init__(name, settings, data_dir, commands)
-        self.settings: AwsSettings = settings
-        self.topics = dict(settings.topics)
-        self.port = settings.port
-        self.keep_alive_s = settings.keep_alive_s
-        self.connect_timeout_s = settings.connect_timeout_s
-        self.shadow = settings.shadow
-        self.endpoint = settings.endpoint
-        self.thing_name = settings.thing_name
-        self.client_id = settings.client_id
-        shadow_name = settings.shadow_name
-        self.shadow_topic = (f"$aws/things/{self.thing_name}/shadow/name/{shadow_name}/update" if shadow_name
-                             else f"$aws/things/{self.thing_name}/shadow/update")
+        thing, shadow_name = settings.thing_name, settings.shadow_name
+        self.shadow_topic = (f"$aws/things/{thing}/shadow/name/{shadow_name}/update" if shadow_name
+                             else f"$aws/things/{thing}/shadow/update")
         self._client: mqtt5.Client | None = None
         self._connected = threading.Event()  # set/cleared on CRT threads, read anywhere
         self._connected_async = asyncio.Event()
@@ -73,16 +64,16 @@ class AwsIoTConnector(CloudConnector):
         self._subscribed_topic: str | None = None
 
     def topic(self, key: str) -> str:
-        return self.topics[key].format(building_id=self._building_id or "unknown", thing_name=self.thing_name)
+        return self.settings.topics[key].format(building_id=self._building_id or "unknown", thing_name=self.settings.thing_name)
 
     # -- connection -----------------------------------------------------------------------------
     def _build_client(self) -> mqtt5.Client:
         s = self.settings
         kwargs: dict[str, Any] = {
-            "endpoint": self.endpoint, "port": self.port, "client_id": self.client_id,
-            "keep_alive_interval_sec": self.keep_alive_s,
+            "endpoint": self.settings.endpoint, "port": self.settings.port, "client_id": self.settings.client_id,
+            "keep_alive_interval_sec": self.settings.keep_alive_s,
             "ack_timeout_sec": int(max(1, self.common.publish_timeout_s)),
-            "connack_timeout_ms": int(self.connect_timeout_s * 1000),
+            "connack_timeout_ms": int(self.settings.connect_timeout_s * 1000),
             "session_behavior": mqtt5.ClientSessionBehaviorType.CLEAN,
             "offline_queue_behavior": mqtt5.ClientOperationQueueBehaviorType.FAIL_ALL_ON_DISCONNECT,
             "retry_jitter_mode": mqtt5.ExponentialBackoffJitterMode.DECORRELATED,
@@ -154,7 +145,7 @@ class AwsIoTConnector(CloudConnector):
         self._state = STATE_CONNECTED
         self._connected_async.set()
         self._subscribed_topic = None  # clean session: subscribe again
-        log.info("%s: connected to %s:%d as %s", self.name, self.endpoint, self.port, self.client_id)
+        log.info("%s: connected to %s:%d as %s", self.name, self.settings.endpoint, self.settings.port, self.settings.client_id)
         asyncio.ensure_future(self._subscribe_commands())
         self._outbox_wake.set()
 
@@ -171,7 +162,7 @@ class AwsIoTConnector(CloudConnector):
     async def _subscribe_commands(self) -> None:
         client, topic = self._client, self.topic("topic_commands")
         if client is None or topic == self._subscribed_topic or \
-                ("{building_id}" in self.topics["topic_commands"] and not self._building_id):
+                ("{building_id}" in self.settings.topics["topic_commands"] and not self._building_id):
             return
         try:
             if self._subscribed_topic:
@@ -201,7 +192,7 @@ class AwsIoTConnector(CloudConnector):
         key = {KIND_ALERT: "topic_alerts", KIND_HEALTH: "topic_health", KIND_LOSS: "topic_alerts",
                KIND_COMMAND_RESULT: "topic_results"}.get(message.kind, "topic_telemetry")
         building = message.props.get("building") or self._building_id or "unknown"
-        return self.topics[key].format(building_id=building, thing_name=self.thing_name)
+        return self.settings.topics[key].format(building_id=building, thing_name=self.settings.thing_name)
 
     async def _publish(self, message: OutboxMessage) -> None:
         client = self._client
@@ -218,7 +209,7 @@ class AwsIoTConnector(CloudConnector):
         await _acked(client.publish(packet))
 
     async def _report_status(self, document: dict) -> None:
-        if not self.shadow or self._client is None:
+        if not self.settings.shadow or self._client is None:
             return
         payload = json.dumps({"state": {"reported": {"revitpyiot": document}}}).encode()
         await _acked(self._client.publish(mqtt5.PublishPacket(

@@ -41,7 +41,7 @@ from .base import (
 )
 from .outbox import KIND_COMMAND_RESULT, OutboxMessage
 from .secrets import SecretError, redact_error, resolve_secret
-from .settings import AzureSettings, ConnectorSettings
+from .settings import AzureSettings
 
 log = logging.getLogger("sidecar.cloud.azure")
 
@@ -57,21 +57,16 @@ def _quiet_sdk_log() -> None:
         sdk.setLevel(logging.WARNING)
 
 
-class AzureIoTConnector(CloudConnector):
+class AzureIoTConnector(CloudConnector[AzureSettings]):
     kind = "azure"
+    settings_type = AzureSettings
 
-    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
-        assert isinstance(settings, AzureSettings)
+    def __init__(self, name: str, settings: AzureSettings, data_dir: Path, commands: CommandHandler) -> None:
         super().__init__(name, settings, data_dir, commands)
-        self.settings: AzureSettings = settings
         _quiet_sdk_log()
         # The SDK runs each send_message on a worker thread, so concurrent sends can overtake
         # each other on the wire: one message in flight keeps delivery in order.
         self.common = replace(self.common, inflight_window=1)
-        self.auth = settings.auth
-        self.connect_timeout_s = settings.connect_timeout_s
-        self.keep_alive_s = settings.keep_alive_s
-        self.report_twin = settings.report_twin
         ca = settings.server_verification_cert_file
         self.server_ca: str | None = Path(ca).expanduser().read_text() if ca else None
         self._client: IoTHubDeviceClient | None = None
@@ -83,7 +78,7 @@ class AzureIoTConnector(CloudConnector):
 
     def _load_credentials(self) -> None:
         s = self.settings
-        if self.auth == "connection_string":
+        if self.settings.auth == "connection_string":
             refs = dict(s.secret_refs)
             refs.setdefault("connection_string_env", DEFAULT_CONNECTION_STRING_ENV)
             cs = resolve_secret(refs, "connection_string", "azure", self.data_dir)
@@ -100,10 +95,10 @@ class AzureIoTConnector(CloudConnector):
             self.hostname, self.device_id = s.hostname, s.device_id
 
     def _make_client(self) -> IoTHubDeviceClient:
-        kwargs: dict[str, Any] = {"connection_retry": False, "auto_connect": False, "keep_alive": self.keep_alive_s}
+        kwargs: dict[str, Any] = {"connection_retry": False, "auto_connect": False, "keep_alive": self.settings.keep_alive_s}
         if self.server_ca:
             kwargs["server_verification_cert"] = self.server_ca
-        if self.auth == "connection_string":
+        if self.settings.auth == "connection_string":
             assert self._connection_string is not None
             return IoTHubDeviceClient.create_from_connection_string(self._connection_string, **kwargs)
         s = self.settings
@@ -123,7 +118,7 @@ class AzureIoTConnector(CloudConnector):
         client = None
         try:
             client = self._make_client()
-            await asyncio.wait_for(client.connect(), self.connect_timeout_s)
+            await asyncio.wait_for(client.connect(), self.settings.connect_timeout_s)
             loop = asyncio.get_running_loop()
             # The setters subscribe synchronously on the SDK's own loop: run them off ours.
             client.on_connection_state_change = self._on_connection_state_change  # type: ignore[assignment]
@@ -176,7 +171,7 @@ class AzureIoTConnector(CloudConnector):
         await client.send_message(msg)
 
     async def _report_status(self, document: dict) -> None:
-        if not self.report_twin or self._client is None:
+        if not self.settings.report_twin or self._client is None:
             return
         await self._client.patch_twin_reported_properties({"revitpyiot": document})
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sidecar.backoff import Backoff
 from sidecar.rates import RateMeter
@@ -80,14 +80,20 @@ def parse_command(payload: bytes) -> tuple[str, dict, str | None]:
     return kind, body, (str(cid) if cid is not None else None)
 
 
-class CloudConnector(abc.ABC):
-    """Base of the platform connectors. Subclasses implement the transport hooks at the bottom."""
+S = TypeVar("S", bound=ConnectorSettings)
+
+
+class CloudConnector(abc.ABC, Generic[S]):
+    """Base of the platform connectors, over their typed settings ``S`` (``AzureSettings``...).
+    Subclasses implement the transport hooks at the bottom."""
 
     kind: ClassVar[str] = ""
+    settings_type: ClassVar[type[ConnectorSettings]] = ConnectorSettings
 
-    def __init__(self, name: str, settings: ConnectorSettings, data_dir: Path, commands: CommandHandler) -> None:
+    def __init__(self, name: str, settings: S, data_dir: Path, commands: CommandHandler) -> None:
+        assert isinstance(settings, self.settings_type), f"{self.kind} needs {self.settings_type.__name__}"
         self.name = name
-        self.settings = settings
+        self.settings: S = settings
         self.common = settings.common
         self.data_dir = Path(data_dir)
         self.commands = commands
@@ -482,7 +488,7 @@ def connector_kinds() -> tuple[str, ...]:
 
 
 def create_connector(kind: str, settings: ConnectorSettings | Mapping[str, Any], data_dir: Path,
-                     commands: CommandHandler, name: str | None = None) -> CloudConnector:
+                     commands: CommandHandler, name: str | None = None) -> CloudConnector[Any]:
     """The connector for ``[cloud.<kind>]`` (its parsed settings, or the raw table, parsed here);
     the SDK is imported only here (it is slow to import)."""
     target = _REGISTRY.get(kind)
@@ -492,7 +498,7 @@ def create_connector(kind: str, settings: ConnectorSettings | Mapping[str, Any],
         settings = parse_connector(kind, settings)
     module_name, _, cls_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    connector: CloudConnector = cls(name or kind, settings, data_dir, commands)
+    connector: CloudConnector[Any] = cls(name or kind, settings, data_dir, commands)
     return connector
 
 

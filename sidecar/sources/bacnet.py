@@ -22,15 +22,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import numpy as np
-
-from sidecar.model import BuildingModel
-from sidecar.sources.base import Sink, register_source
+from sidecar.sources.base import register_source
 from sidecar.sources.linked import Link, LinkedSource
 from sidecar.sources.settings import BACNET_MODES, BacnetSettings
 from sidecar.sources.support import BadValue, SourceConfigError, as_value
@@ -91,11 +88,7 @@ class DeviceLink(Link):
 class BacnetSource(LinkedSource[BacnetSettings, DeviceLink]):
     scheme = "bacnet"
     buffer_readings = 500
-
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
-                 settings: BacnetSettings | Mapping[str, Any] | None):
-        self.bad_values = 0
-        super().__init__(model, sensors, sink, settings)
+    bad_values = 0      # per instance once counted
 
     @property
     def devices(self) -> list[DeviceLink]:
@@ -103,8 +96,7 @@ class BacnetSource(LinkedSource[BacnetSettings, DeviceLink]):
 
     def plan(self, settings: BacnetSettings) -> None:
         per_device: dict[int, list[BacnetPoint]] = {}
-        for index in self.sensors.tolist():
-            sensor = self.model.sensors[index]
+        for index, sensor in self.own_sensors():
             try:
                 device, object_type, instance, query = parse_uri(sensor.source)
                 mode = query.get("mode") or settings.devices.get(str(device), settings.default).mode

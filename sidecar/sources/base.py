@@ -12,13 +12,13 @@ import abc
 import asyncio
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
 from sidecar.backoff import Backoff
-from sidecar.model import BuildingModel
+from sidecar.model import BuildingModel, Sensor
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,11 @@ class Source(abc.ABC, Generic[S]):
     @property
     def name(self) -> str:
         return self.scheme
+
+    def own_sensors(self) -> Iterator[tuple[int, Sensor]]:
+        """This source's sensors, with their index into ``model.sensors``."""
+        for index in self.sensors.tolist():
+            yield index, self.model.sensors[index]
 
     @abc.abstractmethod
     async def run(self) -> None:

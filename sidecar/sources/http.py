@@ -26,8 +26,7 @@ from urllib.parse import urldefrag
 
 import numpy as np
 
-from sidecar.model import BuildingModel
-from sidecar.sources.base import Sink, register_source
+from sidecar.sources.base import register_source
 from sidecar.sources.linked import Link, LinkedSource
 from sidecar.sources.settings import HttpPointOptions, HttpSettings
 from sidecar.sources.support import (
@@ -66,11 +65,7 @@ class Endpoint(Link):
 @register_source
 class HttpSource(LinkedSource[HttpSettings, Endpoint]):
     scheme = "http"
-
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
-                 settings: HttpSettings | Mapping[str, Any] | None):
-        self.bad_values = 0
-        super().__init__(model, sensors, sink, settings)
+    bad_values = 0      # per instance once counted
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -78,8 +73,7 @@ class HttpSource(LinkedSource[HttpSettings, Endpoint]):
 
     def plan(self, settings: HttpSettings) -> None:
         per_url: dict[str, list[HttpPoint]] = {}
-        for index in self.sensors.tolist():
-            sensor = self.model.sensors[index]
+        for index, sensor in self.own_sensors():
             url, fragment = urldefrag(sensor.source)
             here = settings.endpoints.get(url, settings.default)
             own = settings.sensors.get(sensor.sensor_id, HttpPointOptions())

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,7 +28,7 @@ import numpy as np
 
 from sidecar.model import BuildingModel
 from sidecar.settings import Table, first
-from sidecar.sources.base import DEGRADED, RUNNING, Sink, register_source
+from sidecar.sources.base import DEGRADED, RUNNING, register_source
 from sidecar.sources.linked import Link, LinkedSource
 from sidecar.sources.settings import DATA_TYPES, ModbusSettings, RegisterOptions
 from sidecar.sources.support import SourceConfigError
@@ -208,11 +207,7 @@ class HostPoller(Link):
 @register_source
 class ModbusSource(LinkedSource[ModbusSettings, HostPoller]):
     scheme = "modbus"
-
-    def __init__(self, model: BuildingModel, sensors: np.ndarray, sink: Sink,
-                 settings: ModbusSettings | Mapping[str, Any] | None):
-        self.group_errors = 0
-        super().__init__(model, sensors, sink, settings)
+    group_errors = 0    # per instance once counted
 
     @property
     def pollers(self) -> list[HostPoller]:
@@ -220,8 +215,7 @@ class ModbusSource(LinkedSource[ModbusSettings, HostPoller]):
 
     def plan(self, settings: ModbusSettings) -> None:
         by_host: dict[tuple[str, int], list[RegisterMap]] = {}
-        for index in self.sensors.tolist():
-            sensor = self.model.sensors[index]
+        for index, sensor in self.own_sensors():
             try:
                 m = register_map(self.model, index, settings)
             except SourceConfigError as error:

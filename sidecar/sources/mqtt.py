@@ -312,8 +312,7 @@ class MqttSource(LinkedSource[MqttSettings, BrokerLink]):
         self.buffer.max_readings = settings.flush_readings
         topic_settings = {(t.broker, t.filter): t for t in settings.topics}
         routes: dict[tuple[str, str], Route] = {}
-        for index in self.sensors.tolist():
-            sensor = self.model.sensors[index]
+        for index, sensor in self.own_sensors():
             try:
                 uri = parse_uri(sensor.source)
             except SourceConfigError as error:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from detector_checks import assert_same_scores_before, assert_warmup_fixed_once_seen, changed_from, daily
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,13 +18,6 @@ from sidecar.analytics.detectors.contextual import (
     nab_probation,
 )
 from sidecar.analytics.offline import cli
-
-
-def _daily(n: int, seed: int = 0) -> np.ndarray:
-    """A square daily pattern (96 readings a day) with a little noise."""
-    rng = np.random.default_rng(seed)
-    phase = np.arange(n) % 96
-    return np.where((phase >= 36) & (phase < 72), 80.0, 20.0) + rng.normal(0, 0.5, n)
 
 
 def test_daily_mask_ratio_keeps_a_slowly_growing_daily_event_masked() -> None:
@@ -38,16 +32,11 @@ def test_daily_mask_ratio_keeps_a_slowly_growing_daily_event_masked() -> None:
 @settings(max_examples=15, deadline=None)
 @given(cut=st.integers(min_value=0, max_value=399), seed=st.integers(0, 10_000))
 def test_scores_never_depend_on_later_rows(cut: int, seed: int) -> None:
-    x = _daily(400, seed)
-    y = x.copy()
-    y[cut:] = np.random.default_rng(seed + 1).normal(50, 30, 400 - cut)
+    x = daily(400, seed)
+    y = changed_from(x, cut, seed, 30)
     t = 1.6e9 + 300.0 * np.arange(400)
-    a = ContextualAnomalyDetector(warmup=60, rest=10).score_series(x)
-    b = ContextualAnomalyDetector(warmup=60, rest=10).score_series(y)
-    np.testing.assert_array_equal(a[:cut], b[:cut])
-    e1 = EnsembleAnomalyDetector(warmup=60).score_series(x, t)
-    e2 = EnsembleAnomalyDetector(warmup=60).score_series(y, t)
-    np.testing.assert_array_equal(e1[:cut], e2[:cut])
+    assert_same_scores_before(cut, lambda: ContextualAnomalyDetector(warmup=60, rest=10), x, y)
+    assert_same_scores_before(cut, lambda: EnsembleAnomalyDetector(warmup=60), x, y, t)
 
 
 def test_context_table_is_capped() -> None:
@@ -61,7 +50,7 @@ def test_context_table_is_capped() -> None:
 
 def test_foreseen_pattern_scores_low_and_novel_value_high() -> None:
     det = ContextualAnomalyDetector(warmup=96, rest=0)
-    scores = det.score_series(_daily(96 * 6))
+    scores = det.score_series(daily(96 * 6))
     assert scores[:96].max() == 0.0  # warm-up
     assert np.median(scores[96 * 4:]) < 0.5  # the daily jumps are learned contexts
     assert det.score_one(500.0) == 1.0  # a value far outside anything seen: no context foresaw it
@@ -70,7 +59,7 @@ def test_foreseen_pattern_scores_low_and_novel_value_high() -> None:
 
 def test_suppression_after_a_high_score() -> None:
     det = ContextualAnomalyDetector(warmup=96, rest=20)
-    det.score_series(_daily(96 * 3))
+    det.score_series(daily(96 * 3))
     for _ in range(25):  # a quiet stretch: no high raw score in the last ``rest`` readings
         det.learn_one(20.0)
     assert det.score_learn_one(500.0) == 1.0
@@ -102,17 +91,13 @@ def test_ensemble_is_streaming_damped_where_contexts_foresaw() -> None:
 def test_bad_parameters_and_warmup() -> None:
     with pytest.raises(ValueError):
         ContextualAnomalyDetector(bins=0)
-    det = ContextualAnomalyDetector()
-    det.learn_one(1.0, key="a")
-    with pytest.raises(ValueError, match="already seen"):
-        det.set_warmup("a", 10)
-    assert det.score_learn_one(float("nan"), key="a") == 0.0
+    assert_warmup_fixed_once_seen(ContextualAnomalyDetector())
     assert nab_probation(4032) == 604 and nab_probation(22695) == 750
 
 
 def _nab_csv(path: Path, n: int = 1000) -> None:
     ts = pd.date_range("2014-01-01", periods=n, freq="15min").strftime("%Y-%m-%d %H:%M:%S")
-    x = np.round(_daily(n), 3)
+    x = np.round(daily(n), 3)
     x[900] = 400.0
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"timestamp": ts, "value": x}).to_csv(path, index=False)
@@ -195,7 +180,7 @@ def test_daily_mask_is_causal(cut: int, seed: int) -> None:
 
 def test_ensemble_applies_the_daily_mask_only_with_timestamps() -> None:
     n = 96 * 12
-    x = _daily(n)
+    x = daily(n)
     x[np.arange(96 * 6 + 50, n, 96)] = np.linspace(300.0, 200.0, 6)  # a daily spike, never larger
     t = 1.6e9 + 900.0 * np.arange(n)
     plain = EnsembleAnomalyDetector(warmup=200).score_series(x, t)

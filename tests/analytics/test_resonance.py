@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from detector_checks import assert_same_scores_before, assert_warmup_fixed_once_seen, changed_from, daily
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,22 +12,12 @@ from sidecar.analytics.detectors.contextual import EnsembleAnomalyDetector
 from sidecar.analytics.detectors.resonance import ResonanceAnomalyDetector
 
 
-def _daily(n: int, seed: int = 0) -> np.ndarray:
-    """A square daily pattern (96 readings a day) with a little noise."""
-    rng = np.random.default_rng(seed)
-    phase = np.arange(n) % 96
-    return np.where((phase >= 36) & (phase < 72), 80.0, 20.0) + rng.normal(0, 0.5, n)
-
-
 @settings(max_examples=15, deadline=None)
 @given(cut=st.integers(min_value=0, max_value=399), seed=st.integers(0, 10_000))
 def test_scores_never_depend_on_later_rows(cut: int, seed: int) -> None:
-    x = _daily(400, seed)
-    y = x.copy()
-    y[cut:] = np.random.default_rng(seed + 1).normal(50, 30, 400 - cut)
-    a = ResonanceAnomalyDetector(warmup=60, rest=10).score_series(x)
-    b = ResonanceAnomalyDetector(warmup=60, rest=10).score_series(y)
-    np.testing.assert_array_equal(a[:cut], b[:cut])
+    x = daily(400, seed)
+    assert_same_scores_before(cut, lambda: ResonanceAnomalyDetector(warmup=60, rest=10), x,
+                              changed_from(x, cut, seed, 30))
 
 
 def test_category_bank_is_capped() -> None:
@@ -38,7 +29,7 @@ def test_category_bank_is_capped() -> None:
 
 
 def test_learned_pattern_is_quiet_and_a_new_shape_is_novel() -> None:
-    x = _daily(96 * 8)
+    x = daily(96 * 8)
     det = ResonanceAnomalyDetector(warmup=96 * 2, rest=0)
     scores = det.score_series(x)
     assert scores[:96 * 2].max() == 0.0  # warm-up
@@ -46,7 +37,7 @@ def test_learned_pattern_is_quiet_and_a_new_shape_is_novel() -> None:
     # transition may still open one on the way there).
     assert (scores[96 * 2:] > 0).sum() <= 2 and scores[96 * 5:].max() == 0.0
     # A shape never seen, with values inside the learnt range: the sensor flips every 4 readings.
-    odd = _daily(96, seed=5)
+    odd = daily(96, seed=5)
     odd[40:80] = np.where((np.arange(40) // 4) % 2 == 0, 20.0, 80.0)
     novel = det.score_series(odd)
     assert novel.max() >= 0.5 and 40 <= int(np.argmax(novel)) < 80 and novel[:40].max() == 0.0
@@ -54,23 +45,23 @@ def test_learned_pattern_is_quiet_and_a_new_shape_is_novel() -> None:
 
 def test_rest_period_after_a_novelty() -> None:
     det = ResonanceAnomalyDetector(window=1, block=1, warmup=96, rest=20)
-    det.score_series(_daily(96 * 3))
+    det.score_series(daily(96 * 3))
     assert det.score_learn_one(500.0) == 1.0  # far from both learnt levels
     assert det.score_learn_one(-500.0) == 0.0  # as novel, but inside the rest period
-    det.score_series(_daily(96 * 2))  # rest over (the daily readings resonate)
+    det.score_series(daily(96 * 2))  # rest over (the daily readings resonate)
     assert det.score_learn_one(50.0) == 1.0  # between the two learnt levels: novel again
 
 
 def test_a_farther_novelty_inside_the_rest_period_is_reported() -> None:
     det = ResonanceAnomalyDetector(window=1, block=1, warmup=96, rest=50)
-    det.score_series(_daily(96 * 3))
+    det.score_series(daily(96 * 3))
     first = det.score_learn_one(5.0)  # a little below the learnt low level: a mild novelty
     assert 0.5 <= first < 1.0
     assert det.score_learn_one(500.0) == 1.0  # farther than the episode's first novelty
 
 
 def test_ensemble_with_resonance_is_the_maximum() -> None:
-    x = _daily(96 * 6)
+    x = daily(96 * 6)
     x[96 * 5 + 40: 96 * 5 + 60] = 20.0  # a missing high phase
     t = 1.6e9 + 900.0 * np.arange(len(x))
     base = EnsembleAnomalyDetector(warmup=96).score_series(x, t)
@@ -86,9 +77,6 @@ def test_bad_parameters_and_warmup() -> None:
     with pytest.raises(ValueError):
         EnsembleAnomalyDetector(resonance_gain=0.0)
     det = ResonanceAnomalyDetector()
-    det.score_learn_one(1.0, key="a")
-    with pytest.raises(ValueError, match="already seen"):
-        det.set_warmup("a", 10)
-    assert det.score_learn_one(float("nan"), key="a") == 0.0
+    assert_warmup_fixed_once_seen(det)
     det.forget("a")
     assert det.n_categories("a") == 0

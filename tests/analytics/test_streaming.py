@@ -47,15 +47,22 @@ def test_memory_is_bounded_by_sensors_not_readings() -> None:
     assert det.state_nbytes() == before
 
 
-def test_batch_of_many_sensors_equals_one_by_one() -> None:
-    rng = np.random.default_rng(4)
-    keys = [f"s{i % 7}" for i in range(700)]
+def _interleaved(sensors: int, n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``n`` readings, one a minute, of ``sensors`` sensors in random order: keys, values, times."""
+    rng = np.random.default_rng(seed)
+    keys = [f"s{i % sensors}" for i in range(n)]
     rng.shuffle(keys)
-    x = rng.normal(0, 1, 700)
-    t = 1.5e9 + np.arange(700) * 60.0
+    return keys, rng.normal(0, 1, n), 1.5e9 + np.arange(n) * 60.0
+
+
+def _one_by_one(det: StreamingAnomalyDetector, keys: list[str], x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.array([det.score_learn_one(v, ts, k) for k, v, ts in zip(keys, x, t)])
+
+
+def test_batch_of_many_sensors_equals_one_by_one() -> None:
+    keys, x, t = _interleaved(7, 700, seed=4)
     batch = StreamingAnomalyDetector(warmup=5).score_many(keys, x, t)
-    single = StreamingAnomalyDetector(warmup=5)
-    one = np.array([single.score_learn_one(v, ts, k) for k, v, ts in zip(keys, x, t)])
+    one = _one_by_one(StreamingAnomalyDetector(warmup=5), keys, x, t)
     np.testing.assert_allclose(batch, one)
 
 
@@ -95,18 +102,13 @@ def _knn() -> StreamingAnomalyDetector:
 
 
 def test_window_matching_batch_equals_one_by_one_and_memory_is_bounded() -> None:
-    rng = np.random.default_rng(7)
-    keys = [f"s{i % 5}" for i in range(1500)]
-    rng.shuffle(keys)
-    x = rng.normal(0, 1, 1500)
-    t = 1.5e9 + np.arange(1500) * 60.0
+    keys, x, t = _interleaved(5, 1500, seed=7)
     det = _knn()
     batch = det.score_many(keys[:100], x[:100], t[:100])
     size = det.state_nbytes()
     batch = np.r_[batch, det.score_many(keys[100:], x[100:], t[100:])]
     assert det.state_nbytes() == size  # 5 sensors: the bank never grows with readings
-    single = _knn()
-    one = np.array([single.score_learn_one(v, ts, k) for k, v, ts in zip(keys, x, t)])
+    one = _one_by_one(_knn(), keys, x, t)
     np.testing.assert_allclose(batch, one)
     assert np.all((batch >= 0) & (batch <= 1))
 

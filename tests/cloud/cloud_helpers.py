@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -14,7 +15,33 @@ from typing import Any
 from cloud_peers import Mosquitto, Pki
 from gmqtt import Client as GmqttClient
 
+from sidecar.cloud.base import CloudConnector
+
 DEVICE_KEY = "dGVzdC1vbmx5LWRldmljZS1rZXktZG8tbm90LWxlYWs="  # base64, like a real IoT Hub key
+UNMASKED_SIG = re.compile(r"sig=(?!\*\*\*)[^&\s;]{6,}")
+
+
+def leaks(text: str, secrets: list[str]) -> list[str]:
+    """What of ``secrets`` (or an unmasked SAS signature) stands in ``text``."""
+    found = [s[:12] + "..." for s in secrets if s and s in text]
+    if UNMASKED_SIG.search(text):
+        found.append("an unmasked SAS signature")
+    return found
+
+
+async def connected(connector: CloudConnector) -> CloudConnector:
+    """Start a connector (already told the building) and wait until it reports "connected"."""
+    await connector.start()
+    for _ in range(200):
+        if connector.status()["state"] == "connected":
+            break
+        await asyncio.sleep(0.05)
+    assert connector.status()["state"] == "connected", connector.status()
+    return connector
+
+
+def user_props(message: Received) -> dict[str, str]:
+    return dict(message.properties.get("user_property", []))
 
 
 @dataclass

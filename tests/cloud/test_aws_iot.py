@@ -5,7 +5,7 @@ import asyncio
 import json
 import time
 
-from cloud_helpers import Observer, aws_settings
+from cloud_helpers import Observer, aws_settings, connected, user_props
 
 from sidecar.cloud import create_connector
 from sidecar.cloud.base import CloudConnector
@@ -18,17 +18,7 @@ CONFIG = {"building_id": "B1", "elements": [
 async def started(broker, pki, tmp_path, handler, **extra) -> CloudConnector:
     connector = create_connector("aws", aws_settings(broker, pki, **extra), tmp_path, handler)
     connector.on_config(CONFIG)
-    await connector.start()
-    for _ in range(200):
-        if connector.status()["state"] == "connected":
-            break
-        await asyncio.sleep(0.05)
-    assert connector.status()["state"] == "connected", connector.status()
-    return connector
-
-
-def user_props(message) -> dict[str, str]:
-    return dict(message.properties.get("user_property", []))
+    return await connected(connector)
 
 
 async def test_telemetry_alerts_and_shadow_on_iot_core_topics(aws_broker, pki, tmp_path, handler, observer_factory):

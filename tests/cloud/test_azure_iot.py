@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
 import pytest
-from cloud_helpers import Observer, RecordingHandler, azure_connection_string, azure_settings
+from cloud_helpers import Observer, RecordingHandler, azure_connection_string, azure_settings, connected
 
 from sidecar.cloud import create_connector
 from sidecar.cloud.base import CloudConnector
@@ -31,13 +31,7 @@ async def started(monkeypatch: pytest.MonkeyPatch, broker, pki, tmp_path: Path, 
     monkeypatch.setenv("RPIOT_TEST_AZURE_CS", azure_connection_string(broker))
     connector = create_connector("azure", azure_settings(broker, pki, **extra), tmp_path, handler)
     connector.on_config(CONFIG)
-    await connector.start()
-    for _ in range(200):
-        if connector.status()["state"] == "connected":
-            break
-        await asyncio.sleep(0.05)
-    assert connector.status()["state"] == "connected", connector.status()
-    return connector
+    return await connected(connector)
 
 
 async def test_telemetry_and_alerts_arrive_with_iot_hub_properties(

@@ -6,27 +6,18 @@ import asyncio
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from cloud_helpers import DEVICE_KEY, Observer, aws_settings, azure_connection_string, azure_settings
+from cloud_helpers import DEVICE_KEY, Observer, aws_settings, azure_connection_string, azure_settings, leaks
 
 from sidecar.cloud import SecretError, create_connector
 from sidecar.cloud.secrets import RedactingFilter, redact, remember_secret, resolve_secret
 
 PROC = Path(__file__).with_name("connector_proc.py")
-UNMASKED_SIG = re.compile(r"sig=(?!\*\*\*)[^&\s;]{6,}")
-
-
-def leaks(text: str, secrets: list[str]) -> list[str]:
-    found = [s[:12] + "..." for s in secrets if s and s in text]
-    if UNMASKED_SIG.search(text):
-        found.append("an unmasked SAS signature")
-    return found
 
 
 def test_redact_masks_known_and_recognisable_secrets():

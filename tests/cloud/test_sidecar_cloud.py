@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import pytest
-from cloud_helpers import DEVICE_KEY, Observer, Received
+from cloud_helpers import DEVICE_KEY, Observer, Received, leaks, user_props
 from cloud_peers import Mosquitto, Pki
 from support.buildings import small_building
 from support.protocol_client import CommandClient, EventListener
 from support.sidecar_process import running_sidecar
+from support.waiting import eventually
 
 from sidecar.alarms.record import KIND_CLOUD_DATA_LOSS
 from sidecar.config import load_config
@@ -64,29 +64,8 @@ def d2c(ms: list[Received], kind: str) -> list[tuple[dict[str, str], dict]]:
     return found
 
 
-UNMASKED_SIG = re.compile(r"sig=(?!\*\*\*)[^&\s;]{6,}")
-
-
-def leaks(text: str, secrets: list[str]) -> list[str]:
-    found = [s[:12] + "..." for s in secrets if s and s in text]
-    if UNMASKED_SIG.search(text):
-        found.append("an unmasked SAS signature")
-    return found
-
-
-def user_props(message: Received) -> dict[str, str]:
-    return dict(message.properties.get("user_property", []))
-
-
 async def until(check: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
-        await asyncio.sleep(0.1)
+    return await eventually(check, timeout, what, interval_s=0.1)
 
 
 async def test_real_sidecar_sends_to_both_clouds_and_obeys_their_commands(

@@ -1,6 +1,7 @@
 """Fixtures for sidecar tests: a real ``python -m sidecar serve`` subprocess and clients."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,31 @@ QUIET_SIM = "[simulator]\ndemo_faults = false\n"
 def sidecar_factory() -> Callable[..., AbstractContextManager[SidecarHandle]]:
     """``with sidecar_factory(config_text=...) as handle:`` for tests that need their own settings."""
     return running_sidecar
+
+
+Monitoring = Callable[[str | None, dict[str, Any]],
+                      AbstractContextManager[tuple[SidecarHandle, CommandClient, EventListener]]]
+
+
+@pytest.fixture
+def monitoring(zmq_context: zmq.Context[Any]) -> Monitoring:
+    """``with monitoring(config_text, building) as (handle, client, events):`` a sidecar with its
+    own settings, configured with ``building`` and started, its events listened to from before."""
+    @contextlib.contextmanager
+    def run(config_text: str | None, building: dict[str, Any]
+            ) -> Iterator[tuple[SidecarHandle, CommandClient, EventListener]]:
+        with running_sidecar(config_text) as handle:
+            client = CommandClient(handle.command_endpoint, handle.token, zmq_context)
+            events = EventListener(handle.event_endpoint, context=zmq_context)
+            try:
+                events.settle(client)
+                client.call("configure", building)
+                client.call("start")
+                yield handle, client, events
+            finally:
+                events.close()
+                client.close()
+    return run
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ ports, a sink that collects readings, buildings bound to given source URIs, and 
 source under the real SourceRunner."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -11,12 +10,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from support.buildings import sensor_element
+from support.waiting import stop_process
 
 from sidecar.model import BuildingModel, build_model
 from sidecar.sources.base import Source, SourceRunner, source_type
@@ -76,13 +76,7 @@ class Mosquitto:
             raise AssertionError(f"mosquitto did not start: {self.log.read_text(errors='replace')}") from None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def close(self) -> None:
@@ -121,17 +115,6 @@ class Collector:
     def last(self, sensor_id: str) -> float | None:
         values = self.values(sensor_id)
         return values[-1] if values else None
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout_s} s")
-        await asyncio.sleep(0.02)
 
 
 def building(sources: dict[str, str], quantity: str = "temperature", unit: str = "Cel") -> dict[str, Any]:

@@ -12,13 +12,8 @@ from shared_schemas.validation import validate_event
 FAST_HEARTBEAT = "[sidecar]\nstatus_interval_s = 0.3\n[simulator]\ndemo_faults = false\n"
 
 
-def test_seq_per_topic_and_heartbeat(sidecar_factory, zmq_context) -> None:  # type: ignore[no-untyped-def]
-    with sidecar_factory(FAST_HEARTBEAT) as handle:
-        client = CommandClient(handle.command_endpoint, handle.token, zmq_context)
-        events = EventListener(handle.event_endpoint, context=zmq_context)
-        events.settle(client)
-        client.call("configure", small_building())
-        client.call("start")
+def test_seq_per_topic_and_heartbeat(monitoring) -> None:  # type: ignore[no-untyped-def]
+    with monitoring(FAST_HEARTBEAT, small_building()) as (_handle, client, events):
         now = time.time()
         for i in range(5):  # raise and clear: alert events 1..10
             client.call("ingest", {"readings": [["zone.co2", now + 2 * i, 1200.0], ["zone.co2", now + 2 * i + 1, 500.0]]})

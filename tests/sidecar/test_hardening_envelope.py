@@ -9,8 +9,10 @@ request, and another client's `hello` must still be answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -201,23 +203,40 @@ def test_decode_refuses_lengths_beyond_the_payload() -> None:
         decode_request(memoryview(b"\x81\xa1v" + b"\xdd\xff\xff\xff\xff"), 64 << 20)
 
 
-async def test_a_repeated_envelope_key_is_a_bad_request() -> None:
-    """The envelope is read up to its last key and the body decoded after: a map that repeats
-    ``type`` (or ``v``, ``token``) after that point must not switch handlers behind the check."""
-    called: list[str] = []
-
+@contextlib.asynccontextmanager
+async def status_server(clients: int, on_status: Callable[[dict[str, Any]], None] = lambda message: None,
+                        also: tuple[str, ...] = ()) -> AsyncIterator[tuple[CommandServer, list[zmq.asyncio.Socket]]]:
+    """A CommandServer answering ``status`` (and the ``also`` types) with an idle status, calling
+    ``on_status`` with each request, and ``clients`` DEALER sockets connected to it."""
     async def status(message: dict[str, Any]) -> dict[str, Any]:
-        called.append(message["type"])
+        on_status(message)
         return {"state": "idle", "sensors": 0, "readings_per_s": 0.0, "active_alerts": 0, "uptime_s": 1.0,
                 "sources": {}}
 
     context = zmq.asyncio.Context()
-    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, {"status": status, "stop": status}, validate_request)
+    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, dict.fromkeys(("status", *also), status),
+                           validate_request)
     serving = asyncio.create_task(server.serve())
-    socket = context.socket(zmq.DEALER)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.connect(server.endpoint)
+    sockets = [context.socket(zmq.DEALER) for _ in range(clients)]
+    for socket in sockets:
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(server.endpoint)
     try:
+        yield server, sockets
+    finally:
+        for socket in sockets:
+            socket.close(0)
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        server.close()
+        context.term()
+
+
+async def test_a_repeated_envelope_key_is_a_bad_request() -> None:
+    """The envelope is read up to its last key and the body decoded after: a map that repeats
+    ``type`` (or ``v``, ``token``) after that point must not switch handlers behind the check."""
+    called: list[str] = []
+    async with status_server(1, lambda message: called.append(message["type"]), also=("stop",)) as (_, [socket]):
         head = [("v", msgpack.packb(1)), ("type", msgpack.packb("status")), ("id", msgpack.packb("dup")),
                 ("token", msgpack.packb(TOKEN)), ("ts", msgpack.packb(1.0)), ("body", msgpack.packb({}))]
         for repeated in (("type", msgpack.packb("stop")), ("token", msgpack.packb("w" * 43)), ("v", msgpack.packb(2))):
@@ -228,32 +247,12 @@ async def test_a_repeated_envelope_key_is_a_bad_request() -> None:
         await socket.send_multipart([b"", _request(head)])
         reply = msgpack.unpackb((await asyncio.wait_for(socket.recv_multipart(), 10))[1], raw=False)
         assert reply["ok"] is True and called == ["status"]
-    finally:
-        socket.close(0)
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
-        server.close()
-        context.term()
 
 
 async def test_a_long_envelope_walk_keeps_each_clients_order() -> None:
     """A request whose envelope keys come after a body over 1 MiB is read in a worker thread;
     the same client's next requests wait for it and are answered in order, others go on."""
     seen: list[str] = []
-
-    async def status(message: dict[str, Any]) -> dict[str, Any]:
-        seen.append(message["id"])
-        return {"state": "idle", "sensors": 0, "readings_per_s": 0.0, "active_alerts": 0, "uptime_s": 1.0,
-                "sources": {}}
-
-    context = zmq.asyncio.Context()
-    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, {"status": status}, validate_request)
-    serving = asyncio.create_task(server.serve())
-    sockets = [context.socket(zmq.DEALER) for _ in range(2)]
-    for socket in sockets:
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.connect(server.endpoint)
-    client, other = sockets
 
     def request(request_id: str, token: str = TOKEN, pad: int = 0) -> bytes:
         entries = [("body", msgpack.packb({"pad": ["p" * 100] * (pad // 100)} if pad else {}))]
@@ -264,7 +263,7 @@ async def test_a_long_envelope_walk_keeps_each_clients_order() -> None:
     async def reply_of(socket: zmq.asyncio.Socket) -> dict[str, Any]:
         return dict(msgpack.unpackb((await asyncio.wait_for(socket.recv_multipart(), 20))[1], raw=False))
 
-    try:
+    async with status_server(2, lambda message: seen.append(message["id"])) as (server, [client, other]):
         big = 3 * PREFIX_BYTES
         await client.send_multipart([b"", request("slow-1", pad=big)])
         await client.send_multipart([b"", request("quick-2")])
@@ -278,13 +277,6 @@ async def test_a_long_envelope_walk_keeps_each_clients_order() -> None:
         assert (await reply_of(other))["ok"] is True
         assert [i for i in seen if i != "other-1"] == ["slow-1", "quick-2", "quick-4"]
         assert server._waiting == {}
-    finally:
-        for socket in sockets:
-            socket.close(0)
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
-        server.close()
-        context.term()
 
 
 def test_one_value_is_at_most_one_mib() -> None:
@@ -334,25 +326,13 @@ async def test_walks_beyond_the_first_are_served_in_turn() -> None:
     """One walk at a time goes off the loop; a second client's walk, and a client queueing more
     than MAX_QUEUED_BEHIND_WALK requests behind its own, are served as before (the loop waits):
     every request is still answered, each client's in order."""
-    async def status(message: dict[str, Any]) -> dict[str, Any]:
-        return {"state": "idle", "sensors": 0, "readings_per_s": 0.0, "active_alerts": 0, "uptime_s": 1.0,
-                "sources": {}}
-
-    context = zmq.asyncio.Context()
-    server = CommandServer(context, "tcp://127.0.0.1:*", TOKEN, {"status": status}, validate_request)
-    serving = asyncio.create_task(server.serve())
-    sockets = [context.socket(zmq.DEALER) for _ in range(3)]
-    for socket in sockets:
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.connect(server.endpoint)
-
     def request(request_id: str, pad: int = 0) -> bytes:
         body = msgpack.packb({"pad": [[]] * pad} if pad else {})
         return _request([("body", body), ("v", msgpack.packb(1)), ("type", msgpack.packb("status")),
                          ("id", msgpack.packb(request_id)), ("ts", msgpack.packb(1.0)),
                          ("token", msgpack.packb(TOKEN))])
 
-    try:
+    async with status_server(3) as (server, sockets):
         big = 2 * PREFIX_BYTES
         for n, socket in enumerate(sockets):
             await socket.send_multipart([b"", request(f"c{n}-walk", pad=big)])
@@ -366,10 +346,3 @@ async def test_walks_beyond_the_first_are_served_in_turn() -> None:
                 ids.append(reply["id"])
             assert ids == [f"c{n}-walk"] + [f"c{n}-{i}" for i in range(MAX_QUEUED_BEHIND_WALK + 4)]
         assert server._waiting == {} and server._walks == {}
-    finally:
-        for socket in sockets:
-            socket.close(0)
-        serving.cancel()
-        await asyncio.gather(serving, return_exceptions=True)
-        server.close()
-        context.term()

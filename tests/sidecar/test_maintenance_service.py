@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from support.buildings import AHU, PUMP, small_building
-from support.protocol_client import CommandClient, EventListener
+from support.protocol_client import CommandClient
 
 from shared_schemas import validation
 
@@ -69,40 +69,31 @@ def test_workorders_request(sidecar_factory, zmq_context, tmp_path: Path) -> Non
             client.close()
 
 
-def test_ingested_drift_raises_a_maintenance_alert(sidecar_factory, zmq_context) -> None:  # type: ignore[no-untyped-def]
-    with sidecar_factory(CONFIG) as handle:
-        client = CommandClient(handle.command_endpoint, handle.token, zmq_context)
-        events = EventListener(handle.event_endpoint, context=zmq_context)
-        try:
-            events.settle(client)
-            client.call("configure", small_building())
-            client.call("start")
-            # Six hours of one-minute readings up to now: the AHU fan's vibration flat for three
-            # hours, then rising 1 mm/s per hour (5 mm/s now, critical 7.1); the pump steady.
-            now = time.time()
-            ts = now - 60.0 * np.arange(360)[::-1]
-            hours = (ts - ts[0]) / 3600.0
-            rng = np.random.default_rng(3)
-            fan = 2.0 + np.clip(hours - 3.0, 0.0, None) + rng.normal(0, 0.05, 360)
-            pump = 2.0 + rng.normal(0, 0.05, 360)
-            readings = [["ahu1.sf_vib", float(t), float(v)] for t, v in zip(ts, fan)]
-            readings += [["chwp1.vib", float(t), float(v)] for t, v in zip(ts, pump)]
-            assert client.call("ingest", {"readings": readings})["accepted"] == 720
-            alert = events.wait_for(lambda topic, m: topic == "alert" and m["body"]["kind"] == "maintenance",
-                                    timeout_s=20.0, what="maintenance alert")["body"]
-            validation.validate_record("Alert", alert)
-            assert alert["unique_id"] == AHU and alert["state"] == "active"
-            assert alert["failure_probability"] >= 0.7 and "bearings" in alert["recommended_action"]
-            health = events.wait_for(lambda topic, m: topic == "health" and any(
-                h["unique_id"] == AHU and (h["failure_probability"] or 0) >= 0.7 for h in m["body"]["items"]),
-                timeout_s=10.0, what="AHU health with p >= 0.7", include_seen=True)
-            record = next(h for h in health["body"]["items"] if h["unique_id"] == AHU)
-            assert record["ttf_hours"] is not None and 0 < record["ttf_hours"] < 24
-            orders = client.call("workorders", {})["workorders"]
-            assert [o["unique_id"] for o in orders] == [AHU] and orders[0]["status"] == "open"
-            pump_health = client.call("snapshot", {"unique_ids": [PUMP]})["health"][0]
-            assert (pump_health["failure_probability"] or 0.0) < 0.2
-            assert client.call("status")["maintenance"]["equipment_evaluated"] == 2
-        finally:
-            events.close()
-            client.close()
+def test_ingested_drift_raises_a_maintenance_alert(monitoring) -> None:  # type: ignore[no-untyped-def]
+    with monitoring(CONFIG, small_building()) as (_handle, client, events):
+        # Six hours of one-minute readings up to now: the AHU fan's vibration flat for three
+        # hours, then rising 1 mm/s per hour (5 mm/s now, critical 7.1); the pump steady.
+        now = time.time()
+        ts = now - 60.0 * np.arange(360)[::-1]
+        hours = (ts - ts[0]) / 3600.0
+        rng = np.random.default_rng(3)
+        fan = 2.0 + np.clip(hours - 3.0, 0.0, None) + rng.normal(0, 0.05, 360)
+        pump = 2.0 + rng.normal(0, 0.05, 360)
+        readings = [["ahu1.sf_vib", float(t), float(v)] for t, v in zip(ts, fan)]
+        readings += [["chwp1.vib", float(t), float(v)] for t, v in zip(ts, pump)]
+        assert client.call("ingest", {"readings": readings})["accepted"] == 720
+        alert = events.wait_for(lambda topic, m: topic == "alert" and m["body"]["kind"] == "maintenance",
+                                timeout_s=20.0, what="maintenance alert")["body"]
+        validation.validate_record("Alert", alert)
+        assert alert["unique_id"] == AHU and alert["state"] == "active"
+        assert alert["failure_probability"] >= 0.7 and "bearings" in alert["recommended_action"]
+        health = events.wait_for(lambda topic, m: topic == "health" and any(
+            h["unique_id"] == AHU and (h["failure_probability"] or 0) >= 0.7 for h in m["body"]["items"]),
+            timeout_s=10.0, what="AHU health with p >= 0.7", include_seen=True)
+        record = next(h for h in health["body"]["items"] if h["unique_id"] == AHU)
+        assert record["ttf_hours"] is not None and 0 < record["ttf_hours"] < 24
+        orders = client.call("workorders", {})["workorders"]
+        assert [o["unique_id"] for o in orders] == [AHU] and orders[0]["status"] == "open"
+        pump_health = client.call("snapshot", {"unique_ids": [PUMP]})["health"][0]
+        assert (pump_health["failure_probability"] or 0.0) < 0.2
+        assert client.call("status")["maintenance"]["equipment_evaluated"] == 2

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from support.buildings import AHU, PUMP, small_building
-from support.protocol_client import CommandClient, EventListener, alert_event, health_event
+from support.protocol_client import alert_event, health_event
 
 from sidecar.config import ConfigError, FaultSpec, ScenarioSpec, SimulatorConfig, config_from_mapping
 from sidecar.model import build_model
@@ -67,15 +67,10 @@ def test_scripted_faults_shape_the_values() -> None:
     assert co2[-1] - co2[0] > 200.0
 
 
-def test_configured_fault_raises_and_clears_an_alert(sidecar_factory, zmq_context) -> None:  # type: ignore[no-untyped-def]
+def test_configured_fault_raises_and_clears_an_alert(monitoring) -> None:  # type: ignore[no-untyped-def]
     config = FAST + ('[[simulator.faults]]\nsensor_id = "chwp1.vib"\nkind = "step"\nstart_s = 1\n'
                      'duration_s = 3\nmagnitude = 20.0\n')
-    with sidecar_factory(config) as handle:
-        client = CommandClient(handle.command_endpoint, handle.token, zmq_context)
-        events = EventListener(handle.event_endpoint, context=zmq_context)
-        events.settle(client)
-        client.call("configure", small_building(source="sim:"))
-        client.call("start")
+    with monitoring(config, small_building(source="sim:")) as (_handle, client, events):
         raised = events.wait_for(alert_event("active", "critical", "chwp1.vib"), timeout_s=30)["body"]
         assert raised["value"] > 7.1
         events.wait_for(alert_event("cleared", sensor_id="chwp1.vib"), timeout_s=30)
@@ -86,13 +81,8 @@ def test_configured_fault_raises_and_clears_an_alert(sidecar_factory, zmq_contex
         events.close()
 
 
-def test_demo_fault_raises_the_ahu_vibration_alert(sidecar_factory, zmq_context) -> None:  # type: ignore[no-untyped-def]
-    with sidecar_factory("[simulator]\ndemo_faults = true\ninterval_s = 0.5\n") as handle:
-        client = CommandClient(handle.command_endpoint, handle.token, zmq_context)
-        events = EventListener(handle.event_endpoint, context=zmq_context)
-        events.settle(client)
-        client.call("configure", small_building(source="sim:"))
-        client.call("start")
+def test_demo_fault_raises_the_ahu_vibration_alert(monitoring) -> None:  # type: ignore[no-untyped-def]
+    with monitoring("[simulator]\ndemo_faults = true\ninterval_s = 0.5\n", small_building(source="sim:")) as (handle, client, events):
         warning = events.wait_for(alert_event("active", "warning", "ahu1.sf_vib"), timeout_s=40)["body"]
         assert warning["unique_id"] == AHU
         events.wait_for(alert_event("active", "critical", "ahu1.sf_vib"), timeout_s=40)
@@ -384,15 +374,10 @@ def test_scenario_settings_are_checked() -> None:
     assert math.isfinite(config.simulator.time_scale)
 
 
-def test_configured_scenario_raises_its_alert_in_a_running_sidecar(sidecar_factory, zmq_context) -> None:  # type: ignore[no-untyped-def]
+def test_configured_scenario_raises_its_alert_in_a_running_sidecar(monitoring) -> None:  # type: ignore[no-untyped-def]
     config = ("[simulator]\ninterval_s = 0.25\nrate_hz = 4.0\ntime_scale = 60\nseed = 4\n"
               "[[simulator.scenarios]]\nname = \"bearing_wear\"\nstart_s = 60\nfailure_s = 300\n")
-    with sidecar_factory(config) as handle:
-        client = CommandClient(handle.command_endpoint, handle.token, zmq_context)
-        events = EventListener(handle.event_endpoint, context=zmq_context)
-        events.settle(client)
-        client.call("configure", small_building(source="sim:"))
-        client.call("start")
+    with monitoring(config, small_building(source="sim:")) as (handle, client, events):
         events.wait_for(alert_event("active", "critical", "ahu1.sf_vib"), timeout_s=30)
         assert {a["body"]["sensor_id"] for a in events.of("alert")} == {"ahu1.sf_vib"}
         assert "simulator scenario: bearing_wear on AHU-1" in handle.log()

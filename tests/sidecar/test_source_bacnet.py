@@ -11,7 +11,8 @@ from bacpypes3.app import Application
 from bacpypes3.local.analog import AnalogInputObject, AnalogValueObject
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
-from source_peers import eventually, free_port, make_source, running
+from source_peers import free_port, make_source, running
+from support.waiting import eventually
 
 from sidecar.sources.bacnet import BacnetSource, parse_uri
 from sidecar.sources.base import RECONNECTING, RUNNING
@@ -39,9 +40,13 @@ def test_uri_form() -> None:
     assert parse_uri("bacnet://7/analog-value:1?mode=cov")[3] == {"mode": "cov"}
 
 
+def udp_ports() -> tuple[int, int]:
+    """Free UDP ports for the device (on 127.0.0.2) and the source's own BACnet client (127.0.0.3)."""
+    return free_port(socket.SOCK_DGRAM, "127.0.0.2"), free_port(socket.SOCK_DGRAM, "127.0.0.3")
+
+
 async def test_poll_cov_and_device_restart() -> None:
-    device_port = free_port(socket.SOCK_DGRAM, "127.0.0.2")
-    client_port = free_port(socket.SOCK_DGRAM, "127.0.0.3")
+    device_port, client_port = udp_ports()
     av, ai = objects()
     app = device_app(device_port, av, ai)
     try:
@@ -80,10 +85,8 @@ async def test_poll_cov_and_device_restart() -> None:
 
 
 async def test_unknown_object_reports_reconnecting_not_a_crash() -> None:
-    device_port = free_port(socket.SOCK_DGRAM, "127.0.0.2")
-    client_port = free_port(socket.SOCK_DGRAM, "127.0.0.3")
-    av, ai = objects()
-    app = device_app(device_port, av, ai)
+    device_port, client_port = udp_ports()
+    app = device_app(device_port, *objects())
     try:
         source, got = make_source("bacnet", {"ghost": f"bacnet://{DEVICE}/analog-input:99"},
                                   {"address": f"127.0.0.3/8:{client_port}", "interval_s": 0.2, "timeout_s": 1.0,

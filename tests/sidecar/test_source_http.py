@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from source_peers import eventually, make_source, running
+from source_peers import make_source, running
+from support.waiting import eventually
 
 from sidecar.sources.base import RECONNECTING, RUNNING
 from sidecar.sources.http import HttpSource

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
-from source_peers import eventually, free_port, make_source, running
+from source_peers import free_port, make_source, running
+from support.waiting import eventually
 
 from sidecar.sources.base import DEGRADED, RECONNECTING, RUNNING
 from sidecar.sources.modbus import ModbusSource, RegisterMap, parse_uri, plan_groups

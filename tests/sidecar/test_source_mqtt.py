@@ -12,7 +12,8 @@ from typing import Any
 
 import gmqtt
 import pytest
-from source_peers import Mosquitto, eventually, make_source, running, running_mosquitto
+from source_peers import Mosquitto, make_source, running, running_mosquitto
+from support.waiting import eventually
 
 from sidecar.sources.base import RECONNECTING, RUNNING
 from sidecar.sources.mqtt import MqttSource, parse_uri, topic_matches

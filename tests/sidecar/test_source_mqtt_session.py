@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-from source_peers import Mosquitto, eventually, make_source, running, running_mosquitto
+from source_peers import Mosquitto, make_source, running, running_mosquitto
+from support.waiting import eventually
 
 from sidecar.config import config_from_mapping
 from sidecar.sources.base import RECONNECTING, RUNNING

@@ -32,6 +32,7 @@ False
 from __future__ import annotations
 
 import copy
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from typing import Any, Self
@@ -79,14 +80,44 @@ class Detector(ABC):
 
 
 class PerSensorDetector(Detector):
-    """A detector that keeps one state object per sensor in ``sensors_`` (created by ``_sensor``,
+    """A detector that keeps one state object per sensor in ``sensors_`` (made by ``_new_sensor``,
     with ``seen`` and ``warmup`` fields) and scores one reading at a time in ``score_learn_one``."""
 
     sensors_: dict[Hashable, Any]
 
     @abstractmethod
+    def _new_sensor(self) -> Any:
+        """A fresh state for a sensor not seen before."""
+
     def _sensor(self, key: Hashable) -> Any:
         """The sensor's state, created on first use."""
+        s = self.sensors_.get(key)
+        if s is None:
+            s = self.sensors_[key] = self._new_sensor()
+        return s
+
+    @abstractmethod
+    def _start(self, s: Any) -> None:
+        """Warm-up complete: fix the sensor's range from ``s.warm`` and learn the warm-up readings."""
+
+    @abstractmethod
+    def _score_learn_warm(self, s: Any, x: float) -> float:
+        """Score, then learn, a finite reading of a sensor whose warm-up is over."""
+
+    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
+        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
+        not used). Warm-up readings are kept in ``s.warm`` and score 0; the last one starts the
+        sensor (``_start``)."""
+        if not math.isfinite(x):
+            return 0.0
+        s = self._sensor(key)
+        if s.seen < s.warmup:
+            s.warm.append(float(x))
+            s.seen += 1
+            if s.seen == s.warmup:
+                self._start(s)
+            return 0.0
+        return self._score_learn_warm(s, x)
 
     def set_warmup(self, key: Hashable, warmup: int) -> None:
         """Give one sensor its own warm-up length before its first reading (``detect`` gives each

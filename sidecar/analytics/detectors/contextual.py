@@ -69,6 +69,7 @@ class _Sensor:
     last_high: int = -(10 ** 9)  # reading index of the last raw score >= base_threshold
 
 
+@dataclass(eq=False)
 class ContextualAnomalyDetector(PerSensorDetector):
     """Contextual anomaly detector for any number of sensors (keys), river style.
 
@@ -100,28 +101,24 @@ class ContextualAnomalyDetector(PerSensorDetector):
     (0.0, 1.0)
     """
 
-    def __init__(self, bins: int = 8, overflow_bins: int = 2, max_order: int = 7,
-                 max_contexts: int = 4096, warmup: int = 750, rest: int = 150,
-                 base_threshold: float = 0.75) -> None:
-        if bins < 1 or overflow_bins < 0 or max_order < 1 or max_contexts < max_order:
+    bins: int = 8
+    overflow_bins: int = 2
+    max_order: int = 7
+    max_contexts: int = 4096
+    warmup: int = 750
+    rest: int = 150
+    base_threshold: float = 0.75
+    sensors_: dict[Hashable, _Sensor] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.bins < 1 or self.overflow_bins < 0 or self.max_order < 1 or self.max_contexts < self.max_order:
             raise ValueError("need bins >= 1, overflow_bins >= 0, max_order >= 1, max_contexts >= max_order")
-        if warmup < 2 or rest < 0 or not 0.0 < base_threshold <= 1.0:
+        if self.warmup < 2 or self.rest < 0 or not 0.0 < self.base_threshold <= 1.0:
             raise ValueError("need warmup >= 2, rest >= 0 and 0 < base_threshold <= 1")
-        self.bins = bins
-        self.overflow_bins = overflow_bins
-        self.max_order = max_order
-        self.max_contexts = max_contexts
-        self.warmup = warmup
-        self.rest = rest
-        self.base_threshold = base_threshold
-        self.sensors_: dict[Hashable, _Sensor] = {}
 
     # -- per-sensor helpers --------------------------------------------------------------
-    def _sensor(self, key: Hashable) -> _Sensor:
-        s = self.sensors_.get(key)
-        if s is None:
-            s = self.sensors_[key] = _Sensor(warmup=self.warmup, history=deque(maxlen=self.max_order))
-        return s
+    def _new_sensor(self) -> _Sensor:
+        return _Sensor(warmup=self.warmup, history=deque(maxlen=self.max_order))
 
     def _bin(self, s: _Sensor, x: float) -> int:
         b = math.floor((x - s.lo) / s.width)
@@ -180,18 +177,7 @@ class ContextualAnomalyDetector(PerSensorDetector):
         raw = self._raw(s, self._bin(s, x))
         return 0.0 if s.seen - s.last_high <= self.rest else raw
 
-    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
-        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
-        not used)."""
-        if not math.isfinite(x):
-            return 0.0
-        s = self._sensor(key)
-        if s.seen < s.warmup:
-            s.warm.append(float(x))
-            s.seen += 1
-            if s.seen == s.warmup:
-                self._start(s)
-            return 0.0
+    def _score_learn_warm(self, s: _Sensor, x: float) -> float:
         b = self._bin(s, x)
         raw = self._raw(s, b)
         score = 0.0 if s.seen - s.last_high <= self.rest else raw
@@ -311,6 +297,7 @@ class EnsembleAnomalyDetector(Detector):
         return out
 
 
+@dataclass(eq=False)
 class DailyRecurrenceMask:
     """Silences an anomaly score that already happened at the same time of day on a recent day.
 
@@ -340,24 +327,23 @@ class DailyRecurrenceMask:
     [0.9, 0.0, 0.95]
     """
 
-    def __init__(self, period_s: float = 86400.0, tolerance_s: float = 7200.0, days: int = 3,
-                 damping: float = 0.0, floor: float = 0.05, max_events: int = 4096, ratio: float = 1.0,
-                 ceiling: float = 0.999) -> None:
-        if period_s <= 0 or tolerance_s < 0 or 2 * tolerance_s >= period_s or days < 1:
+    period_s: float = 86400.0
+    tolerance_s: float = 7200.0
+    days: int = 3
+    damping: float = 0.0
+    floor: float = 0.05
+    max_events: int = 4096
+    ratio: float = 1.0
+    ceiling: float = 0.999
+    events_: dict[Hashable, deque[tuple[float, float]]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.period_s <= 0 or self.tolerance_s < 0 or 2 * self.tolerance_s >= self.period_s or self.days < 1:
             raise ValueError("need period_s > 0, 0 <= tolerance_s < period_s / 2 and days >= 1")
-        if not 0.0 < ratio <= 1.0:
+        if not 0.0 < self.ratio <= 1.0:
             raise ValueError("need 0 < ratio <= 1")
-        if not 0.0 <= damping < 1.0 or floor < 0 or max_events < 1:
+        if not 0.0 <= self.damping < 1.0 or self.floor < 0 or self.max_events < 1:
             raise ValueError("need 0 <= damping < 1, floor >= 0 and max_events >= 1")
-        self.period_s = period_s
-        self.tolerance_s = tolerance_s
-        self.days = days
-        self.damping = damping
-        self.floor = floor
-        self.max_events = max_events
-        self.ratio = ratio
-        self.ceiling = ceiling
-        self.events_: dict[Hashable, deque[tuple[float, float]]] = {}
 
     def _recurs(self, log: deque[tuple[float, float]], t: float, score: float) -> bool:
         score *= self.ratio

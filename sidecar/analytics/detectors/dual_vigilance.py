@@ -195,11 +195,8 @@ class DualVigilanceDetector(PerSensorDetector):
         self.sensors_: dict[Hashable, _Sensor] = {}
 
     # -- set-up ----------------------------------------------------------------------------
-    def _sensor(self, key: Hashable) -> _Sensor:
-        s = self.sensors_.get(key)
-        if s is None:
-            s = self.sensors_[key] = _Sensor(warmup=self.warmup)
-        return s
+    def _new_sensor(self) -> _Sensor:
+        return _Sensor(warmup=self.warmup)
 
     def _start(self, s: _Sensor) -> None:
         """Warm-up complete: fix range and time scale, set the vigilance, train the bank."""
@@ -401,18 +398,8 @@ class DualVigilanceDetector(PerSensorDetector):
         return float(min(1.0, max(0.0, 0.35 * above_ub + 0.65 * above_lb + 1.5 * (1.0 - newest))))
 
     # -- river-style API -------------------------------------------------------------------
-    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
-        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
-        not used)."""
-        if not math.isfinite(x):
-            return 0.0
-        s = self._sensor(key)
+    def _score_learn_warm(self, s: _Sensor, x: float) -> float:
         s.seen += 1
-        if s.seen <= s.warmup:
-            s.warm.append(float(x))
-            if s.seen == s.warmup:
-                self._start(s)
-            return 0.0
         f = self._downsample(s, x)
         return 0.0 if f is None else self._present(s, f)
 

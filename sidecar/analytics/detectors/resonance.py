@@ -28,7 +28,6 @@ Scores depend only on earlier readings (and on the warm-up length), never on lat
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ class _Sensor:
     episode_score: float = 0.0  # score of the novelty that started the current rest period
 
 
+@dataclass(eq=False)
 class ResonanceAnomalyDetector(PerSensorDetector):
     """Fuzzy-ART novelty detector for any number of sensors (keys), river style.
 
@@ -87,31 +87,27 @@ class ResonanceAnomalyDetector(PerSensorDetector):
     (0.0, 0.833)
     """
 
-    def __init__(self, window: int = 6, block: int = 4, vigilance: float = 0.9, rate: float = 0.1,
-                 alpha: float = 1e-3, max_categories: int = 256, warmup: int = 750, rest: int = 100) -> None:
-        if window < 1 or block < 1 or not 0.0 < vigilance < 1.0 or not 0.0 < rate <= 1.0:
+    window: int = 6
+    block: int = 4
+    vigilance: float = 0.9
+    rate: float = 0.1
+    alpha: float = 1e-3
+    max_categories: int = 256
+    warmup: int = 750
+    rest: int = 100
+    sensors_: dict[Hashable, _Sensor] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.block < 1 or not 0.0 < self.vigilance < 1.0 or not 0.0 < self.rate <= 1.0:
             raise ValueError("need window >= 1, block >= 1, 0 < vigilance < 1, 0 < rate <= 1")
-        if alpha <= 0 or max_categories < 1 or warmup < 2 or rest < 0:
+        if self.alpha <= 0 or self.max_categories < 1 or self.warmup < 2 or self.rest < 0:
             raise ValueError("need alpha > 0, max_categories >= 1, warmup >= 2, rest >= 0")
-        self.window = window
-        self.block = block
-        self.vigilance = vigilance
-        self.rate = rate
-        self.alpha = alpha
-        self.max_categories = max_categories
-        self.warmup = warmup
-        self.rest = rest
-        self.sensors_: dict[Hashable, _Sensor] = {}
 
     # -- per-sensor helpers --------------------------------------------------------------
-    def _sensor(self, key: Hashable) -> _Sensor:
-        s = self.sensors_.get(key)
-        if s is None:
-            s = self.sensors_[key] = _Sensor(
-                warmup=self.warmup, recent=deque(maxlen=self.window * self.block),
-                weights=np.zeros((self.max_categories, 2 * self.window)),
-                last_used=np.zeros(self.max_categories))
-        return s
+    def _new_sensor(self) -> _Sensor:
+        return _Sensor(warmup=self.warmup, recent=deque(maxlen=self.window * self.block),
+                       weights=np.zeros((self.max_categories, 2 * self.window)),
+                       last_used=np.zeros(self.max_categories))
 
     def _input(self, s: _Sensor, x: float) -> FloatArray | None:
         """Complement-coded input for the window ending at ``x`` (None until the window is full)."""
@@ -162,18 +158,7 @@ class ResonanceAnomalyDetector(PerSensorDetector):
         s.warm = []
 
     # -- river-style API -----------------------------------------------------------------
-    def score_learn_one(self, x: float, t: float | None = None, key: Hashable = DEFAULT_KEY) -> float:
-        """Score one reading, then learn it (non-finite readings are ignored and score 0; ``t`` is
-        not used)."""
-        if not math.isfinite(x):
-            return 0.0
-        s = self._sensor(key)
-        if s.seen < s.warmup:
-            s.warm.append(float(x))
-            s.seen += 1
-            if s.seen == s.warmup:
-                self._start(s)
-            return 0.0
+    def _score_learn_warm(self, s: _Sensor, x: float) -> float:
         inp = self._input(s, x)
         clock = s.seen
         s.seen += 1

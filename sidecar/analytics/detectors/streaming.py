@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +91,7 @@ class _State:
         return int(sum(arr.nbytes for arr in vars(self).values()))
 
 
+@dataclass(eq=False)
 class StreamingAnomalyDetector(Detector):
     """Streaming anomaly detector for any number of sensors (keys).
 
@@ -157,59 +158,38 @@ class StreamingAnomalyDetector(Detector):
     [0.0, 0.0, 1.0]
     """
 
-    def __init__(
-        self,
-        horizon: int = 400,
-        season_bins: int = 0,
-        season_horizon: float = 7.0,
-        warmup: int = 100,
-        clip: float = 6.0,
-        surprise_quantile: float = 0.99,
-        quantile_rate: float = 0.1,
-        refractory_decay: float = 0.995,
-        refractory_damping: float = 0.1,
-        scale: float = 6.0,
-        spatial_tolerance: float = 0.05,
-        spatial_after_s: float = _SECONDS_PER_DAY,
-        fast_horizon: float = 7.0,
-        season_weekly: bool = False,
-        knn_window: int = 0,
-        knn_size: int = 128,
-        knn_k: int = 3,
-        knn_refresh: float = 0.0,
-        knn_center: bool = False,
-        knn_gain: float = 1.0,
-        knn_mode: str = "max",
-    ) -> None:
-        self.horizon = horizon
-        self.season_bins = season_bins
-        self.season_horizon = season_horizon
-        self.warmup = warmup
-        self.clip = clip
-        self.surprise_quantile = surprise_quantile
-        self.quantile_rate = quantile_rate
-        self.refractory_decay = refractory_decay
-        self.refractory_damping = refractory_damping
-        self.scale = scale
-        self.spatial_tolerance = spatial_tolerance
-        self.spatial_after_s = spatial_after_s
-        self.fast_horizon = fast_horizon
-        self.season_weekly = season_weekly
-        self.knn_window = knn_window
-        self.knn_size = knn_size
-        self.knn_k = knn_k
-        self.knn_refresh = knn_refresh
-        self.knn_center = knn_center
-        self.knn_gain = knn_gain
-        self.knn_mode = knn_mode
-        self.keys_: dict[Hashable, int] = {}
-        kw = max(1, knn_window)
-        self.state_ = _State.empty(8, max(1, season_bins), kw, knn_size if knn_window > 0 else 1)
+    horizon: int = 400
+    season_bins: int = 0
+    season_horizon: float = 7.0
+    warmup: int = 100
+    clip: float = 6.0
+    surprise_quantile: float = 0.99
+    quantile_rate: float = 0.1
+    refractory_decay: float = 0.995
+    refractory_damping: float = 0.1
+    scale: float = 6.0
+    spatial_tolerance: float = 0.05
+    spatial_after_s: float = _SECONDS_PER_DAY
+    fast_horizon: float = 7.0
+    season_weekly: bool = False
+    knn_window: int = 0
+    knn_size: int = 128
+    knn_k: int = 3
+    knn_refresh: float = 0.0
+    knn_center: bool = False
+    knn_gain: float = 1.0
+    knn_mode: str = "max"
+    keys_: dict[Hashable, int] = field(default_factory=dict, init=False, repr=False)
+    state_: _State = field(init=False, repr=False)
 
-        if knn_window < 0 or (knn_window > 0 and not 1 <= knn_k < knn_size):
+    def __post_init__(self) -> None:
+        kw = max(1, self.knn_window)
+        self.state_ = _State.empty(8, max(1, self.season_bins), kw, self.knn_size if self.knn_window > 0 else 1)
+
+        if self.knn_window < 0 or (self.knn_window > 0 and not 1 <= self.knn_k < self.knn_size):
             raise ValueError("knn_window must be >= 0 and 1 <= knn_k < knn_size")
-        if knn_mode not in ("max", "min", "only"):
-            raise ValueError(f"knn_mode must be 'max', 'min' or 'only', not {knn_mode!r}")
+        if self.knn_mode not in ("max", "min", "only"):
+            raise ValueError(f"knn_mode must be 'max', 'min' or 'only', not {self.knn_mode!r}")
 
     # -- key management ------------------------------------------------------------------
     def _rows(self, keys: Sequence[Hashable]) -> npt.NDArray[np.int64]:
