@@ -30,6 +30,8 @@ POLICY_KEY = web.AppKey("policy", AccessPolicy)
 # Requests the page may send through the command handler; everything else is refused here.
 PAGE_COMMANDS = ("ack", "shelve", "unshelve", "start", "stop")
 MAX_HISTORY_POINTS = 10_000
+# The history reply's roll-up resolutions and the seconds one bucket covers (docs/protocol.md).
+ROLLUP_WIDTH_S = {"1m": 60.0, "1h": 3600.0}
 # Replay (/api/at): how many sensors one request may ask for, how far back a value may be
 # looked for, and how many history requests run at once.
 MAX_REPLAY_SENSORS = 5000
@@ -225,11 +227,14 @@ async def _values_at(request: web.Request) -> web.Response:
     async def last_value(sensor_id: str) -> tuple[str, list[float] | None]:
         async with gate:
             try:
-                series = normalise_history(await backend.history(sensor_id, t - window, t, 50), 50)
+                reply = await backend.history(sensor_id, t - window, t, 50)
+                series = normalise_history(reply, 50)
             except Exception as exc:  # noqa: BLE001 - one unknown sensor must not blank the plan
                 log.debug("replay: no history for %s: %s", sensor_id, exc)
                 return sensor_id, None
-        pairs = [(ts, value) for ts, value in zip(series["ts"], series["value"]) if ts <= t]
+        # A roll-up bucket is stamped with its start: only one that ended by t says what was known at t.
+        width = ROLLUP_WIDTH_S.get(str(reply.get("resolution")), 0.0)
+        pairs = [(ts, value) for ts, value in zip(series["ts"], series["value"], strict=True) if ts + width <= t]
         return sensor_id, (list(pairs[-1]) if pairs else None)
 
     found = await asyncio.gather(*(last_value(sid) for sid in sensor_ids))

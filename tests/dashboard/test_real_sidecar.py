@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -254,7 +255,13 @@ async def test_a_week_of_minutes_comes_from_the_real_history_handler_as_a_smooth
                     assert response.status == 200, await response.text()
                     week = await response.json()
                 # replay: the value a sensor had at a past moment, through the same history handler
-                at = float(ts[spike + 600]) + 20.0  # ten hours after the spike, 20 s after a reading
+                # ten hours after the spike, one second after a minute boundary that falls between two
+                # readings: the next reading's 1-minute bucket starts before `at` but ends after it, so
+                # its value was not known at `at`
+                k = spike + 600
+                if ts[k + 1] - math.ceil(ts[k] / 60.0) * 60.0 < 2.0:
+                    k += 1
+                at = math.ceil(ts[k] / 60.0) * 60.0 + 1.0
                 query = {"t": str(at), "window": "600", "sensor_id": sensor_id}
                 async with session.get(url + "api/at", params=query) as response:
                     assert response.status == 200, await response.text()

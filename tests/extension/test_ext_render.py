@@ -30,7 +30,7 @@ def test_icons_are_square_and_small_with_dark_variants():
                         "RevitPyIoT.extension", "RevitPyIoT.tab")
     bundles = [os.path.join(d, f) for d, dirs, _ in os.walk(root) for f in dirs
                if f.endswith((".pushbutton", ".smartbutton"))]
-    assert len(bundles) == 12
+    assert len(bundles) == 13
     for bundle in bundles:
         for name in ("icon.png", "icon.dark.png"):
             image = Image.open(os.path.join(bundle, name))
