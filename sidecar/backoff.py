@@ -7,7 +7,11 @@ import random
 
 class Backoff:
     """Exponential back-off, ``minimum_s`` doubling up to ``maximum_s``, with +-``jitter``
-    (a fraction) so that many peers that failed together do not retry together."""
+    (a fraction) so that many peers that failed together do not retry together.
+
+    ``maximum_s`` is the longest wait, jitter included: it is what bounds how late a peer notices
+    that its link is back (``backoff_max_s`` of a cloud connector). At the cap the jitter only
+    shortens the wait, in [(1 - jitter) * maximum_s, maximum_s], so peers stay spread."""
 
     def __init__(self, minimum_s: float = 0.5, maximum_s: float = 30.0, jitter: float = 0.2,
                  rng: random.Random | None = None):
@@ -24,7 +28,7 @@ class Backoff:
         delay = min(self.maximum_s, self.minimum_s * 2.0 ** min(self.failures, 40))
         self.failures += 1
         if self.jitter:
-            delay *= self._rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+            delay = self._rng.uniform(delay * (1.0 - self.jitter), min(self.maximum_s, delay * (1.0 + self.jitter)))
         return delay
 
     async def sleep(self) -> None:
