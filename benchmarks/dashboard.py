@@ -4,17 +4,19 @@
     python benchmarks/dashboard.py [--quick] [--clients 20] [--rate 10000]
 
 The real readings pipeline (``sidecar.pipeline.Pipeline``, rules, alerts, health) runs on
-the sample building at ``--rate`` readings/s, paced in 10 ms batches, twice:
+the sample building at ``--rate`` readings/s, paced in 10 ms batches, two ways:
 1. baseline: the pipeline alone;
-2. dashboard: the same, wired as the sidecar wires it (``SidecarMirror`` + ``LiveFeed``
+2. dashboard: another one, wired as the sidecar wires it (``SidecarMirror`` + ``LiveFeed``
    on ``on_readings``/``emit``), an aiohttp dashboard on loopback, ``--clients`` WebSocket
    clients in a separate process (so their CPU is not counted), plus one client that
    never reads (it must be resynced with a snapshot, not buffered).
 Figures: CPU per reading both ways (process time of the sidecar side), their ratio
 (``ingest_slowdown_ratio``), push latency from a reading's arrival to its receipt by a
 client (includes the coalescing window, ``flush_interval_s``) and from the push to its
-receipt, and resync counts. Machines here are shared and noisy: medians of runs.
-Last line: JSON.
+receipt, and resync counts. Machines here are shared and noisy: within a run the two sides
+are fed in alternating slices (ABBA), so that load drifting during the run weighs on both
+alike; the figures are medians of runs, each run's ratio and push p99 printed beside them
+(and in the JSON, ``*_runs``) with the load average before and after. Last line: JSON.
 """
 from __future__ import annotations
 
@@ -114,7 +116,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def one_run(clients: int, rate: int, seconds: float, flush_s: float) -> dict:
+async def one_run(clients: int, rate: int, seconds: float, flush_s: float, slices: int = 12) -> dict:
+    """One run: the pipeline alone and the pipeline with the dashboard, fed in alternating slices
+    (ABBA order, ``seconds`` each in total) so that the load of a shared machine, which drifts
+    within seconds, weighs on both sides alike instead of on whichever came second."""
     from sidecar.dashboard import LiveFeed, SidecarMirror, start_dashboard
     from sidecar.model import build_model
     from sidecar.pipeline import Pipeline
@@ -122,12 +127,8 @@ async def one_run(clients: int, rate: int, seconds: float, flush_s: float) -> di
 
     config = build_demo_building()
     model = build_model(config)
-
-    # 1. baseline
     baseline = Pipeline(model, lambda topic, body: None, lambda batch: None)
-    base_n, base_cpu = await feed(baseline, model, rate, seconds)
 
-    # 2. with the dashboard and its clients
     async def handle(kind: str, body: dict) -> dict:
         if kind == "snapshot":
             return {"health": [], "alerts": []}
@@ -153,7 +154,11 @@ async def one_run(clients: int, rate: int, seconds: float, flush_s: float) -> di
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    client_seconds = seconds + 1.0
+    slices = max(2, slices - slices % 2)
+    slice_s = seconds / (slices // 2)
+    # each slice ends by letting the last coalesced push go out, on both sides alike
+    settle_s = flush_s + 0.02
+    client_seconds = 2 * seconds + slices * settle_s + 3.0
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--client-mode", ws_url, str(clients), str(client_seconds),
         stdout=subprocess.PIPE)
@@ -162,12 +167,25 @@ async def one_run(clients: int, rate: int, seconds: float, flush_s: float) -> di
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {live.client_count} clients connected")
         await asyncio.sleep(0.02)
-    n, cpu = await feed(pipeline, model, rate, seconds)
+    # warm-up, not counted: first pushes give out every sensor key, first calls fill caches
+    for warm in (baseline, pipeline):
+        await feed(warm, model, rate, 0.3)
+    await asyncio.sleep(settle_s)
+    totals = {"base": [0, 0.0], "dash": [0, 0.0]}
+    order = ["base", "dash", "dash", "base"]
+    for i in range(slices):
+        side = order[i % 4]
+        cpu0 = time.process_time()
+        n, _ = await feed(baseline if side == "base" else pipeline, model, rate, slice_s)
+        await asyncio.sleep(settle_s)
+        totals[side][0] += n
+        totals[side][1] += time.process_time() - cpu0
     stdout, _ = await proc.communicate()
     stats = live.stats()
     stalled.close()
     await runner.cleanup()
     got = json.loads(stdout.decode().strip().splitlines()[-1])
+    (base_n, base_cpu), (n, cpu) = totals["base"], totals["dash"]
     base_us = base_cpu / base_n * 1e6
     dash_us = cpu / n * 1e6
     return {
@@ -187,6 +205,19 @@ async def one_run(clients: int, rate: int, seconds: float, flush_s: float) -> di
     }
 
 
+# Figures whose every run is reported beside the median (the machine is shared and noisy).
+SPREAD_KEYS = ("ingest_slowdown_ratio", "dashboard_cpu_us_per_reading", "push_latency_ms_p99")
+
+
+def _spread(values: list[float]) -> str:
+    """``(runs 1.08 1.12 1.19; range 0.11)``"""
+    return f"(runs {' '.join(f'{v:.3g}' for v in values)}; range {max(values) - min(values):.3g})"
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--client-mode":
@@ -194,34 +225,42 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(run_clients(url, count, seconds))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one short run (CI)")
+    parser.add_argument("--quick", action="store_true", help="3 short runs (CI)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rate", type=int, default=10_000, help="readings per second")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--flush-ms", type=float, default=50.0, help="LiveFeed coalescing window")
     args = parser.parse_args(argv)
-    runs = args.runs or (1 if args.quick else 3)
+    runs = args.runs or (3 if args.quick else 5)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
+    load_before = os.getloadavg()
     results = [asyncio.run(one_run(args.clients, args.rate, seconds, args.flush_ms / 1000)) for _ in range(runs)]
+    load_after = os.getloadavg()
     keys = results[0].keys()
     med = {k: statistics.median(r[k] for r in results) for k in keys}
+    spread = {k: [round(float(r[k]), 4) for r in results] for k in SPREAD_KEYS}
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"{runs} run(s) of {seconds:g} s at {args.rate} readings/s, {args.clients} WebSocket clients "
+    print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
+    print(f"{runs} run(s) of {seconds:g} s each side at {args.rate} readings/s, {args.clients} WebSocket clients "
           f"(+1 stalled), sample building ({len(__import__('sidecar.simulation.sample_building', fromlist=['x']).build_demo_building()['elements'])} elements); medians:")
     print(f"  pipeline alone            {med['pipeline_cpu_us_per_reading']:.2f} us CPU/reading")
     print(f"  pipeline + dashboard      {med['with_dashboard_cpu_us_per_reading']:.2f} us CPU/reading "
           f"(dashboard {med['dashboard_cpu_us_per_reading']:.2f} us/reading, "
           f"{med['dashboard_cpu_us_per_reading'] * args.rate / 1e4:.2f} % of a core at this rate)")
-    print(f"  ingest slowdown ratio     {med['ingest_slowdown_ratio']:.3f}")
+    print(f"  ingest slowdown ratio     {med['ingest_slowdown_ratio']:.3f} {_spread(spread['ingest_slowdown_ratio'])}")
     print(f"  push latency (arrival → browser) p50 {med['push_latency_ms_p50']:.1f} ms, "
-          f"p99 {med['push_latency_ms_p99']:.1f} ms (coalescing window {args.flush_ms:g} ms)")
+          f"p99 {med['push_latency_ms_p99']:.1f} ms {_spread(spread['push_latency_ms_p99'])} "
+          f"(coalescing window {args.flush_ms:g} ms)")
     print(f"  transport (push → browser)       p50 {med['transport_latency_ms_p50']:.1f} ms, "
           f"p99 {med['transport_latency_ms_p99']:.1f} ms")
     print(f"  messages per client {med['messages_per_client']:.0f}; resyncs: healthy clients "
           f"{med['client_resyncs']:.0f}, stalled client {med['stalled_client_resyncs']:.0f}; "
           f"messages dropped for it {med['dropped_messages']:.0f}")
-    figures = {"ws_clients": args.clients, "flush_ms": args.flush_ms, **{k: round(float(v), 4) for k, v in med.items()}}
+    figures = {"ws_clients": args.clients, "flush_ms": args.flush_ms, "runs": runs,
+               **{k: round(float(v), 4) for k, v in med.items()},
+               **{f"{k}_runs": v for k, v in spread.items()},
+               "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after]}
     print(json.dumps(figures))
     return 0
 

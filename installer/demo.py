@@ -42,6 +42,7 @@ from revitpyiot.live import LiveSync
 from revitpyiot.transport.client import SidecarClient, SidecarError
 
 from shared_schemas import protocol
+from shared_schemas.units import symbols_in_text
 from sidecar.client.launcher import LOOPBACK_ANY_PORT, LaunchError, SidecarLauncher, serve_arguments
 
 DEMO_CONFIG = ROOT / "sidecar" / "data" / "demo.toml"
@@ -181,7 +182,8 @@ class ConsoleView:
         severity = alert["severity"]
         label = {"active": "RAISED", "acknowledged": "ACKED ", "cleared": "CLEARED"}.get(state, state)
         status = severity if state != "cleared" else protocol.STATUS_OK
-        line = f"{label} {severity:<8} {self.element(alert['unique_id'])}: {alert['message']}"
+        # units as symbols ("31.2 °C"): the sidecar writes them so, and a message with UCUM codes reads the same
+        line = f"{label} {severity:<8} {self.element(alert['unique_id'])}: {symbols_in_text(alert['message'])}"
         self.print(colour(line, status, self.use_colour))
 
     def on_health(self, items: list[dict]) -> None:
@@ -247,6 +249,9 @@ def emit(line: str) -> None:
     """Print, unless the terminal is gone (SIGHUP): then the demo still stops the sidecar."""
     try:
         print(line, flush=True)
+    except UnicodeEncodeError:  # a console code page without "°C" or "µg/m³": show what it can
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        emit(line.encode(encoding, "replace").decode(encoding))
     except OSError:
         pass
 

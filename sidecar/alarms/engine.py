@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from shared_schemas import protocol
+from shared_schemas.units import unit_symbol
 from sidecar.alarms import states as isa
 from sidecar.alarms.metrics import RATE_WINDOW_S, AlarmRates
 from sidecar.alarms.record import (
@@ -89,6 +90,12 @@ class _Pending:
     on_severity: str = protocol.SEVERITY_WARNING
     off_since: float | None = None
     off_value: float = math.nan
+
+
+def _unit_text(code: str) -> str:
+    """The unit as people read it, after a space (" °C" for ``Cel``); "" for none or a pure number."""
+    symbol = unit_symbol(code)
+    return f" {symbol}" if symbol else ""
 
 
 def _fmt(value: float, beside: float | None = None) -> str:
@@ -316,7 +323,8 @@ class AlertEngine:
 
     # -- transitions ---------------------------------------------------------------------
     def _message(self, kind: str, subject: Subject, value: float, threshold: float, severity: str) -> str:
-        unit = f" {subject.unit}" if subject.unit else ""
+        """A sentence for people: units as symbols ("31.2 °C > 30 °C"); ``unit`` stays UCUM on the wire."""
+        unit = _unit_text(subject.unit)
         label = subject.label
         if kind in (KIND_HIGH, KIND_LOW):
             relation = ">" if kind == KIND_HIGH else "<"
@@ -390,7 +398,7 @@ class AlertEngine:
         """The condition is gone: ack_active -> normal, unack_active -> unack_rtn (a suppressed
         alert was never annunciated, so nobody has to acknowledge it: normal)."""
         subject = self._subject_of(alert)
-        unit = f" {subject.unit}" if subject.unit else ""
+        unit = _unit_text(subject.unit) + ("/min" if alert.kind == KIND_RATE and subject.unit else "")
         alert.value = value
         alert.updated_ts = max(ts, alert.updated_ts)
         shown = value if alert.kind != KIND_STALE else math.nan

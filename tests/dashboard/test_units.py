@@ -201,3 +201,30 @@ async def test_live_feed_pushes_pipeline_batches_by_key_and_tuples_alike():
     assert pushed() == [[names[0], 16.0, 1.0]]
     assert page_keys[-1] == "ingested" and len(page_keys) == len(names) + 1
     await asyncio.sleep(0)
+
+
+def test_every_unit_the_sample_building_uses_has_a_symbol_in_the_one_shared_table():
+    from shared_schemas import protocol
+    from shared_schemas import units as shared
+    from sidecar.dashboard import units
+
+    assert units.UNIT_SYMBOLS is shared.UNIT_SYMBOLS  # one table: the dashboard serves the shared one
+    used = {e["sensor"]["unit"] for e in build_demo_building()["elements"] if e.get("sensor")}
+    used |= set(protocol.QUANTITY_UNITS.values())
+    assert {"Cel", "%", "ppm", "mm/s", "kW"} <= used
+    missing = sorted(code for code in used if code not in shared.UNIT_SYMBOLS)
+    assert missing == [], f"UCUM codes without a display symbol: {missing}"
+    assert [units.unit_symbol(c) for c in ("Cel", "%", "ppm", "mm/s", "kW", "kW.h", "ug/m3", "m3", "1")] == \
+        ["°C", "%", "ppm", "mm/s", "kW", "kWh", "µg/m³", "m³", ""]
+
+
+def test_ucum_codes_in_a_sentence_become_symbols_and_nothing_else_changes():
+    from sidecar.dashboard.units import symbols_in_text
+
+    assert symbols_in_text("Office 31.2 Cel > 30 Cel (critical)") == "Office 31.2 °C > 30 °C (critical)"
+    assert symbols_in_text("SAT changing +0.36 Cel/min, limit ±0.1 Cel/min") == \
+        "SAT changing +0.36 °C/min, limit ±0.1 °C/min"
+    assert symbols_in_text("Meter 5 kW.h, 3 W.h, 2 m3/h, 4 m3, 12 ug/m3.") == "Meter 5 kWh, 3 Wh, 2 m³/h, 4 m³, 12 µg/m³."
+    assert symbols_in_text("Cellar 3 Celsius, Cel, status 1 1") == "Cellar 3 Celsius, Cel, status 1 1"  # no number before
+    already = "Office 31.2 °C > 30 °C, 820 ppm, 4.5 mm/s"
+    assert symbols_in_text(already) == already and symbols_in_text("") == ""

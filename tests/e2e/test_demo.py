@@ -26,6 +26,9 @@ def test_demo_shows_alerts_flowing_end_to_end():
     assert re.search(r"RAISED critical .*Supply Fan Vibration", out), out
     assert re.search(r"ACKED +critical", out), out
     assert "=== RevitPyIoT demo summary ===" in out
+    alert_lines = [line for line in out.splitlines() if re.search(r" (RAISED|ACKED|CLEARED) ", line)]
+    assert any(" mm/s" in line for line in alert_lines), out
+    assert not any(re.search(r"\d (Cel|kW\.h|ug/m3)\b", line) for line in alert_lines), out  # symbols: °C, kWh
     summary = out.split("=== RevitPyIoT demo summary ===")[1]
     raised = int(re.search(r"alerts: (\d+) raised", summary).group(1))
     assert raised >= 2
@@ -155,3 +158,17 @@ def test_health_lines_print_what_matters_and_summarise_the_rest():
     assert line == "HEALTH  last 5 s: 41 other changes on 2 elements (ok -> watch 21, watch -> ok 20)"
     assert view.minor_changes_line(5.0) is None  # per interval
     assert view.counts["health_changes"] == 44
+
+
+def test_console_alert_lines_show_unit_symbols_not_ucum_codes():
+    demo = _demo_module()
+    building = {"elements": [{"unique_id": "e1", "name": "Office 2.01 Temperature"}]}
+    view = demo.ConsoleView(building, use_colour=False)
+    printed: list[str] = []
+    view.print = printed.append
+    alert = {"alert_id": "a1", "unique_id": "e1", "severity": "warning", "state": "active",
+             "message": "Office 2.01 Temperature 26.4 Cel > 26 Cel (warning)"}   # an older sidecar's words
+    view.on_alert(alert)
+    view.on_alert({**alert, "state": "cleared", "message": "Office 2.01 Temperature back within limits (25.1 °C)"})
+    assert printed == ["RAISED warning  Office 2.01 Temperature: Office 2.01 Temperature 26.4 °C > 26 °C (warning)",
+                       "CLEARED warning  Office 2.01 Temperature: Office 2.01 Temperature back within limits (25.1 °C)"]

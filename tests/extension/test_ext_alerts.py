@@ -83,6 +83,24 @@ def test_alert_labels_and_actions_say_the_state():
     assert [a["alert_id"] for a in V.active_alerts([shelved, acked, returned], NOW)] == ["k"]
 
 
+def test_alerts_view_and_tag_text_show_unit_symbols_not_ucum_codes(fake_revit):
+    from revitpyiot import alerts_view as V
+    from revitpyiot import tags, ui
+    # the current sidecar writes symbols; an older sidecar's (or a stored) message has UCUM codes
+    old = _alert("u", sensor_id="T-1", severity="critical",
+                 message="Office 2.01 temperature 31.2 Cel > 30 Cel (critical), 2 kW.h, 4 ug/m3")
+    new = _alert("n", sensor_id="T-2", message="Office 2.02 temperature 31.2 °C > 30 °C (critical)")
+    shown = "Office 2.01 temperature 31.2 °C > 30 °C (critical), 2 kWh, 4 µg/m³"
+    assert ui.alert_message(old) == shown
+    assert shown in V.alert_label(old, NOW) and " Cel" not in V.alert_label(old, NOW)
+    row = V.alert_rows(None, [old], NOW)[0]
+    assert shown in row and not any(" Cel" in cell for cell in row if isinstance(cell, str))
+    assert shown in tags.alert_text(old) and " Cel" not in tags.alert_text(old)
+    assert ui.alert_message(new) == new["message"]  # symbols already: unchanged
+    assert ui.alert_message(_alert("c", message="Cellar pump 3 Cel/min; Cel")) == "Cellar pump 3 °C/min; Cel"
+    assert ui.unit_symbol("Cel") == "°C" and ui.unit_symbol("Pa") == "Pa" and ui.unit_symbol(None) == ""
+
+
 # -- against a real sidecar ---------------------------------------------------------------
 @pytest.fixture
 def env(fake_revit, monkeypatch):

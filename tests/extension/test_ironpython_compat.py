@@ -12,7 +12,7 @@ import tokenize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXTENSION = os.path.join(ROOT, "RevitPyIoT.extension")
-SHARED = [os.path.join(ROOT, "shared_schemas", "protocol.py"), os.path.join(ROOT, "shared_schemas", "paths.py")]
+SHARED = [os.path.join(ROOT, "shared_schemas", name) for name in ("protocol.py", "paths.py", "units.py")]
 
 
 def _python_files():

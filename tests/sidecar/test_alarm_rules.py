@@ -227,3 +227,17 @@ def test_ensemble_vigilance_detector_in_the_pipeline() -> None:
     rig.pipeline.rules.allocate(rig.model)                       # reconfigure: indices may mean other sensors
     assert sat not in detector.contextual.sensors_ and detector.resonance is not None
     assert sat not in detector.resonance.sensors_ and co2 not in detector.resonance.sensors_
+
+
+def test_alert_messages_are_sentences_with_unit_symbols_not_ucum_codes() -> None:
+    """The message is for people ("°C"); the sensor's unit stays UCUM ("Cel") in the configuration."""
+    rig = Rig(settings(rate_of_change={"per_sensor": {SAT: 0.1}, "window_s": 300, "deadband": 0.5},
+                       stale={"enabled": False}, flatline={"enabled": False}))
+    assert rig.model.sensors[rig.model.sensor_index[SAT]].unit == "Cel"
+    t0 = rig.now
+    rig.feed(SAT, [14.0, 14.5, 15.5, 15.8], t0=t0, dt=100)
+    raised = rig.last(kind="rate_of_change")["message"]
+    assert "°C/min, limit ±0.1 °C/min" in raised and "Cel" not in raised
+    rig.feed(SAT, [16.0], t0=t0 + 600)
+    returned = rig.last(kind="rate_of_change")["message"]
+    assert returned.endswith("back to normal (0.04 °C/min)") and "Cel" not in returned  # a rate, per minute

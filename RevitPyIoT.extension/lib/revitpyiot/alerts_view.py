@@ -70,7 +70,7 @@ def alert_label(alert, now=None):
     now = time.time() if now is None else now
     return u"[{0}] {1} - {2} ({3} ago; {4}) #{5}".format(
         alert.get("severity", u"?").upper(), rc.text(alert.get("sensor_id") or alert.get("unique_id")),
-        rc.text(alert.get("message", u"")), ui.age_text(now - (alert.get("raised_ts") or now)),
+        ui.alert_message(alert), ui.age_text(now - (alert.get("raised_ts") or now)),
         state_text(alert, now), alert.get("alert_id"))
 
 
@@ -81,7 +81,7 @@ def alert_rows(output, alerts, now=None):
         rows.append([alert.get("severity", u""),
                      ui.element_link(output, alert.get("element_id"), alert.get("unique_id")),
                      rc.text(alert.get("sensor_id") or u""),
-                     rc.text(alert.get("message", u"")),
+                     ui.alert_message(alert),
                      ui.age_text(now - (alert.get("raised_ts") or now)),
                      state_text(alert, now),
                      rc.text(alert.get("recommended_action") or u"")])

@@ -13,6 +13,7 @@ import os
 from revitpyiot import protocol as P
 from revitpyiot import alert_states
 from revitpyiot import revit_compat as rc
+from revitpyiot import ui
 from revitpyiot import extract
 
 GROUP_NAME = u"RevitPyIoT"
@@ -135,7 +136,7 @@ def tag_values(record, alert=None, alerts_known=False):
 def alert_text(alert):
     sensor = alert.get("sensor_id")
     return u"{0} {1}: {2}{3} ({4})".format(alert.get("severity", u""), alert.get("state", u""),
-                                         (sensor + u": ") if sensor else u"", alert.get("message", u""),
+                                         (sensor + u": ") if sensor else u"", ui.alert_message(alert),
                                          rc.utc_text(alert.get("updated_ts") or alert.get("raised_ts") or 0))
 
 

@@ -3,11 +3,24 @@
 HTML; element links come from ``output.linkify``)."""
 from __future__ import absolute_import
 
+import revitpyiot  # noqa: F401  (puts shared_schemas on sys.path)
 from revitpyiot import revit_compat as rc
+from shared_schemas import units
 
 SIDECAR_START_HINT = (u"Start it from the RevitPyIoT tray icon, or in a terminal run "
                       u"`revitpyiot-sidecar serve` (or `python -m sidecar serve` in the sidecar's "
                       u"Python environment), then click the button again.")
+
+
+def unit_symbol(code):
+    """A UCUM code as people read it: ``Cel`` -> ``°C`` (the shared table, ``shared_schemas.units``)."""
+    return units.unit_symbol(code)
+
+
+def alert_message(alert):
+    """An alert's sentence with units as symbols ("31.2 °C > 30 °C"). The sidecar writes them so;
+    a message written with UCUM codes (an older sidecar, a stored alert) is shown the same way."""
+    return units.symbols_in_text(rc.text(alert.get("message") or u""))
 
 
 def element_link(output, element_id, key=None, title=None):
