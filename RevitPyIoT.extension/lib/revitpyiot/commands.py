@@ -144,6 +144,8 @@ class SidecarJob(object):
     def request(self, work, apply, progress=None):
         if progress:
             self.output.print_md(progress)
+        if self._running == 0:
+            _show_progress(self.output, True)
         self._running += 1
         self.queue.background(self._work, work, apply)
         return self
@@ -163,16 +165,29 @@ class SidecarJob(object):
             self.result = apply(reply)
             self.applied += 1
         finally:
-            self._running -= 1
+            self._finished()
+
+    def _finished(self):
+        self._running -= 1
+        if self._running == 0:
+            _show_progress(self.output, False)
 
     def _request_failed(self, error):
         self.error = error
-        self._running -= 1
+        self._finished()
         self.output.print_md(error_text(self.settings, error, self.what))
 
     def _apply_failed(self, error):
         self.error = error
         self.output.print_md(error_text(self.settings, error, self.what))
+
+
+def _show_progress(output, busy):
+    """The output window's progress bar, moving (indeterminate) while the sidecar is asked."""
+    try:
+        output.indeterminate_progress(busy)
+    except Exception:       # an older pyRevit without it: the printed line is the progress
+        pass
 
 
 def _requesting(settings, request_type, body=None, timeout_s=None):
