@@ -353,3 +353,20 @@ def test_every_button_that_leaves_work_for_later_runs_in_the_persistent_engine(f
     for name in ("Connect", "Export Brick", "Live Sync"):           # a live session, not a queue
         with open(os.path.join(fake_host.find_bundle(name), "bundle.yaml"), encoding="utf-8") as handle:
             assert "persistent: true" in handle.read(), name
+
+
+@pytest.mark.parametrize("name", ["Colour by Health", "Write Health Tags", "Live View"])
+def test_a_document_closed_before_the_answer_is_left_alone(fake_revit, building, slow, name):
+    import ext_overlay
+    host, b = fake_revit, building
+    host.uiapp.ActiveUIDocument.ActiveView = b.plan
+    out = _click_while_slow(host, name)
+    host.uiapp._in_api_context = True                      # the user closes the model meanwhile
+    try:
+        b.doc.Close(False)
+    finally:
+        host.uiapp._in_api_context = False
+    host.settle()
+    assert "closed before the sidecar answered" in out.text(), out.text()
+    assert b.doc._committed == [] and ext_overlay.count_drawn(b.doc, b.plan) == 0
+    assert "failed" not in out.text()

@@ -624,7 +624,7 @@ def _still_open(ctx, view):
             return True
     except Exception:
         pass
-    ctx.output.print_md(u"The view was closed before the sidecar answered: nothing drawn.")
+    ctx.output.print_md(u"The model or the view was closed before the sidecar answered: nothing drawn or written.")
     return False
 
 
