@@ -97,19 +97,108 @@ class Context(object):
 
 def run(command):
     """Run ``command(ctx)`` and turn sidecar errors into messages."""
-    from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
+    from revitpyiot.transport.client import SidecarError
     ctx = Context()
     try:
         return command(ctx)
-    except SidecarUnavailable as error:
-        ctx.output.print_md(ui.sidecar_down_message(ctx.settings, error.message))
-    except SidecarTimeout as error:
-        ctx.output.print_md(u"**The sidecar did not answer in time** ({0}). It may be busy; try again, or "
-                            u"restart it from the tray icon.".format(rc.text(error.message)))
     except SidecarError as error:
-        ctx.output.print_md(u"**The sidecar refused the request**: `{0}` {1}".format(
-            error.code, rc.text(error.message)))
+        ctx.output.print_md(error_text(ctx.settings, error))
     return None
+
+
+def error_text(settings, error, what=None):
+    """What the user reads when a request failed (never a traceback)."""
+    from revitpyiot.transport.client import SidecarError, SidecarTimeout, SidecarUnavailable
+    if isinstance(error, SidecarUnavailable):
+        return ui.sidecar_down_message(settings, error.message)
+    if isinstance(error, SidecarTimeout):
+        return (u"**The sidecar did not answer in time** ({0}). It may be busy; try again, or "
+                u"restart it from the tray icon.".format(rc.text(error.message)))
+    if isinstance(error, SidecarError):
+        return u"**The sidecar refused the request**: `{0}` {1}".format(error.code, rc.text(error.message))
+    return u"**{0} failed**: {1}".format(what or u"The command", rc.text(error))
+
+
+class SidecarJob(object):
+    """A button's sidecar requests without holding Revit: each ``request(work, apply)`` runs
+    ``work()`` (the network) on a worker thread and ``apply(reply)`` (the Revit API, a
+    transaction, a modal form) on Revit's main thread through an ExternalEvent. ``apply`` may
+    start the next request (Alerts: list, pick, then acknowledge). Errors end up in the
+    click's output window; ``done`` once nothing runs or waits."""
+
+    def __init__(self, ctx, what):
+        from revitpyiot import main_thread
+        self.output = ctx.output
+        self.settings = ctx.settings
+        self.what = what
+        self.result = None
+        self.error = None
+        self.applied = 0
+        self._running = 0
+        self.queue = main_thread.MainThreadQueue(on_error=self._apply_failed)
+
+    @property
+    def done(self):
+        return self._running == 0
+
+    def request(self, work, apply, progress=None):
+        if progress:
+            self.output.print_md(progress)
+        if self._running == 0:
+            _show_progress(self.output, True)
+        self._running += 1
+        self.queue.background(self._work, work, apply)
+        return self
+
+    # worker thread
+    def _work(self, work, apply):
+        try:
+            reply = work()
+        except Exception as error:          # shown on the main thread, never lost on the worker
+            self.queue.post(self._request_failed, error)
+            return
+        self.queue.post(self._apply, apply, reply)
+
+    # main thread
+    def _apply(self, apply, reply):
+        try:
+            self.result = apply(reply)
+            self.applied += 1
+        finally:
+            self._finished()
+
+    def _finished(self):
+        self._running -= 1
+        if self._running == 0:
+            _show_progress(self.output, False)
+
+    def _request_failed(self, error):
+        self.error = error
+        self._finished()
+        self.output.print_md(error_text(self.settings, error, self.what))
+
+    def _apply_failed(self, error):
+        self.error = error
+        self.output.print_md(error_text(self.settings, error, self.what))
+
+
+def _show_progress(output, busy):
+    """The output window's progress bar, moving (indeterminate) while the sidecar is asked."""
+    try:
+        output.indeterminate_progress(busy)
+    except Exception:       # an older pyRevit without it: the printed line is the progress
+        pass
+
+
+def _requesting(settings, request_type, body=None, timeout_s=None):
+    """A worker-thread function: one request on a fresh client, closed after."""
+    def work():
+        client = settings.make_client(timeout_s)
+        try:
+            return client.request(request_type, body or {})
+        finally:
+            client.close()
+    return work
 
 
 def _hello(body, client):
@@ -474,12 +563,12 @@ def live_sync_selfinit(ui_button, bundle_dir):
 
 
 # -- Colour by Health / Live View / Clear Colours -------------------------------------
-def _snapshot(ctx):
-    client = ctx.client()
-    try:
-        return client.request(P.SNAPSHOT, {})
-    finally:
-        client.close()
+SNAPSHOT_PROGRESS = u"Asking the sidecar for the current health..."
+
+
+def _snapshot_then(ctx, what, apply):
+    """The ``snapshot`` request on a worker thread, ``apply(snapshot)`` on the main thread."""
+    return SidecarJob(ctx, what).request(_requesting(ctx.settings, P.SNAPSHOT), apply, SNAPSHOT_PROGRESS)
 
 
 def is_live_view(view):
@@ -512,18 +601,35 @@ def view_overlay(ctx, view):
 def colour_by_health(ctx):
     """Colour the active view by health. In the "RevitPyIoT Live" view with element overrides
     (printable; one transaction), everywhere else with the transient overlay (no change to the
-    model, the view or its template)."""
-    snapshot = _snapshot(ctx)
+    model, the view or its template). The snapshot is asked on a worker thread; the colours
+    are drawn on the main thread when it arrives (returns the ``SidecarJob``)."""
     view = ctx.uidoc.ActiveView
-    records = snapshot.get("health") or []
     out = ctx.output
     if is_live_view(view) or (overlay.has_template(view) and ctx.settings.template_mode ==
                               settings_mod.TEMPLATE_MODE_FILTERS and not view.IsTemplate):
-        return _colour_with_overrides(ctx, view, records)
+        return _snapshot_then(ctx, u"Colour by Health", lambda snapshot: _colour_with_overrides(
+            ctx, view, snapshot.get("health") or []) if _still_open(ctx, view) else None)
     reason = live_overlay.refusal_reason(view)
     if reason:
         out.print_md(u"**Cannot colour this view.** " + reason)
         return None
+    return _snapshot_then(ctx, u"Colour by Health", lambda snapshot: _colour_transient(
+        ctx, view, snapshot.get("health") or []) if _still_open(ctx, view) else None)
+
+
+def _still_open(ctx, view):
+    """The document and view of the click are still there when the reply arrives."""
+    try:
+        if ctx.doc is not None and ctx.doc.IsValidObject and (view is None or view.IsValidObject):
+            return True
+    except Exception:
+        pass
+    ctx.output.print_md(u"The model or the view was closed before the sidecar answered: nothing drawn or written.")
+    return False
+
+
+def _colour_transient(ctx, view, records):
+    out = ctx.output
     shown = view_overlay(ctx, view)
     shown.show_records(records)
     out.print_md(u"## Health in '{0}'".format(rc.text(view.Name)))
@@ -587,7 +693,15 @@ def live_view(ctx):
         if source is None or not source.CanViewBeDuplicated(DB.ViewDuplicateOption.Duplicate):
             ctx.output.print_md(u"**This view cannot be duplicated**: open a plan, section, elevation or 3D view.")
             return None
-    snapshot = _snapshot(ctx)
+    return _snapshot_then(ctx, LIVE_VIEW_NAME, lambda snapshot: _make_live_view(ctx, source, existing, snapshot)
+                          if _still_open(ctx, None) else None)
+
+
+def _make_live_view(ctx, source, existing, snapshot):
+    """Main thread, with the snapshot: the one named transaction of Live View."""
+    DB = rc._db()
+    if existing is not None and not existing.IsValidObject:
+        existing = None
     with rc.transaction(ctx.doc, TXN_LIVE_VIEW):
         view = existing
         if view is None:
@@ -699,8 +813,13 @@ def _data_dir():
 
 def write_health_tags(ctx):
     """On demand: one named transaction, only the values that changed; in a workshared model
-    nothing is borrowed (elements you do not own are skipped and listed)."""
-    snapshot = _snapshot(ctx)
+    nothing is borrowed (elements you do not own are skipped and listed). The snapshot comes on
+    a worker thread; the transaction runs on the main thread when it has arrived."""
+    return _snapshot_then(ctx, u"Write Health Tags", lambda snapshot: _write_tags(ctx, snapshot)
+                          if _still_open(ctx, None) else None)
+
+
+def _write_tags(ctx, snapshot):
     result = tags.TagResult()
     with rc.transaction(ctx.doc, tags.TXN_WRITE):
         tags.ensure_parameters(ctx.doc, _tag_categories(ctx.settings), _data_dir(), result)
@@ -729,63 +848,83 @@ def _user_name(ctx):
 
 def show_alerts(ctx):
     """List the standing alerts by group, then act on one: select and zoom to its element,
-    acknowledge it, shelve it for a chosen time or unshelve it (with the Revit user's name)."""
-    client = ctx.client()
-    try:
-        snapshot = client.request(P.SNAPSHOT, {})
-        now = time.time()
-        groups = alert_states.grouped(snapshot.get("alerts") or [], now)
-        active = groups[alert_states.GROUP_ACTIVE]
-        returned = groups[alert_states.GROUP_RETURNED]
-        shelved = groups[alert_states.GROUP_SHELVED]
-        out = ctx.output
-        if active:
-            out.print_table(alerts_view.alert_rows(out, active, now), columns=alerts_view.TABLE_COLUMNS,
-                            title=u"Active alerts ({0})".format(len(active)))
-        else:
-            out.print_md(u"No active alerts.")
-        if returned:
-            out.print_table(alerts_view.alert_rows(out, returned, now), columns=alerts_view.TABLE_COLUMNS,
-                            title=u"Returned to normal, waiting for acknowledgement ({0})".format(len(returned)))
-        if shelved:
-            out.print_table(alerts_view.alert_rows(out, shelved, now), columns=alerts_view.TABLE_COLUMNS,
-                            title=u"Shelved alerts ({0}, not counted as active)".format(len(shelved)))
-        listed = active + returned + shelved
-        if not listed:
-            return None
-        labels = [alerts_view.alert_label(a, now) for a in listed]
-        by_label = dict(zip(labels, listed))
-        picked = ctx.forms.SelectFromList.show(labels, title=u"Alerts", button_name=u"Show and act")
-        if not picked:
-            return None
-        alert = by_label[picked]
-        if not alerts_view.show_element(ctx.uidoc, alert):
-            out.print_md(u"The element of this alert is in a linked model or was deleted: it cannot be "
-                         u"selected here.")
-        action = ctx.forms.CommandSwitchWindow.show(alerts_view.actions_for(alert, now),
-                                                    message=rc.text(alert.get("message", u"")))
-        if action == alerts_view.ACTION_ACK:
-            return _acknowledge(ctx, client, alert)
-        if action == alerts_view.ACTION_SHELVE:
-            return _shelve(ctx, client, alert)
-        if action == alerts_view.ACTION_UNSHELVE:
-            user = _user_name(ctx)
-            unshelved = alerts_view.unshelve(client, alert, user)
-            out.print_md(u"Unshelved by {0}: {1}".format(user, rc.text(unshelved.get("message", u""))))
-            return unshelved
+    acknowledge it, shelve it for a chosen time or unshelve it (with the Revit user's name).
+    Every request runs on a worker thread; the tables, the forms (modal), the selection and
+    the answers come on the main thread between them."""
+    job = SidecarJob(ctx, u"Alerts")
+    return job.request(_requesting(ctx.settings, P.SNAPSHOT), lambda snapshot: _pick_alert(ctx, job, snapshot),
+                       u"Asking the sidecar for the standing alerts...")
+
+
+def _pick_alert(ctx, job, snapshot):
+    now = time.time()
+    groups = alert_states.grouped(snapshot.get("alerts") or [], now)
+    active = groups[alert_states.GROUP_ACTIVE]
+    returned = groups[alert_states.GROUP_RETURNED]
+    shelved = groups[alert_states.GROUP_SHELVED]
+    out = ctx.output
+    if active:
+        out.print_table(alerts_view.alert_rows(out, active, now), columns=alerts_view.TABLE_COLUMNS,
+                        title=u"Active alerts ({0})".format(len(active)))
+    else:
+        out.print_md(u"No active alerts.")
+    if returned:
+        out.print_table(alerts_view.alert_rows(out, returned, now), columns=alerts_view.TABLE_COLUMNS,
+                        title=u"Returned to normal, waiting for acknowledgement ({0})".format(len(returned)))
+    if shelved:
+        out.print_table(alerts_view.alert_rows(out, shelved, now), columns=alerts_view.TABLE_COLUMNS,
+                        title=u"Shelved alerts ({0}, not counted as active)".format(len(shelved)))
+    listed = active + returned + shelved
+    if not listed:
+        return None
+    labels = [alerts_view.alert_label(a, now) for a in listed]
+    by_label = dict(zip(labels, listed))
+    picked = ctx.forms.SelectFromList.show(labels, title=u"Alerts", button_name=u"Show and act")
+    if not picked:
+        return None
+    alert = by_label[picked]
+    if ctx.uidoc is None or not alerts_view.show_element(ctx.uidoc, alert):
+        out.print_md(u"The element of this alert is in a linked model or was deleted: it cannot be "
+                     u"selected here.")
+    action = ctx.forms.CommandSwitchWindow.show(alerts_view.actions_for(alert, now),
+                                                message=rc.text(alert.get("message", u"")))
+    if action == alerts_view.ACTION_ACK:
+        return _acknowledge(ctx, job, alert)
+    if action == alerts_view.ACTION_SHELVE:
+        return _shelve(ctx, job, alert)
+    if action == alerts_view.ACTION_UNSHELVE:
+        user = _user_name(ctx)
+
+        def unshelved(reply):
+            out.print_md(u"Unshelved by {0}: {1}".format(user, rc.text(reply.get("message", u""))))
+            return reply
+        job.request(_with_client(ctx.settings, alerts_view.unshelve, alert, user), unshelved)
         return alert
-    finally:
-        client.close()
+    return alert
 
 
-def _acknowledge(ctx, client, alert):
+def _with_client(settings, function, *args):
+    """A worker-thread function: ``function(client, *args)`` on a fresh client."""
+    def work():
+        client = settings.make_client()
+        try:
+            return function(client, *args)
+        finally:
+            client.close()
+    return work
+
+
+def _acknowledge(ctx, job, alert):
     user = _user_name(ctx)
-    acked = alerts_view.acknowledge(client, alert, user)
-    ctx.output.print_md(u"Acknowledged by {0}: {1}".format(user, rc.text(acked.get("message", u""))))
-    return acked
+
+    def acknowledged(acked):
+        ctx.output.print_md(u"Acknowledged by {0}: {1}".format(user, rc.text(acked.get("message", u""))))
+        return acked
+    job.request(_with_client(ctx.settings, alerts_view.acknowledge, alert, user), acknowledged)
+    return alert
 
 
-def _shelve(ctx, client, alert):
+def _shelve(ctx, job, alert):
     labels = [label for label, _ in alerts_view.SHELVE_DURATIONS]
     picked = ctx.forms.CommandSwitchWindow.show(labels, message=u"Shelve this alert for how long?")
     if not picked:
@@ -796,12 +935,16 @@ def _shelve(ctx, client, alert):
     if reason is None:     # cancelled
         return alert
     user = _user_name(ctx)
-    shelved = alerts_view.shelve(client, alert, user, duration_s, reason.strip() or None)
-    ctx.output.print_md(u"Shelved by {0} until {1}: {2}. It stays listed under *Shelved alerts* and is not "
-                        u"counted as active until then.".format(user, rc.utc_text(shelved.get("shelved_until")
-                                                                                  or 0.0),
-                                                                 rc.text(shelved.get("message", u""))))
-    return shelved
+
+    def shelved_(shelved):
+        ctx.output.print_md(u"Shelved by {0} until {1}: {2}. It stays listed under *Shelved alerts* and is not "
+                            u"counted as active until then.".format(
+                                user, rc.utc_text(shelved.get("shelved_until") or 0.0),
+                                rc.text(shelved.get("message", u""))))
+        return shelved
+    job.request(_with_client(ctx.settings, alerts_view.shelve, alert, user, duration_s, reason.strip() or None),
+                shelved_)
+    return alert
 
 
 # -- Settings / Dashboard --------------------------------------------------------------
@@ -867,17 +1010,27 @@ def _selected_unique_id(ctx):
 
 
 def open_dashboard(ctx):
-    from revitpyiot.transport.client import SidecarError
-    status = None
-    try:
-        client = ctx.client(timeout_s=0.5)
+    """Open the sidecar's dashboard (the selected element's page when one is selected). The
+    ``status`` request runs on a worker thread; the browser opens from the main thread."""
+    unique_id = _selected_unique_id(ctx)          # the Revit API: read here, on the main thread
+    settings = ctx.settings
+    out = ctx.output
+    box = {"url": None}
+    job = SidecarJob(ctx, u"Open Dashboard")
+
+    def work():
+        from revitpyiot.transport.client import SidecarError
         try:
-            status = client.request(P.STATUS, {})
-        finally:
-            client.close()
-    except SidecarError as error:
-        ctx.output.print_md(u"The sidecar does not answer ({0}): opening the dashboard URL from Settings."
-                            .format(rc.text(error.message)))
-    url = dashboard_url(ctx.settings, status, _selected_unique_id(ctx))
-    ctx.script.open_url(url)
-    return url
+            return _requesting(settings, P.STATUS, timeout_s=0.5)(), None
+        except SidecarError as error:
+            return None, error
+
+    def opened(reply):
+        status, error = reply
+        if error is not None:
+            out.print_md(u"The sidecar does not answer ({0}): opening the dashboard URL from Settings."
+                         .format(rc.text(error.message)))
+        box["url"] = dashboard_url(settings, status, unique_id)
+        ctx.script.open_url(box["url"])
+        return box["url"]
+    return job.request(work, opened)

@@ -8,7 +8,11 @@ only calls ``step``/``go_to``/``back_to_live``. Nothing is written to the model.
 
 A sensor's past status comes from its reading and the limits in its ``IoT Limit ...``
 parameters (the sidecar's own limits are not part of ``history``): beyond a critical limit
-critical, beyond a limit warning, otherwise ok; no reading: unknown.
+critical, beyond a limit warning, otherwise ok; no reading: unknown. An equipment's past
+status is rolled up from its sensors' (``IoT Host``: its UniqueId or Mark; or the family it is
+nested in) as live health does: worst wins; unknown when none of its sensors has a reading;
+at least watch when some report and others are silent. Equipment with no sensor keeps its
+colour (live health has no evidence for it either).
 """
 from __future__ import absolute_import
 
@@ -21,6 +25,17 @@ from revitpyiot import extract
 STEPS_S = (("-1 h", -3600.0), ("-10 min", -600.0), ("+10 min", 600.0), ("+1 h", 3600.0))
 WINDOW_S = 24 * 3600.0          # how far back the slider reaches
 LOOKBACK_S = 900.0
+
+
+def equipment_status(statuses):
+    """An equipment's status from its sensors' statuses, as the sidecar's health does it."""
+    known = [status for status in statuses if status != P.STATUS_UNKNOWN]
+    if not known:
+        return P.STATUS_UNKNOWN
+    status = P.worst_status(known)
+    if len(known) < len(statuses) and P.STATUS_RANK[status] < P.STATUS_RANK[P.STATUS_WATCH]:
+        return P.STATUS_WATCH           # some sensors silent while others report
+    return status
 
 
 def past_status(value, limits):
@@ -46,6 +61,7 @@ class ReplayController(object):
         self.queue = queue
         self.clock = clock or time.time
         self.sensors = {}                 # sensor_id -> (unique_id, limits)
+        self.hosts = {}                   # sensor_id -> its equipment's unique_id
         self.at = None                    # the time shown, None: live
         self.shown = []                   # times drawn, in order (tests, the window's label)
         self.live_statuses = {}
@@ -54,16 +70,32 @@ class ReplayController(object):
     def collect_sensors(self):
         """Main thread: the view's sensors with their ids and limits (cheap parameter reads)."""
         DB = rc._db()
+        marks = {}
+        uids = set()
+        host_refs = {}
         for element in DB.FilteredElementCollector(self.doc).WhereElementIsNotElementType():
             param = element.LookupParameter(P.PARAM_SENSOR_ID)
             if param is None or not param.HasValue:
+                mark = extract._param_text(element, "ALL_MODEL_MARK")
+                if mark:
+                    marks.setdefault(rc.text(mark), element.UniqueId)
+                uids.add(element.UniqueId)
                 continue
             limits = {}
             for key, name in extract.LIMIT_PARAMS:
                 value = extract._lookup_number(self.doc, element, name)
                 if value is not None:
                     limits[key] = value
-            self.sensors[rc.text(param.AsString())] = (element.UniqueId, limits)
+            sensor_id = rc.text(param.AsString())
+            self.sensors[sensor_id] = (element.UniqueId, limits)
+            ref = extract._lookup_text(self.doc, element, P.PARAM_HOST)
+            parent = getattr(element, "SuperComponent", None)
+            host_refs[sensor_id] = (rc.text(ref) if ref else None,
+                                    parent.UniqueId if parent is not None else None)
+        for sensor_id, (ref, parent) in host_refs.items():
+            host = (ref if ref in uids else marks.get(ref)) if ref else parent
+            if host:
+                self.hosts[sensor_id] = host
         self.live_statuses = dict(self.overlay.statuses)
         if self.session is not None:
             self.session.replaying = True     # live events are kept, not drawn, while replaying
@@ -85,12 +117,19 @@ class ReplayController(object):
     # worker thread
     def _fetch(self, ts):
         records = []
+        by_host = {}
         for sensor_id, (unique_id, limits) in list(self.sensors.items()):
             reply = self.client.request(P.HISTORY, {"sensor_id": sensor_id, "start_ts": ts - LOOKBACK_S,
                                                     "end_ts": ts, "resolution": "raw"})
             values = reply.get("value") or []
             value = float(values[-1]) if values else None
-            records.append({"unique_id": unique_id, "status": past_status(value, limits)})
+            status = past_status(value, limits)
+            records.append({"unique_id": unique_id, "status": status})
+            host = self.hosts.get(sensor_id)
+            if host is not None:
+                by_host.setdefault(host, []).append(status)
+        for host, statuses in sorted(by_host.items()):
+            records.append({"unique_id": host, "status": equipment_status(statuses)})
         heat = self.heat.values_at(ts) if self.heat is not None else {}
         self.queue.post(self._draw, ts, records, heat)
 

@@ -6,6 +6,7 @@ class PyRevitOutputWindow:
         self.entries = []       # (kind, payload)
         self.title = None
         self.closed = False
+        self.progress = []      # indeterminate_progress states, in order
 
     def set_title(self, new_title):
         self.title = new_title
@@ -24,6 +25,9 @@ class PyRevitOutputWindow:
         ids = element_ids if isinstance(element_ids, (list, tuple)) else [element_ids]
         values = ",".join(str(i.Value) for i in ids)
         return f"<a class=\"elementlink\" data-ids=\"{values}\">{title or values}</a>"
+
+    def indeterminate_progress(self, state):
+        self.progress.append(bool(state))
 
     def close(self):
         self.closed = True
