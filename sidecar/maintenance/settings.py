@@ -42,6 +42,7 @@ class AnalyticsSettings:
     anomaly_window_s: float = 600.0   # an equipment's anomaly evidence = its sensors' max score over this
     workorder_threshold: float = 0.7  # raise a work order at this failure probability
     close_below: float = 0.3          # close it when the probability falls below this
+    warning_floor: float = 0.4        # the probability while a limit warning stands (a critical: 1.0)
     model: str = "auto"               # auto: a learned model when one is trained/loaded; trend: never
     train_interval_hours: float = 24.0
     history_days: float = 30.0        # history the learned model trains on (historian 1-minute roll-ups)
@@ -76,7 +77,9 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
         anomaly_warmup_readings=table.integer("anomaly_warmup_readings", d.anomaly_warmup_readings,
                                               MIN_WARMUP_READINGS, MAX_WARMUP_READINGS, expected="an integer"),
         anomaly_window_s=table.number("anomaly_window_s", d.anomaly_window_s, 0.0, 7 * 86400.0, above=True),
-        workorder_threshold=threshold, close_below=close_below, model=table.choice("model", MODELS, d.model),
+        workorder_threshold=threshold, close_below=close_below,
+        warning_floor=table.number("warning_floor", d.warning_floor, 0.0, 1.0),
+        model=table.choice("model", MODELS, d.model),
         train_interval_hours=table.number("train_interval_hours", d.train_interval_hours, 0.0, 24.0 * 365,
                                           above=True),
         history_days=table.number("history_days", d.history_days, 0.0, 3650.0, above=True),

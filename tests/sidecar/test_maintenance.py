@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,66 @@ def test_analytics_settings() -> None:
         # see tests/analytics/test_models_health_workorders.py)
         with pytest.raises(ConfigError, match=words):
             config_from_mapping({"analytics": bad})
+
+
+async def test_past_critical_is_failing_now_and_agrees_with_the_alarm(tmp_path: Path) -> None:
+    """The demo's contradiction: at 8.9 mm/s over a 7.1 critical limit the record said a few per
+    cent "rising toward its critical limit". Past a critical limit the equipment is failing now;
+    a limit warning raises the floor; once the alarm returns the figures follow the trend."""
+    plant = Plant(tmp_path)
+    try:
+        await plant.run(6 * 60, lambda h: 2.0)
+        assert plant.health(AHU)["failure_probability"] < 0.2
+        # A limit warning (4.5 mm/s) without a trend toward the critical limit: the floor.
+        await plant.run(30, lambda h: 5.2)
+        warned = plant.pipeline.open_alerts([AHU])
+        assert any(a.kind == "limit_high" and a.severity == "warning" for a in warned)
+        record = plant.health(AHU)
+        assert plant.engine.settings.warning_floor <= record["failure_probability"] < 1.0
+        assert any("past its warning limit" in d for d in record["drivers"])
+        # The fan jumps to 8.9 mm/s: the critical limit alarm and the record agree.
+        await plant.run(20, lambda h: 8.9)
+        critical = [a for a in plant.pipeline.open_alerts([AHU]) if a.kind == "limit_high" and a.severity == "critical"]
+        assert critical and critical[0].sensor_id == "ahu1.sf_vib"
+        record = plant.health(AHU)
+        assert record["failure_probability"] == 1.0 and record["ttf_hours"] == 0.0
+        assert any(re.fullmatch(r"AHU-1 Supply Fan Vibration 8\.\d+ mm/s is past its critical limit 7\.1 mm/s now", d)
+                   for d in record["drivers"]), record["drivers"]
+        assert not any("toward" in d for d in record["drivers"] if "Fan Vibration" in d)
+        assert plant.health(PUMP)["failure_probability"] < 0.2
+        assert AHU in plant.engine.orders.open_ and plant.engine.orders.open_[AHU].priority == "high"
+        # Repaired: the alarm returns, the figures follow the trend again (no "past" driver).
+        await plant.run(3 * 60, lambda h: 2.0)
+        assert not [a for a in plant.pipeline.open_alerts([AHU]) if a.kind == "limit_high"]
+        record = plant.health(AHU)
+        assert record["failure_probability"] < plant.engine.settings.close_below
+        assert record["ttf_hours"] != 0.0
+        assert not any("past its" in d for d in record["drivers"])
+        assert AHU not in plant.engine.orders.open_
+    finally:
+        await plant.engine.stop()
+
+
+def test_limit_state_reads_alerts_and_latest_values() -> None:
+    """Unit: an active critical limit alert alone (the reading back inside, the alarm in its
+    off-delay) and a latest reading past the limit alone (the alarm in its on-delay) both count."""
+    from types import SimpleNamespace
+
+    from sidecar.maintenance.engine import SensorPlan, SensorResult, limit_state
+
+    plans = {"v": SensorPlan("v", "vibration", "Fan Vibration", "mm/s", "fan", math.nan, 7.1),
+             "d": SensorPlan("d", "position", "Damper", "%", "fan", math.nan, 100.0)}
+    sensors = [SimpleNamespace(sensor_id="v", index=0), SimpleNamespace(sensor_id="d", index=1)]
+
+    def alert(index: int, severity: str, value: float, threshold: float) -> Any:
+        return SimpleNamespace(kind="limit_high", sensor_index=index, severity=severity, value=value,
+                               threshold=threshold)
+
+    failing, warned = limit_state([], sensors, plans, {"v": SensorResult(latest=7.4), "d": SensorResult(latest=101.0)})
+    assert failing == {"v": "Fan Vibration 7.4 mm/s is past its critical limit 7.1 mm/s now"} and not warned
+    failing, _ = limit_state([alert(0, "critical", 8.0, 7.1)], sensors, plans, {"v": SensorResult(latest=7.0)})
+    assert "in critical alarm" in failing["v"] and "latest 7 mm/s" in failing["v"]
+    failing, warned = limit_state([alert(0, "warning", 5.0, 4.5)], sensors, plans, {"v": SensorResult(latest=5.1)})
+    assert not failing and warned == {"v": "Fan Vibration 5.1 mm/s is past its warning limit 4.5 mm/s"}
+    failing, warned = limit_state([], sensors, plans, {"v": SensorResult(latest=6.9)})
+    assert not failing and not warned
