@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +57,9 @@ from sidecar.maintenance.trend import (
     Risk,
     Trend,
     calibrate,
-    combine,
-    crossing_risk,
-    robust_trend,
+    past_critical,
+    risk_now,
+    windowed_trend,
 )
 from sidecar.model import BuildingModel
 from sidecar.port import PipelinePort
@@ -120,6 +120,7 @@ class Analysis:
     def __init__(self, settings: AnalyticsSettings) -> None:
         self.settings = settings
         self.bins = MinuteBins(max(settings.window_hours, settings.long_window_hours) * 3600.0)
+        self.hours = MinuteBins(settings.reference_days * 86400.0, 3600.0)   # each sensor's normal range
         self.detector: Detector | None = None
         if settings.anomaly:
             from sidecar.analytics.detectors.live import build_anomaly_detector
@@ -133,6 +134,7 @@ class Analysis:
         s = self.settings
         for sid, ts, value in collected:
             self.bins.add(sid, ts, value)
+            self.hours.add(sid, ts, value)
             ok = np.flatnonzero(np.isfinite(ts) & np.isfinite(value))
             if len(ok):
                 k = int(ok[np.argmax(ts[ok])])
@@ -160,15 +162,9 @@ class Analysis:
                 self.score_log[sid] = entries
                 result.anomaly = max((e[1] for e in entries), default=0.0)
             t, x = self.bins.series(sid)
-            trend = self.trend_of(t, x, now) if plan.quantity not in SKIP_QUANTITIES else None
+            trend = self.trend_of(sid, t, x, now) if plan.quantity not in SKIP_QUANTITIES else None
             if trend is not None and trend.span_h * 60.0 >= s.min_span_minutes:
-                risk = crossing_risk(trend, plan.low_critical, plan.high_critical, s.horizon_hours)
-                if risk.beyond and math.isfinite(result.latest) and \
-                        not past_critical(result.latest, plan.low_critical, plan.high_critical):
-                    # The line lags a step back inside (the alarm has returned): the level now is
-                    # the latest reading's, the rate still the trend's.
-                    trend = replace(trend, level=result.latest)
-                    risk = crossing_risk(trend, plan.low_critical, plan.high_critical, s.horizon_hours)
+                risk = risk_now(trend, result.latest, plan.low_critical, plan.high_critical, s.horizon_hours)
                 result.trend, result.risk, result.p = trend, risk, calibrate(risk.z)
                 if self.model is not None and not risk.beyond:
                     row = learned.feature_row(trend, risk, plan.quantity, plan.equipment_kind, s.horizon_hours)
@@ -181,18 +177,17 @@ class Analysis:
                 results[sid].p = float(p)
         return results
 
-    def trend_of(self, t: np.ndarray, x: np.ndarray, now: float) -> Trend | None:
+    def trend_of(self, sid: str, t: np.ndarray, x: np.ndarray, now: float) -> Trend | None:
         s = self.settings
-        short = t >= now - s.window_hours * 3600.0
-        trend = robust_trend(t[short], x[short], now)
-        if trend is None:
-            return None
-        long = t >= now - s.long_window_hours * 3600.0
-        return combine(trend, robust_trend(t[long], x[long], now) if long.sum() > short.sum() else None)
+        hours_t, hours_x = self.hours.series(sid)
+        reference = hours_x[hours_t + 1800.0 <= now - s.window_hours * 3600.0]   # whole hours before the short window
+        return windowed_trend(t, x, now, s.window_hours, s.long_window_hours, reference)
 
     def forget_missing(self, keep: set[str]) -> None:
         for sid in [k for k in self.bins.buckets if k not in keep]:
             self.bins.forget(sid)
+        for sid in [k for k in self.hours.buckets if k not in keep]:
+            self.hours.forget(sid)
         for sid in [k for k in self.latest if k not in keep]:
             del self.latest[sid]
         for sid in [k for k in self.score_log if k not in keep]:
@@ -520,11 +515,6 @@ async def answer_workorders(body: dict[str, Any], data_dir: Path, model: Any) ->
     limit = int(body.get("limit", 100))
     orders = await asyncio.to_thread(select_orders, Path(data_dir) / WORKORDER_FILE, status, limit, labels_of(model))
     return {"workorders": orders}
-
-
-def past_critical(value: float, low_critical: float, high_critical: float) -> bool:
-    """Whether ``value`` lies beyond a critical limit (nan limits and values never do)."""
-    return value > high_critical or value < low_critical
 
 
 def limit_state(alerts: list[Alert], sensors: list[Any], plans: dict[str, SensorPlan],

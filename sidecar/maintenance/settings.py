@@ -36,6 +36,7 @@ class AnalyticsSettings:
     window_hours: float = 6.0         # short trend window: the level now and the recent slope
     long_window_hours: float = 24.0   # long trend window: the slope must agree (one-minute means kept)
     min_span_minutes: float = 10.0    # a trend needs at least this much data
+    reference_days: float = 7.0       # each sensor's normal range: its hourly means over this (a week)
     anomaly: bool = True              # run an anomaly detector for health evidence
     anomaly_model: str = DEFAULT_ANOMALY_MODEL   # which (sidecar.analytics.detectors.live.ANOMALY_MODELS)
     anomaly_warmup_readings: int = DEFAULT_WARMUP_READINGS   # per-sensor warm-up of ensemble-vigilance
@@ -71,6 +72,7 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
         window_hours=table.number("window_hours", d.window_hours, 0.0, 24.0 * 14, above=True),
         long_window_hours=table.number("long_window_hours", d.long_window_hours, 0.0, 24.0 * 28, above=True),
         min_span_minutes=table.number("min_span_minutes", d.min_span_minutes, 0.0, 24.0 * 60),
+        reference_days=table.number("reference_days", d.reference_days, 1.0, 365.0),
         anomaly=table.flag("anomaly", d.anomaly),
         anomaly_model=table.choice("anomaly_model", ANOMALY_MODELS, d.anomaly_model),
         # "an integer": the wording this key's errors have always had (tests pin it)

@@ -21,7 +21,7 @@ from sidecar.maintenance import learned
 from sidecar.maintenance.engine import MaintenanceEngine
 from sidecar.maintenance.orders import select_orders
 from sidecar.maintenance.settings import parse_analytics
-from sidecar.maintenance.trend import calibrate, crossing_risk, robust_trend
+from sidecar.maintenance.trend import calibrate, crossing_risk, risk_now, robust_trend
 from sidecar.model import build_model
 from sidecar.pipeline import Pipeline
 from sidecar.readings import ReadingBatch
@@ -46,15 +46,18 @@ class Plant:
                                         lambda: self.pipeline, None, 3600.0, clock=lambda: self.now)
         self.rng = np.random.default_rng(5)
 
-    async def run(self, minutes: int, ahu_vibration: Any, every: int = 10) -> None:
-        """``minutes`` of readings (``ahu_vibration(t_hours_since_T0)``), an engine run every ``every``."""
+    async def run(self, minutes: int, ahu_vibration: Any, every: int = 10,
+                  supply_air: Any = lambda h: 13.0) -> None:
+        """``minutes`` of readings (``ahu_vibration(t_hours_since_T0)``, ``supply_air(...)``), an
+        engine run every ``every``."""
         ids = ["ahu1.sf_vib", "ahu1.sat", "chwp1.vib"]
         index = np.array([self.model.sensor_index[s] for s in ids], dtype=np.int32)
         for _ in range(minutes):
             self.now += MINUTE
             hours = (self.now - T0) / 3600.0
             noise = self.rng.normal(0.0, 1.0, 3)
-            values = np.array([ahu_vibration(hours) + 0.05 * noise[0], 13.0 + 0.2 * noise[1], 2.0 + 0.05 * noise[2]])
+            values = np.array([ahu_vibration(hours) + 0.05 * noise[0], supply_air(hours) + 0.2 * noise[1],
+                               2.0 + 0.05 * noise[2]])
             self.pipeline.submit(ReadingBatch(self.model, index, np.full(3, self.now), values))
             if int((self.now - T0) / MINUTE) % every == 0:
                 await self.engine.run_once()
@@ -315,3 +318,66 @@ def test_limit_state_reads_alerts_and_latest_values() -> None:
     assert not failing and warned == {"v": "Fan Vibration 5.1 mm/s is past its warning limit 4.5 mm/s"}
     failing, warned = limit_state([], sensors, plans, {"v": SensorResult(latest=6.9)})
     assert not failing and not warned
+
+
+def _daily(h: float) -> float:
+    """A supply-air temperature with a daily swing of +-1.5 K around 13 degC."""
+    return 13.0 + 1.5 * math.sin(2 * math.pi * h / 24.0)
+
+
+async def test_temperature_drift_over_a_daily_swing_is_caught_with_lead_time(tmp_path: Path) -> None:
+    """A drift the long window cannot confirm yet (it still holds a flat day) but which has left
+    the sensor's own normal range (its hourly means of the days before): a work order before the
+    critical limit. The daily swing alone, the days before, raised nothing."""
+    plant = Plant(tmp_path)
+    try:
+        await plant.run(32 * 60, lambda h: 2.0, supply_air=_daily)
+        assert plant.health(AHU)["failure_probability"] < 0.2 and not plant.engine.orders.open_
+
+        def drifting(h: float) -> float:   # +1 K/h from hour 32: past 24 degC (critical) near hour 42
+            return _daily(h) + max(0.0, h - 32.0)
+
+        while AHU not in plant.engine.orders.open_ and drifting((plant.now - T0) / 3600.0) < 23.5:
+            await plant.run(10, lambda h: 2.0, supply_air=drifting)
+        level = drifting((plant.now - T0) / 3600.0)
+        assert AHU in plant.engine.orders.open_, f"no work order before the critical limit (now {level:.1f})"
+        # ~5 h or more of lead at 1 K/h (the long window alone, which must confirm the rate, gave ~3 h)
+        assert level < 19.0
+        record = plant.health(AHU)
+        assert record["failure_probability"] >= 0.7 and record["ttf_hours"] is not None
+        assert any("Supply Air Temperature" in d and "toward its critical limit 24" in d for d in record["drivers"])
+    finally:
+        await plant.engine.stop()
+
+
+def test_slow_drift_reaches_a_work_order_ahead_of_the_limit() -> None:
+    """A slow drift, 72 h from normal to past the critical limit, after two flat days: the
+    engine's trend (``windowed_trend`` + ``risk_now`` + ``calibrate``) crosses 0.7 hours ahead of
+    the limit with a time to failure near the truth, and the flat days stay low."""
+    from sidecar.maintenance.trend import windowed_trend
+
+    rng = np.random.default_rng(7)
+    t = T0 + MINUTE * np.arange(5 * 1440)
+    hours = (t - T0) / 3600.0
+    rate = (8.0 - 2.0) / 72.0     # 2 -> 8 mm/s over 72 h; past 7.1 after ~61 h of drift
+    x = 2.0 + rate * np.clip(hours - 48.0, 0.0, None) + rng.normal(0, 0.05, len(t))
+    cross = 48.0 + (7.1 - 2.0) / rate
+    hour_start = np.floor((t - T0) / 3600.0)
+    first_order = None
+    for now_h in np.arange(30.0, cross, 0.5):
+        now = T0 + now_h * 3600.0
+        sel = (t <= now) & (t > now - 24 * 3600.0)
+        done = hour_start + 1 <= now_h - 6.0
+        reference = np.array([x[hour_start == k].mean() for k in np.unique(hour_start[done & (t > now - 7 * 86400)])])
+        trend = windowed_trend(t[sel], x[sel], now, 6.0, 24.0, reference)
+        assert trend is not None
+        risk = risk_now(trend, float(x[sel][-1]), math.nan, 7.1, 24.0)
+        p = calibrate(risk.z)
+        if now_h < 48.0:
+            assert p < 0.2, (now_h, p)
+        if first_order is None and p >= 0.7:
+            first_order = (now_h, risk.ttf_hours)
+    assert first_order is not None, "no work order before the critical limit"
+    lead = cross - first_order[0]
+    assert lead >= 3.0, lead
+    assert first_order[1] is not None and abs(first_order[1] - lead) < 0.5 * lead
