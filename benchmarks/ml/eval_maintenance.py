@@ -159,22 +159,24 @@ def reliability(p: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
     return out
 
 
-def work_orders(rows: list[dict[str, Any]], a: Any, b: Any, legacy: bool = False
-                ) -> dict[str, list[tuple[float, float, Any]]]:
-    """Per equipment: (time raised, its p, ttf) of each work order, with the engine's hysteresis.
-    A row past its critical limit is p 1.0, ttf 0 h (``limit_state``), except for the legacy engine."""
+def work_orders(rows: list[dict[str, Any]], a: Any, b: Any, legacy: bool = False, key: str = "uid"
+                ) -> dict[Any, list[tuple[float, float, Any]]]:
+    """Per equipment (``key`` "uid"; "sensor": as if each sensor were its own equipment, which
+    attributes an order to the fault that caused it where one equipment carries two scenarios):
+    (time raised, its p, ttf) of each work order, with the engine's hysteresis. A row past its
+    critical limit is p 1.0, ttf 0 h (``limit_state``), except for the legacy engine."""
     from sidecar.maintenance.trend import calibrate
 
-    by_eq: dict[str, dict[float, tuple[float, Any]]] = {}
+    by_eq: dict[Any, dict[float, tuple[float, Any]]] = {}
     for r in rows:
         if r["past"] and not legacy:
             p, ttf = 1.0, 0.0
         else:
             p, ttf = calibrate(r["z_legacy" if legacy else "z"], a, b), r["ttf_legacy" if legacy else "ttf"]
-        cur = by_eq.setdefault(r["uid"], {}).get(r["t"])
+        cur = by_eq.setdefault(r[key], {}).get(r["t"])
         if cur is None or p > cur[0]:
-            by_eq[r["uid"]][r["t"]] = (p, ttf)
-    out: dict[str, list[tuple[float, float, Any]]] = {}
+            by_eq[r[key]][r["t"]] = (p, ttf)
+    out: dict[Any, list[tuple[float, float, Any]]] = {}
     for uid, points in by_eq.items():
         open_ = False
         for t in sorted(points):
@@ -189,13 +191,14 @@ def work_orders(rows: list[dict[str, Any]], a: Any, b: Any, legacy: bool = False
 
 def scenario_rows(model: Any, scenarios: list[Any], rows: list[dict[str, Any]], a: Any, b: Any,
                   legacy: bool) -> list[dict[str, Any]]:
-    orders = work_orders(rows, a, b, legacy)
+    orders = work_orders(rows, a, b, legacy, key="sensor")
     out = []
     for sc in scenarios:
         sensor = model.sensors[model.sensor_index[sc.sensor_id]]
         uid = sensor.host
         if uid is None or model.elements[uid].kind != "equipment":
             continue
+        uid = sensor.index   # orders of this sensor (see work_orders)
         start = sc.start_h * 3600.0
         sensor_rows = [r for r in rows if r["sensor"] == sensor.index and r["t"] >= start]
         fail = next((r["t"] + r["actual_h"] * 3600.0 for r in sensor_rows if math.isfinite(r["actual_h"])), math.nan)

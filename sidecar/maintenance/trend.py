@@ -31,8 +31,8 @@ import numpy as np
 KAPPA = 0.15
 # Isotonic calibration of z (knots, probabilities), fitted by benchmarks/ml/eval_maintenance.py on
 # seed 11 of the simulator runs (docs/analytics.md); ``calibrate`` interpolates between knots.
-CALIBRATION_Z: tuple[float, ...] = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 3.0, 3.5)
-CALIBRATION_P: tuple[float, ...] = (0.0057, 0.0078, 0.0213, 0.0952, 0.1364, 0.1528, 0.1872, 0.1872, 0.8182)
+CALIBRATION_Z: tuple[float, ...] = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.5, 3.0, 3.5)
+CALIBRATION_P: tuple[float, ...] = (0.0057, 0.0071, 0.0071, 0.1714, 0.1818, 0.197, 0.2599, 0.2599, 0.3043, 1.0)
 Z_CLIP = 8.0           # z beyond +-8 carries no more information (and would dominate the fit)
 # Quantities whose critical limits are physical end stops, not failures: a damper or valve sits at
 # 100 % by design; status, occupancy and energy counters have no degradation trend.

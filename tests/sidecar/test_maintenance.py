@@ -242,6 +242,9 @@ def test_analytics_settings() -> None:
     chosen = config_from_mapping({"analytics": {"anomaly_model": "ensemble-vigilance",
                                                 "anomaly_warmup_readings": 1440}}).analytics
     assert (chosen.anomaly_model, chosen.anomaly_warmup_readings) == ("ensemble-vigilance", 1440)
+    assert (defaults.warning_floor, defaults.reference_days) == (0.4, 7.0)
+    tuned = config_from_mapping({"analytics": {"warning_floor": 0.5, "reference_days": 14}}).analytics
+    assert (tuned.warning_floor, tuned.reference_days) == (0.5, 14.0)
     for bad, words in (({"interval_s": 0}, "analytics.interval_s"), ({"anomaly": "yes"}, "analytics.anomaly"),
                        ({"model": "magic"}, "analytics.model"), ({"intervall_s": 5}, "intervall_s"),
                        ({"anomaly_model": "vigilance"}, ("analytics.anomaly_model: must be one of streaming, "
@@ -250,6 +253,8 @@ def test_analytics_settings() -> None:
                                                          r"integer in \[104, 10000000\], got 50")),
                        ({"anomaly_warmup_readings": 750.0}, "analytics.anomaly_warmup_readings: expected an integer"),
                        ({"anomaly_warmup_readings": True}, "analytics.anomaly_warmup_readings: expected an integer"),
+                       ({"warning_floor": 1.5}, "analytics.warning_floor"),
+                       ({"reference_days": 0.5}, "analytics.reference_days"),
                        ({"close_below": 0.8}, "close_below"), ({"anomaly_driver_above": 1.5}, "anomaly_driver_above")):
         # ([analytics.health] weighted a second health score that is gone: ignored with a warning,
         # see tests/analytics/test_models_health_workorders.py)
