@@ -9,8 +9,11 @@ Every ``interval_s`` (an asyncio task of the service):
    ``analytics.live``: ``streaming`` by default or ``ensemble-vigilance``), each
    sensor's robust trend toward its critical limit -> time to failure and failure probability
    (calibrated trend estimator, or the learned model when one is loaded);
-3. on the loop: per equipment, the drivers that explain that evidence (trends; the worst
-   anomaly score above ``anomaly_driver_above``), then ``PipelinePort.feed_failure`` (so
+3. on the loop: per equipment, the alarm state first (``limit_state``: a sensor past a critical
+   limit, by its active critical limit alert or its latest reading, is failing now: p 1.0, 0 h
+   to failure, "... is past its critical limit ... now"; a limit warning lifts p to at least
+   ``warning_floor``), the drivers that explain that evidence (trends; the worst anomaly score
+   above ``anomaly_driver_above``), then ``PipelinePort.feed_failure`` (so
    health records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk``
    rule can fire); at p >= ``workorder_threshold`` a work order
    (``analytics.workorders.WorkOrderLog``) and a ``maintenance`` alert (``set_condition``;

@@ -10,8 +10,13 @@ Method (docs/analytics.md, "Live predictive maintenance"):
    for the probability is the smaller of the two slopes when they agree in sign, none when they
    disagree (a daily swing reverses within a day, a drift does not), the noise the long window's
    (the daily range); the time to failure uses the short window's (recent) slope.
-3. ``crossing_risk``: the limit the trend heads for (high critical when rising, low critical when
-   falling); time to failure = margin / rate. Raw evidence ``z`` = how many standard deviations
+   ``join``: that, except when the short window's level has ``departed`` from the sensor's own
+   normal range (its hourly means over ``[analytics] reference_days`` before the short window,
+   learned from its own history) by more than that range's width: then the short window's rate
+   alone (a fast drift, e.g. a temperature over its daily swing, the long window cannot confirm yet).
+3. ``crossing_risk`` (``risk_now``: the latest reading as the level when the line still lies
+   beyond the limit but the reading is back inside): the limit the trend heads for (high
+   critical when rising, low critical when falling); time to failure = margin / rate. Raw evidence ``z`` = how many standard deviations
    the extrapolated value at the horizon lies beyond the limit, where the extrapolation's
    uncertainty adds the noise, the slope's standard error x horizon and a model-error term
    ``KAPPA`` x extrapolated change (a straight line is only a local model of a drift: a daily
@@ -19,6 +24,7 @@ Method (docs/analytics.md, "Live predictive maintenance"):
 4. ``calibrate``: the probability is an isotonic (monotone, piecewise-linear) map of ``clip(z, -8, 8)``
    fitted on the simulator's scripted failures and fault-free days by
    ``benchmarks/ml/eval_maintenance.py`` and checked there on another seed (reliability, Brier).
+   Circular: the simulator's own faults, not real failures (docs/analytics.md).
 """
 from __future__ import annotations
 
