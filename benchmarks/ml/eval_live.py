@@ -103,14 +103,15 @@ def make_source(model: Any, faults: list[Any], seed: int) -> Any:
     return SimSource(model, sim, lambda *_: None, SimulatorConfig(demo_faults=False, seed=seed, faults=faults))
 
 
-def fault_specs(model: Any, probe: Any, start: float) -> tuple[list[Any], list[Scenario]]:
+def fault_specs(model: Any, probe: Any, start: float,
+                which: tuple[Scenario, ...] = SCENARIOS) -> tuple[list[Any], list[Scenario]]:
     """FaultSpecs whose end point lies ``end_over_critical`` x the way from baseline to the critical limit."""
     from sidecar.config import FaultSpec
 
     co2 = next(s.sensor_id for s in model.sensors if s.quantity == "co2" and s.scheme == "sim")
     rows = {int(i): r for r, i in enumerate(probe.sensors.tolist())}
     specs, scenarios = [], []
-    for sc in SCENARIOS:
+    for sc in which:
         sid = sc.sensor_id or co2
         sensor = model.sensors[model.sensor_index[sid]]
         base = float(probe._baseline(np.array([start + sc.start_h * 3600.0]))[rows[sensor.index], 0])

@@ -9,8 +9,11 @@ Every ``interval_s`` (an asyncio task of the service):
    ``analytics.live``: ``streaming`` by default or ``ensemble-vigilance``), each
    sensor's robust trend toward its critical limit -> time to failure and failure probability
    (calibrated trend estimator, or the learned model when one is loaded);
-3. on the loop: per equipment, the drivers that explain that evidence (trends; the worst
-   anomaly score above ``anomaly_driver_above``), then ``PipelinePort.feed_failure`` (so
+3. on the loop: per equipment, the alarm state first (``limit_state``: a sensor past a critical
+   limit, by its active critical limit alert or its latest reading, is failing now: p 1.0, 0 h
+   to failure, "... is past its critical limit ... now"; a limit warning lifts p to at least
+   ``warning_floor``), the drivers that explain that evidence (trends; the worst anomaly score
+   above ``anomaly_driver_above``), then ``PipelinePort.feed_failure`` (so
    health records carry ``failure_probability``/``ttf_hours``/drivers and the ``failure_risk``
    rule can fire); at p >= ``workorder_threshold`` a work order
    (``analytics.workorders.WorkOrderLog``) and a ``maintenance`` alert (``set_condition``;
@@ -38,7 +41,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shared_schemas import protocol
-from sidecar.alarms.record import KIND_ANOMALY, KIND_FAILURE, KIND_MAINTENANCE, Alert, Description
+from sidecar.alarms.record import (
+    KIND_ANOMALY,
+    KIND_FAILURE,
+    KIND_HIGH,
+    KIND_LOW,
+    KIND_MAINTENANCE,
+    Alert,
+    Description,
+)
 from sidecar.analytics.workorders import WorkOrder, WorkOrderLog
 from sidecar.maintenance import learned
 from sidecar.maintenance.orders import select_orders
@@ -49,9 +60,9 @@ from sidecar.maintenance.trend import (
     Risk,
     Trend,
     calibrate,
-    combine,
-    crossing_risk,
-    robust_trend,
+    past_critical,
+    risk_now,
+    windowed_trend,
 )
 from sidecar.model import BuildingModel
 from sidecar.port import PipelinePort
@@ -92,6 +103,7 @@ class SensorResult:
     risk: Risk | None = None
     trend: Trend | None = None
     anomaly: float | None = None   # max score over the anomaly window (None: detector off)
+    latest: float = math.nan       # the sensor's latest reading (nan: none yet)
 
 
 @dataclass(slots=True)
@@ -111,11 +123,13 @@ class Analysis:
     def __init__(self, settings: AnalyticsSettings) -> None:
         self.settings = settings
         self.bins = MinuteBins(max(settings.window_hours, settings.long_window_hours) * 3600.0)
+        self.hours = MinuteBins(settings.reference_days * 86400.0, 3600.0)   # each sensor's normal range
         self.detector: Detector | None = None
         if settings.anomaly:
             from sidecar.analytics.detectors.live import build_anomaly_detector
             self.detector = build_anomaly_detector(settings.anomaly_model, settings.anomaly_warmup_readings)
         self.score_log: dict[str, list[tuple[float, float]]] = {}   # sensor -> (ts, max score) per run
+        self.latest: dict[str, tuple[float, float]] = {}   # sensor -> (ts, value) of its newest reading
         self.model: learned.LearnedModel | None = None
 
     def run(self, collected: list[tuple[str, np.ndarray, np.ndarray]], plans: dict[str, SensorPlan],
@@ -123,6 +137,12 @@ class Analysis:
         s = self.settings
         for sid, ts, value in collected:
             self.bins.add(sid, ts, value)
+            self.hours.add(sid, ts, value)
+            ok = np.flatnonzero(np.isfinite(ts) & np.isfinite(value))
+            if len(ok):
+                k = int(ok[np.argmax(ts[ok])])
+                if float(ts[k]) >= self.latest.get(sid, (-math.inf, 0.0))[0]:
+                    self.latest[sid] = (float(ts[k]), float(value[k]))
         if self.detector is not None and collected:
             keys = [sid for sid, ts, _ in collected for _ in range(len(ts))]
             ts_all = np.concatenate([ts for _, ts, _ in collected])
@@ -139,15 +159,15 @@ class Analysis:
         rows: list[dict[str, Any]] = []
         row_of: list[str] = []
         for sid, plan in plans.items():
-            result = SensorResult()
+            result = SensorResult(latest=self.latest.get(sid, (0.0, math.nan))[1])
             if self.detector is not None:
                 entries = [e for e in self.score_log.get(sid, []) if e[0] > now - s.anomaly_window_s]
                 self.score_log[sid] = entries
                 result.anomaly = max((e[1] for e in entries), default=0.0)
             t, x = self.bins.series(sid)
-            trend = self.trend_of(t, x, now) if plan.quantity not in SKIP_QUANTITIES else None
+            trend = self.trend_of(sid, t, x, now) if plan.quantity not in SKIP_QUANTITIES else None
             if trend is not None and trend.span_h * 60.0 >= s.min_span_minutes:
-                risk = crossing_risk(trend, plan.low_critical, plan.high_critical, s.horizon_hours)
+                risk = risk_now(trend, result.latest, plan.low_critical, plan.high_critical, s.horizon_hours)
                 result.trend, result.risk, result.p = trend, risk, calibrate(risk.z)
                 if self.model is not None and not risk.beyond:
                     row = learned.feature_row(trend, risk, plan.quantity, plan.equipment_kind, s.horizon_hours)
@@ -160,18 +180,19 @@ class Analysis:
                 results[sid].p = float(p)
         return results
 
-    def trend_of(self, t: np.ndarray, x: np.ndarray, now: float) -> Trend | None:
+    def trend_of(self, sid: str, t: np.ndarray, x: np.ndarray, now: float) -> Trend | None:
         s = self.settings
-        short = t >= now - s.window_hours * 3600.0
-        trend = robust_trend(t[short], x[short], now)
-        if trend is None:
-            return None
-        long = t >= now - s.long_window_hours * 3600.0
-        return combine(trend, robust_trend(t[long], x[long], now) if long.sum() > short.sum() else None)
+        hours_t, hours_x = self.hours.series(sid)
+        reference = hours_x[hours_t + 1800.0 <= now - s.window_hours * 3600.0]   # whole hours before the short window
+        return windowed_trend(t, x, now, s.window_hours, s.long_window_hours, reference)
 
     def forget_missing(self, keep: set[str]) -> None:
         for sid in [k for k in self.bins.buckets if k not in keep]:
             self.bins.forget(sid)
+        for sid in [k for k in self.hours.buckets if k not in keep]:
+            self.hours.forget(sid)
+        for sid in [k for k in self.latest if k not in keep]:
+            del self.latest[sid]
         for sid in [k for k in self.score_log if k not in keep]:
             del self.score_log[sid]
             if self.detector is not None:  # a sensor that left the model keeps no detector state
@@ -324,11 +345,13 @@ class MaintenanceEngine:
         ranked = sorted(((results[s.sensor_id].p, s.sensor_id) for s in sensors if s.sensor_id in results),
                         reverse=True)
         p = ranked[0][0] if ranked else 0.0
+        # The alarm state comes first: the figures never contradict the equipment's limit alarms.
+        failing, warned = limit_state(alerts, sensors, plans, results)
         trend_drivers: list[str] = []
         ttf: float | None = None
         for sp, sid in ranked:
             r, plan = results[sid], plans[sid]
-            if sp < P_DRIVER or r.risk is None or r.trend is None:
+            if sid in failing or sp < P_DRIVER or r.risk is None or r.trend is None:
                 continue
             unit = f" {plan.unit}" if plan.unit else ""
             if r.risk.beyond:
@@ -345,6 +368,14 @@ class MaintenanceEngine:
                 if sid == ranked[0][1]:
                     ttf = r.risk.ttf_hours
             trend_drivers.append(text + f", {sp:.0%} within {self.settings.horizon_hours:g} h")
+        if failing:
+            # Past a critical limit now: failing now, whatever the trend says.
+            p, ttf = 1.0, 0.0
+            trend_drivers = list(failing.values()) + trend_drivers
+        elif warned:
+            # A limit warning: at least ``warning_floor`` (the trend may say more).
+            p = max(p, self.settings.warning_floor)
+            trend_drivers = list(warned.values()) + trend_drivers
         p = round(min(1.0, max(0.0, p)), 2)
         # The one health score is the published record's (sidecar.health): this adds evidence to
         # it. Alerts already show in the record; the analytics drivers add what they do not.
@@ -487,6 +518,53 @@ async def answer_workorders(body: dict[str, Any], data_dir: Path, model: Any) ->
     limit = int(body.get("limit", 100))
     orders = await asyncio.to_thread(select_orders, Path(data_dir) / WORKORDER_FILE, status, limit, labels_of(model))
     return {"workorders": orders}
+
+
+def limit_state(alerts: list[Alert], sensors: list[Any], plans: dict[str, SensorPlan],
+                results: dict[str, SensorResult]) -> tuple[dict[str, str], dict[str, str]]:
+    """(sensors past a critical limit now, sensors past a warning limit) -> their driver text.
+
+    Past a critical limit: an active critical limit alert, or the latest reading beyond the
+    sensor's critical limit (the alert may still be in its on-delay). Past a warning limit: an
+    active warning limit alert. Quantities whose critical limits are end stops (``SKIP_QUANTITIES``)
+    are left to their alarms."""
+    failing: dict[str, str] = {}
+    warned: dict[str, str] = {}
+    by_index: dict[int, list[Alert]] = {}
+    for a in alerts:
+        if a.kind in (KIND_HIGH, KIND_LOW) and a.sensor_index >= 0:
+            by_index.setdefault(a.sensor_index, []).append(a)
+    for sensor in sensors:
+        plan = plans.get(sensor.sensor_id)
+        if plan is None or plan.quantity in SKIP_QUANTITIES:
+            continue
+        r = results.get(sensor.sensor_id)
+        latest = r.latest if r is not None else math.nan
+        limit_alerts = by_index.get(sensor.index, [])
+        critical = next((a for a in limit_alerts if a.severity == protocol.SEVERITY_CRITICAL), None)
+        unit = f" {plan.unit}" if plan.unit else ""
+        if critical is not None or past_critical(latest, plan.low_critical, plan.high_critical):
+            value = latest if math.isfinite(latest) else (critical.value if critical is not None else math.nan)
+            high = value > plan.high_critical if critical is None or past_critical(
+                value, plan.low_critical, plan.high_critical) else critical.kind == KIND_HIGH
+            limit = plan.high_critical if high else plan.low_critical
+            if not math.isfinite(limit) and critical is not None:
+                limit = critical.threshold
+            if past_critical(value, plan.low_critical, plan.high_critical) or not math.isfinite(value):
+                shown = f" {_fmt(value)}{unit}" if math.isfinite(value) else ""
+                failing[plan.sensor_id] = (f"{plan.label}{shown} is past its critical limit "
+                                           f"{_fmt(limit)}{unit} now")
+            else:   # the alarm is still active (deadband, off-delay) though the reading is back
+                failing[plan.sensor_id] = (f"{plan.label} is in critical alarm (critical limit {_fmt(limit)}{unit}, "
+                                           f"latest {_fmt(value)}{unit})")
+            continue
+        warning = next((a for a in limit_alerts if a.severity != protocol.SEVERITY_CRITICAL), None)
+        if warning is not None:
+            value = latest if math.isfinite(latest) else warning.value
+            shown = f" {_fmt(value)}{unit}" if math.isfinite(value) else ""
+            limit_text = f" {_fmt(warning.threshold)}{unit}" if math.isfinite(warning.threshold) else ""
+            warned[plan.sensor_id] = f"{plan.label}{shown} is past its warning limit{limit_text}"
+    return failing, warned
 
 
 def anomaly_drivers(anomaly_scores: dict[str, float], above: float) -> list[str]:

@@ -36,12 +36,14 @@ class AnalyticsSettings:
     window_hours: float = 6.0         # short trend window: the level now and the recent slope
     long_window_hours: float = 24.0   # long trend window: the slope must agree (one-minute means kept)
     min_span_minutes: float = 10.0    # a trend needs at least this much data
+    reference_days: float = 7.0       # each sensor's normal range: its hourly means over this (a week)
     anomaly: bool = True              # run an anomaly detector for health evidence
     anomaly_model: str = DEFAULT_ANOMALY_MODEL   # which (sidecar.analytics.detectors.live.ANOMALY_MODELS)
     anomaly_warmup_readings: int = DEFAULT_WARMUP_READINGS   # per-sensor warm-up of ensemble-vigilance
     anomaly_window_s: float = 600.0   # an equipment's anomaly evidence = its sensors' max score over this
     workorder_threshold: float = 0.7  # raise a work order at this failure probability
     close_below: float = 0.3          # close it when the probability falls below this
+    warning_floor: float = 0.4        # the probability while a limit warning stands (a critical: 1.0)
     model: str = "auto"               # auto: a learned model when one is trained/loaded; trend: never
     train_interval_hours: float = 24.0
     history_days: float = 30.0        # history the learned model trains on (historian 1-minute roll-ups)
@@ -70,13 +72,16 @@ def parse_analytics(section: Any) -> AnalyticsSettings:
         window_hours=table.number("window_hours", d.window_hours, 0.0, 24.0 * 14, above=True),
         long_window_hours=table.number("long_window_hours", d.long_window_hours, 0.0, 24.0 * 28, above=True),
         min_span_minutes=table.number("min_span_minutes", d.min_span_minutes, 0.0, 24.0 * 60),
+        reference_days=table.number("reference_days", d.reference_days, 1.0, 365.0),
         anomaly=table.flag("anomaly", d.anomaly),
         anomaly_model=table.choice("anomaly_model", ANOMALY_MODELS, d.anomaly_model),
         # "an integer": the wording this key's errors have always had (tests pin it)
         anomaly_warmup_readings=table.integer("anomaly_warmup_readings", d.anomaly_warmup_readings,
                                               MIN_WARMUP_READINGS, MAX_WARMUP_READINGS, expected="an integer"),
         anomaly_window_s=table.number("anomaly_window_s", d.anomaly_window_s, 0.0, 7 * 86400.0, above=True),
-        workorder_threshold=threshold, close_below=close_below, model=table.choice("model", MODELS, d.model),
+        workorder_threshold=threshold, close_below=close_below,
+        warning_floor=table.number("warning_floor", d.warning_floor, 0.0, 1.0),
+        model=table.choice("model", MODELS, d.model),
         train_interval_hours=table.number("train_interval_hours", d.train_interval_hours, 0.0, 24.0 * 365,
                                           above=True),
         history_days=table.number("history_days", d.history_days, 0.0, 3650.0, above=True),

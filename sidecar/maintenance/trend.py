@@ -10,8 +10,13 @@ Method (docs/analytics.md, "Live predictive maintenance"):
    for the probability is the smaller of the two slopes when they agree in sign, none when they
    disagree (a daily swing reverses within a day, a drift does not), the noise the long window's
    (the daily range); the time to failure uses the short window's (recent) slope.
-3. ``crossing_risk``: the limit the trend heads for (high critical when rising, low critical when
-   falling); time to failure = margin / rate. Raw evidence ``z`` = how many standard deviations
+   ``join``: that, except when the short window's level has ``departed`` from the sensor's own
+   normal range (its hourly means over ``[analytics] reference_days`` before the short window,
+   learned from its own history) by more than that range's width: then the short window's rate
+   alone (a fast drift, e.g. a temperature over its daily swing, the long window cannot confirm yet).
+3. ``crossing_risk`` (``risk_now``: the latest reading as the level when the line still lies
+   beyond the limit but the reading is back inside): the limit the trend heads for (high
+   critical when rising, low critical when falling); time to failure = margin / rate. Raw evidence ``z`` = how many standard deviations
    the extrapolated value at the horizon lies beyond the limit, where the extrapolation's
    uncertainty adds the noise, the slope's standard error x horizon and a model-error term
    ``KAPPA`` x extrapolated change (a straight line is only a local model of a drift: a daily
@@ -19,11 +24,12 @@ Method (docs/analytics.md, "Live predictive maintenance"):
 4. ``calibrate``: the probability is an isotonic (monotone, piecewise-linear) map of ``clip(z, -8, 8)``
    fitted on the simulator's scripted failures and fault-free days by
    ``benchmarks/ml/eval_maintenance.py`` and checked there on another seed (reliability, Brier).
+   Circular: the simulator's own faults, not real failures (docs/analytics.md).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,14 +37,15 @@ import numpy as np
 KAPPA = 0.15
 # Isotonic calibration of z (knots, probabilities), fitted by benchmarks/ml/eval_maintenance.py on
 # seed 11 of the simulator runs (docs/analytics.md); ``calibrate`` interpolates between knots.
-CALIBRATION_Z: tuple[float, ...] = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 3.0, 3.5)
-CALIBRATION_P: tuple[float, ...] = (0.0057, 0.0078, 0.0213, 0.0952, 0.1364, 0.1528, 0.1872, 0.1872, 0.8182)
+CALIBRATION_Z: tuple[float, ...] = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.5, 3.0, 3.5)
+CALIBRATION_P: tuple[float, ...] = (0.0057, 0.0071, 0.0071, 0.1714, 0.1818, 0.197, 0.2599, 0.2599, 0.3043, 1.0)
 Z_CLIP = 8.0           # z beyond +-8 carries no more information (and would dominate the fit)
 # Quantities whose critical limits are physical end stops, not failures: a damper or valve sits at
 # 100 % by design; status, occupancy and energy counters have no degradation trend.
 SKIP_QUANTITIES = frozenset({"position", "status", "occupancy", "energy"})
 MAX_POINTS = 60        # Theil-Sen runs on at most this many (averaged) points: O(n^2) pairs
 MIN_POINTS = 6
+MIN_REFERENCE_HOURS = 24   # a sensor's normal range needs a day of its own hourly means
 
 
 class MinuteBins:
@@ -148,6 +155,56 @@ def combine(short: Trend, long: Trend | None) -> Trend:
     return Trend(level=short.level, slope_h=slope, slope_se_h=se, resid_sd=max(short.resid_sd, long.resid_sd),
                  span_h=long.span_h, points=long.points, recent_slope_h=short.slope_h if same else 0.0,
                  recent_se_h=short.slope_se_h)
+
+
+def departed(short: Trend, reference: np.ndarray) -> bool:
+    """Whether the short window's level has left the sensor's own normal range in the direction of
+    its slope: beyond the range of ``reference`` (the sensor's hourly means before the short window,
+    learned from its own history) by more than that range's width (and more than three noise
+    standard deviations). A daily or weekly swing stays inside the range it drew before; a drift,
+    however fast, leaves it."""
+    if len(reference) < MIN_REFERENCE_HOURS:
+        return False
+    lo, hi = float(np.min(reference)), float(np.max(reference))
+    need = max(hi - lo, 3.0 * short.resid_sd)
+    return short.level > hi + need if short.slope_h > 0 else short.level < lo - need
+
+
+def join(short: Trend, long: Trend | None, reference: np.ndarray | None = None) -> Trend:
+    """The engine's trend from the short and long windows' lines: ``combine``, except when the
+    level has ``departed`` from the sensor's normal range (``reference``: its hourly means older
+    than the short window): then the short window's own rate (a fast drift the long window
+    cannot confirm yet; a daily swing never departs from the range it drew the days before)."""
+    if long is not None and reference is not None and departed(short, reference):
+        return Trend(level=short.level, slope_h=short.slope_h, slope_se_h=short.slope_se_h,
+                     resid_sd=short.resid_sd, span_h=long.span_h, points=long.points)
+    return combine(short, long)
+
+
+def windowed_trend(t: np.ndarray, x: np.ndarray, now: float, window_h: float, long_window_h: float,
+                   reference: np.ndarray | None = None) -> Trend | None:
+    """``join`` of the short and long windows' lines at ``now`` over one-minute means (t, x)."""
+    short_sel = t >= now - window_h * 3600.0
+    short = robust_trend(t[short_sel], x[short_sel], now)
+    if short is None:
+        return None
+    long_sel = t >= now - long_window_h * 3600.0
+    long = robust_trend(t[long_sel], x[long_sel], now) if long_sel.sum() > short_sel.sum() else None
+    return join(short, long, reference)
+
+
+def past_critical(value: float, low_critical: float, high_critical: float) -> bool:
+    """Whether ``value`` lies beyond a critical limit (nan limits and values never do)."""
+    return value > high_critical or value < low_critical
+
+
+def risk_now(trend: Trend, latest: float, low_critical: float, high_critical: float, horizon_h: float) -> Risk:
+    """``crossing_risk``, except that a line still beyond the limit while the latest reading is back
+    inside (the line lags a step; the alarm has returned) takes the latest reading as its level."""
+    risk = crossing_risk(trend, low_critical, high_critical, horizon_h)
+    if risk.beyond and math.isfinite(latest) and not past_critical(latest, low_critical, high_critical):
+        risk = crossing_risk(replace(trend, level=latest), low_critical, high_critical, horizon_h)
+    return risk
 
 
 def crossing_risk(trend: Trend, low_critical: float, high_critical: float, horizon_h: float,

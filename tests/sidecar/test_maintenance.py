@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sidecar.maintenance import learned
 from sidecar.maintenance.engine import MaintenanceEngine
 from sidecar.maintenance.orders import select_orders
 from sidecar.maintenance.settings import parse_analytics
-from sidecar.maintenance.trend import calibrate, crossing_risk, robust_trend
+from sidecar.maintenance.trend import calibrate, crossing_risk, risk_now, robust_trend
 from sidecar.model import build_model
 from sidecar.pipeline import Pipeline
 from sidecar.readings import ReadingBatch
@@ -45,15 +46,18 @@ class Plant:
                                         lambda: self.pipeline, None, 3600.0, clock=lambda: self.now)
         self.rng = np.random.default_rng(5)
 
-    async def run(self, minutes: int, ahu_vibration: Any, every: int = 10) -> None:
-        """``minutes`` of readings (``ahu_vibration(t_hours_since_T0)``), an engine run every ``every``."""
+    async def run(self, minutes: int, ahu_vibration: Any, every: int = 10,
+                  supply_air: Any = lambda h: 13.0) -> None:
+        """``minutes`` of readings (``ahu_vibration(t_hours_since_T0)``, ``supply_air(...)``), an
+        engine run every ``every``."""
         ids = ["ahu1.sf_vib", "ahu1.sat", "chwp1.vib"]
         index = np.array([self.model.sensor_index[s] for s in ids], dtype=np.int32)
         for _ in range(minutes):
             self.now += MINUTE
             hours = (self.now - T0) / 3600.0
             noise = self.rng.normal(0.0, 1.0, 3)
-            values = np.array([ahu_vibration(hours) + 0.05 * noise[0], 13.0 + 0.2 * noise[1], 2.0 + 0.05 * noise[2]])
+            values = np.array([ahu_vibration(hours) + 0.05 * noise[0], supply_air(hours) + 0.2 * noise[1],
+                               2.0 + 0.05 * noise[2]])
             self.pipeline.submit(ReadingBatch(self.model, index, np.full(3, self.now), values))
             if int((self.now - T0) / MINUTE) % every == 0:
                 await self.engine.run_once()
@@ -238,6 +242,9 @@ def test_analytics_settings() -> None:
     chosen = config_from_mapping({"analytics": {"anomaly_model": "ensemble-vigilance",
                                                 "anomaly_warmup_readings": 1440}}).analytics
     assert (chosen.anomaly_model, chosen.anomaly_warmup_readings) == ("ensemble-vigilance", 1440)
+    assert (defaults.warning_floor, defaults.reference_days) == (0.4, 7.0)
+    tuned = config_from_mapping({"analytics": {"warning_floor": 0.5, "reference_days": 14}}).analytics
+    assert (tuned.warning_floor, tuned.reference_days) == (0.5, 14.0)
     for bad, words in (({"interval_s": 0}, "analytics.interval_s"), ({"anomaly": "yes"}, "analytics.anomaly"),
                        ({"model": "magic"}, "analytics.model"), ({"intervall_s": 5}, "intervall_s"),
                        ({"anomaly_model": "vigilance"}, ("analytics.anomaly_model: must be one of streaming, "
@@ -246,8 +253,136 @@ def test_analytics_settings() -> None:
                                                          r"integer in \[104, 10000000\], got 50")),
                        ({"anomaly_warmup_readings": 750.0}, "analytics.anomaly_warmup_readings: expected an integer"),
                        ({"anomaly_warmup_readings": True}, "analytics.anomaly_warmup_readings: expected an integer"),
+                       ({"warning_floor": 1.5}, "analytics.warning_floor"),
+                       ({"reference_days": 0.5}, "analytics.reference_days"),
                        ({"close_below": 0.8}, "close_below"), ({"anomaly_driver_above": 1.5}, "anomaly_driver_above")):
         # ([analytics.health] weighted a second health score that is gone: ignored with a warning,
         # see tests/analytics/test_models_health_workorders.py)
         with pytest.raises(ConfigError, match=words):
             config_from_mapping({"analytics": bad})
+
+
+async def test_past_critical_is_failing_now_and_agrees_with_the_alarm(tmp_path: Path) -> None:
+    """The demo's contradiction: at 8.9 mm/s over a 7.1 critical limit the record said a few per
+    cent "rising toward its critical limit". Past a critical limit the equipment is failing now;
+    a limit warning raises the floor; once the alarm returns the figures follow the trend."""
+    plant = Plant(tmp_path)
+    try:
+        await plant.run(6 * 60, lambda h: 2.0)
+        assert plant.health(AHU)["failure_probability"] < 0.2
+        # A limit warning (4.5 mm/s) without a trend toward the critical limit: the floor.
+        await plant.run(30, lambda h: 5.2)
+        warned = plant.pipeline.open_alerts([AHU])
+        assert any(a.kind == "limit_high" and a.severity == "warning" for a in warned)
+        record = plant.health(AHU)
+        assert plant.engine.settings.warning_floor <= record["failure_probability"] < 1.0
+        assert any("past its warning limit" in d for d in record["drivers"])
+        # The fan jumps to 8.9 mm/s: the critical limit alarm and the record agree.
+        await plant.run(20, lambda h: 8.9)
+        critical = [a for a in plant.pipeline.open_alerts([AHU]) if a.kind == "limit_high" and a.severity == "critical"]
+        assert critical and critical[0].sensor_id == "ahu1.sf_vib"
+        record = plant.health(AHU)
+        assert record["failure_probability"] == 1.0 and record["ttf_hours"] == 0.0
+        assert any(re.fullmatch(r"AHU-1 Supply Fan Vibration 8\.\d+ mm/s is past its critical limit 7\.1 mm/s now", d)
+                   for d in record["drivers"]), record["drivers"]
+        assert not any("toward" in d for d in record["drivers"] if "Fan Vibration" in d)
+        assert plant.health(PUMP)["failure_probability"] < 0.2
+        assert AHU in plant.engine.orders.open_ and plant.engine.orders.open_[AHU].priority == "high"
+        # Repaired: the alarm returns, the figures follow the trend again (no "past" driver).
+        await plant.run(3 * 60, lambda h: 2.0)
+        assert not [a for a in plant.pipeline.open_alerts([AHU]) if a.kind == "limit_high"]
+        record = plant.health(AHU)
+        assert record["failure_probability"] < plant.engine.settings.close_below
+        assert record["ttf_hours"] != 0.0
+        assert not any("past its" in d for d in record["drivers"])
+        assert AHU not in plant.engine.orders.open_
+    finally:
+        await plant.engine.stop()
+
+
+def test_limit_state_reads_alerts_and_latest_values() -> None:
+    """Unit: an active critical limit alert alone (the reading back inside, the alarm in its
+    off-delay) and a latest reading past the limit alone (the alarm in its on-delay) both count."""
+    from types import SimpleNamespace
+
+    from sidecar.maintenance.engine import SensorPlan, SensorResult, limit_state
+
+    plans = {"v": SensorPlan("v", "vibration", "Fan Vibration", "mm/s", "fan", math.nan, 7.1),
+             "d": SensorPlan("d", "position", "Damper", "%", "fan", math.nan, 100.0)}
+    sensors = [SimpleNamespace(sensor_id="v", index=0), SimpleNamespace(sensor_id="d", index=1)]
+
+    def alert(index: int, severity: str, value: float, threshold: float) -> Any:
+        return SimpleNamespace(kind="limit_high", sensor_index=index, severity=severity, value=value,
+                               threshold=threshold)
+
+    failing, warned = limit_state([], sensors, plans, {"v": SensorResult(latest=7.4), "d": SensorResult(latest=101.0)})
+    assert failing == {"v": "Fan Vibration 7.4 mm/s is past its critical limit 7.1 mm/s now"} and not warned
+    failing, _ = limit_state([alert(0, "critical", 8.0, 7.1)], sensors, plans, {"v": SensorResult(latest=7.0)})
+    assert "in critical alarm" in failing["v"] and "latest 7 mm/s" in failing["v"]
+    failing, warned = limit_state([alert(0, "warning", 5.0, 4.5)], sensors, plans, {"v": SensorResult(latest=5.1)})
+    assert not failing and warned == {"v": "Fan Vibration 5.1 mm/s is past its warning limit 4.5 mm/s"}
+    failing, warned = limit_state([], sensors, plans, {"v": SensorResult(latest=6.9)})
+    assert not failing and not warned
+
+
+def _daily(h: float) -> float:
+    """A supply-air temperature with a daily swing of +-1.5 K around 13 degC."""
+    return 13.0 + 1.5 * math.sin(2 * math.pi * h / 24.0)
+
+
+async def test_temperature_drift_over_a_daily_swing_is_caught_with_lead_time(tmp_path: Path) -> None:
+    """A drift the long window cannot confirm yet (it still holds a flat day) but which has left
+    the sensor's own normal range (its hourly means of the days before): a work order before the
+    critical limit. The daily swing alone, the days before, raised nothing."""
+    plant = Plant(tmp_path)
+    try:
+        await plant.run(32 * 60, lambda h: 2.0, supply_air=_daily)
+        assert plant.health(AHU)["failure_probability"] < 0.2 and not plant.engine.orders.open_
+
+        def drifting(h: float) -> float:   # +1 K/h from hour 32: past 24 degC (critical) near hour 42
+            return _daily(h) + max(0.0, h - 32.0)
+
+        while AHU not in plant.engine.orders.open_ and drifting((plant.now - T0) / 3600.0) < 23.5:
+            await plant.run(10, lambda h: 2.0, supply_air=drifting)
+        level = drifting((plant.now - T0) / 3600.0)
+        assert AHU in plant.engine.orders.open_, f"no work order before the critical limit (now {level:.1f})"
+        # ~5 h or more of lead at 1 K/h (the long window alone, which must confirm the rate, gave ~3 h)
+        assert level < 19.0
+        record = plant.health(AHU)
+        assert record["failure_probability"] >= 0.7 and record["ttf_hours"] is not None
+        assert any("Supply Air Temperature" in d and "toward its critical limit 24" in d for d in record["drivers"])
+    finally:
+        await plant.engine.stop()
+
+
+def test_slow_drift_reaches_a_work_order_ahead_of_the_limit() -> None:
+    """A slow drift, 72 h from normal to past the critical limit, after two flat days: the
+    engine's trend (``windowed_trend`` + ``risk_now`` + ``calibrate``) crosses 0.7 hours ahead of
+    the limit with a time to failure near the truth, and the flat days stay low."""
+    from sidecar.maintenance.trend import windowed_trend
+
+    rng = np.random.default_rng(7)
+    t = T0 + MINUTE * np.arange(5 * 1440)
+    hours = (t - T0) / 3600.0
+    rate = (8.0 - 2.0) / 72.0     # 2 -> 8 mm/s over 72 h; past 7.1 after ~61 h of drift
+    x = 2.0 + rate * np.clip(hours - 48.0, 0.0, None) + rng.normal(0, 0.05, len(t))
+    cross = 48.0 + (7.1 - 2.0) / rate
+    hour_start = np.floor((t - T0) / 3600.0)
+    first_order = None
+    for now_h in np.arange(30.0, cross, 0.5):
+        now = T0 + now_h * 3600.0
+        sel = (t <= now) & (t > now - 24 * 3600.0)
+        done = hour_start + 1 <= now_h - 6.0
+        reference = np.array([x[hour_start == k].mean() for k in np.unique(hour_start[done & (t > now - 7 * 86400)])])
+        trend = windowed_trend(t[sel], x[sel], now, 6.0, 24.0, reference)
+        assert trend is not None
+        risk = risk_now(trend, float(x[sel][-1]), math.nan, 7.1, 24.0)
+        p = calibrate(risk.z)
+        if now_h < 48.0:
+            assert p < 0.2, (now_h, p)
+        if first_order is None and p >= 0.7:
+            first_order = (now_h, risk.ttf_hours)
+    assert first_order is not None, "no work order before the critical limit"
+    lead = cross - first_order[0]
+    assert lead >= 3.0, lead
+    assert first_order[1] is not None and abs(first_order[1] - lead) < 0.5 * lead

@@ -97,3 +97,38 @@ def test_ingested_drift_raises_a_maintenance_alert(monitoring) -> None:  # type:
         pump_health = client.call("snapshot", {"unique_ids": [PUMP]})["health"][0]
         assert (pump_health["failure_probability"] or 0.0) < 0.2
         assert client.call("status")["maintenance"]["equipment_evaluated"] == 2
+
+
+def test_past_critical_limit_the_health_record_agrees_with_the_alarm(monitoring) -> None:  # type: ignore[no-untyped-def]
+    """The critical case end to end: the AHU fan's vibration ingested past its critical limit
+    (8.9 mm/s over 7.1): the sidecar raises the critical limit alert, and the AHU's health
+    record says failing now (failure probability 1.0, 0 h to failure) with a driver that names
+    the same sensor, value and limit, never "rising toward" it."""
+    with monitoring(CONFIG, small_building()) as (_handle, client, events):
+        now = time.time()
+        ts = now - 60.0 * np.arange(180)[::-1]
+        rng = np.random.default_rng(4)
+        fan = np.where(ts >= now - 20 * 60.0, 8.9, 2.0)      # healthy, then 8.9 mm/s for 20 minutes
+        pump = 2.0 + rng.normal(0, 0.05, len(ts))
+        readings = [["ahu1.sf_vib", float(t), float(v)] for t, v in zip(ts, fan)]
+        readings += [["chwp1.vib", float(t), float(v)] for t, v in zip(ts, pump)]
+        assert client.call("ingest", {"readings": readings})["accepted"] == 360
+        alert = events.wait_for(lambda topic, m: topic == "alert" and m["body"]["kind"] == "limit_high"
+                                and m["body"]["severity"] == "critical", timeout_s=20.0, what="critical limit alert",
+                                include_seen=True)["body"]
+        assert alert["sensor_id"] == "ahu1.sf_vib" and alert["unique_id"] == AHU and alert["state"] == "active"
+        health = events.wait_for(lambda topic, m: topic == "health" and any(
+            h["unique_id"] == AHU and h["failure_probability"] == 1.0 for h in m["body"]["items"]),
+            timeout_s=20.0, what="AHU health failing now", include_seen=True)
+        record = next(h for h in health["body"]["items"] if h["unique_id"] == AHU)
+        validation.validate_record("HealthRecord", record)
+        assert record["ttf_hours"] == 0.0
+        assert "AHU-1 Supply Fan Vibration 8.9 mm/s is past its critical limit 7.1 mm/s now" in record["drivers"]
+        assert not any("toward" in d for d in record["drivers"])
+        # The snapshot (what the panel reads) agrees with the open alerts.
+        snap = client.call("snapshot", {"unique_ids": [AHU]})
+        assert snap["health"][0]["failure_probability"] == 1.0
+        open_critical = [a for a in snap["alerts"] if a["kind"] == "limit_high" and a["state"] == "active"]
+        assert [a["severity"] for a in open_critical] == ["critical"]
+        pump_health = client.call("snapshot", {"unique_ids": [PUMP]})["health"][0]
+        assert (pump_health["failure_probability"] or 0.0) < 0.2
