@@ -257,9 +257,11 @@ def emit(line: str) -> None:
 
 
 def load_building() -> dict:
+    """The sample building with its rooms' outlines, as the extension exports them from Revit."""
+    from sidecar.simulation.floor_plans import with_outlines
     from sidecar.simulation.sample_building import build_demo_building
 
-    return build_demo_building()
+    return with_outlines(build_demo_building())
 
 
 def run_demo(duration: float | None, use_colour: bool, stop: StopRequest | None = None) -> int:

@@ -11,9 +11,9 @@ from urllib.parse import quote
 import numpy as np
 
 from .conftest import Served
-from .demo_outlines import LEVEL_WITHOUT_OUTLINES
 from .pages import open_page, wait_fill
 from .pages import shot as save_shot
+from .support import LEVEL_WITHOUT_OUTLINES
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 

@@ -29,11 +29,12 @@ from support.sidecar_process import running_sidecar
 from shared_schemas import protocol
 from sidecar.config import SimulatorConfig
 from sidecar.model import build_model
+from sidecar.simulation.floor_plans import with_outlines
 from sidecar.simulation.sample_building import build_demo_building
 from sidecar.sources.sim import SimSource
 
-from .demo_outlines import with_outlines
 from .pages import ROOT, open_page, publish_docs_images, shot, wait_fill
+from .support import LEVEL_WITHOUT_OUTLINES
 
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard-real"
 SHELVE_SCHEMA = ROOT / "shared_schemas" / "schemas" / "shelve.request.json"
@@ -43,7 +44,8 @@ OPERATOR = "Night shift (Ana)"
 
 
 def ingest_only_building() -> dict[str, Any]:
-    building = with_outlines(build_demo_building())  # room outlines as the extension exports them
+    # room outlines as the extension exports them
+    building = with_outlines(build_demo_building(), without=(LEVEL_WITHOUT_OUTLINES,))
     for element in building["elements"]:
         if element.get("sensor"):
             element["sensor"]["source"] = "ingest:"

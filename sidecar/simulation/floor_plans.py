@@ -1,16 +1,16 @@
 """Room and space outlines for the sample building, as the extension exports them from Revit
 (``BuildingConfig`` space ``outline``: loops of ``[x, y]`` metres, holes after the outer loop).
 
-The sample building itself (``sidecar.simulation.sample_building``) carries none; the dashboard tests
-add these so the plan draws real outlines, and leave ``Level 4`` without, so the fallback
-(boxes around what each space holds) stays covered too.
+The sample building's configuration (``sample_building``) carries none, as a model exported before
+outlines existed; the demo sends it with these (``with_outlines``) so the dashboard draws real rooms.
+The dashboard tests leave one level without, so the fallback (boxes around what each space holds)
+stays covered too.
 """
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-LEVEL_WITHOUT_OUTLINES = "Level 4"
 # A 48 m x 21.5 m floor: three rooms along the south facade, a corridor with the riser, three
 # rooms along the north facade; the north-west office wraps round a column (a hole).
 FLOOR_PLAN = [
@@ -32,8 +32,9 @@ ROOF = [
 ]
 
 
-def with_outlines(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the sample building's configure body with outlines on every level but one."""
+def with_outlines(config: dict[str, Any], without: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A copy of the sample building's configure body with outlines on its levels (but those named
+    in ``without``)."""
     config = copy.deepcopy(config)
     names = {lv["unique_id"]: lv["name"] for lv in config["levels"]}
     by_level: dict[str, list[dict[str, Any]]] = {}
@@ -41,7 +42,7 @@ def with_outlines(config: dict[str, Any]) -> dict[str, Any]:
         by_level.setdefault(space["level"], []).append(space)
     for level_uid, spaces in by_level.items():
         name = names.get(level_uid, "")
-        if name == LEVEL_WITHOUT_OUTLINES:
+        if name in without:
             continue
         plan = BASEMENT if name == "Level B1" else ROOF if name == "Roof" else FLOOR_PLAN
         for space, outline in zip(spaces, plan):
