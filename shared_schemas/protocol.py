@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Protocol constants shared by the sidecar (CPython 3.11+) and the Revit
 extension (IronPython 2.7).
 
@@ -36,6 +35,7 @@ WORKORDERS = "workorders"  # additive to v1: maintenance work orders (docs/proto
 REQUEST_TYPES = (HELLO, CONFIGURE, START, STOP, STATUS, SNAPSHOT, ACK, INGEST, HISTORY, SHELVE, UNSHELVE,
                  SET_LIMITS, WORKORDERS)
 HISTORY_RESOLUTIONS = ("raw", "1m", "1h", "auto")
+HISTORY_BUCKET_S = {"1m": 60.0, "1h": 3600.0}  # seconds one roll-up point covers (stamped with its start)
 
 # Event topics (event endpoint).
 TOPIC_ALERT = "alert"

@@ -174,7 +174,7 @@ def config_from_mapping(data: Mapping[str, Any], source_file: Path | None = None
                                  dwell_s=health.number("dwell_s", 60.0, low=0.0),
                                  alarm_dwell_s=health.number("alarm_dwell_s", 0.0, low=0.0))
     _unknown(health, warnings)
-    config.analytics = parse_analytics(root.mapping("analytics"))
+    config.analytics = parse_analytics(root.mapping("analytics"), warnings)
     config.historian = parse_historian(root.mapping("historian"))
     dashboard = root.table("dashboard")
     config.dashboard = parse_dashboard(dashboard)

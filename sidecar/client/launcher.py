@@ -86,6 +86,27 @@ def say_hello(client: RequestClient, *, client_name: str, token_path: Path | Non
     raise SidecarTimeout(f"the sidecar at {client.endpoint} did not answer within {timeout_s:g} s ({last})")
 
 
+def stop_process(process: subprocess.Popen[Any] | None, grace_s: float = 5.0,
+                 polite: Callable[[subprocess.Popen[Any]], None] = subprocess.Popen.terminate) -> None:
+    """Ask a child process to stop (``polite``), and kill it if it has not within ``grace_s``."""
+    if process is None or process.poll() is not None:
+        return
+    polite(process)
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(grace_s)
+
+
+def _polite_stop(process: subprocess.Popen[Any]) -> None:
+    # The sidecar runs in a process group of its own on Windows, where CTRL_BREAK is its SIGTERM.
+    if sys.platform == "win32":
+        process.send_signal(signal.CTRL_BREAK_EVENT)
+    else:
+        process.terminate()
+
+
 class SidecarLauncher:
     """``python -m sidecar serve <serve_args>`` as a child; ``start()`` then ``stop()``, or ``with``."""
 
@@ -171,16 +192,7 @@ class SidecarLauncher:
     def stop(self, timeout_s: float = 10.0) -> int:
         """Stop politely, then firmly after ``timeout_s``; the exit code (0 when never started)."""
         process = self.process
-        if process is not None and process.poll() is None:
-            if sys.platform == "win32":
-                process.send_signal(signal.CTRL_BREAK_EVENT)
-            else:
-                process.terminate()
-            try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout_s)
+        stop_process(process, timeout_s, polite=_polite_stop)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

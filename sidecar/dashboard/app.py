@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from shared_schemas import protocol
 from sidecar.dashboard.backend import DashboardBackend
 from sidecar.dashboard.live import ClientChannel, LiveFeed, encode_json
 from sidecar.dashboard.resample import DEFAULT_MAX_POINTS, normalise_history
@@ -30,8 +31,6 @@ POLICY_KEY = web.AppKey("policy", AccessPolicy)
 # Requests the page may send through the command handler; everything else is refused here.
 PAGE_COMMANDS = ("ack", "shelve", "unshelve", "start", "stop")
 MAX_HISTORY_POINTS = 10_000
-# The history reply's roll-up resolutions and the seconds one bucket covers (docs/protocol.md).
-ROLLUP_WIDTH_S = {"1m": 60.0, "1h": 3600.0}
 # Replay (/api/at): how many sensors one request may ask for, how far back a value may be
 # looked for, and how many history requests run at once.
 MAX_REPLAY_SENSORS = 5000
@@ -233,7 +232,7 @@ async def _values_at(request: web.Request) -> web.Response:
                 log.debug("replay: no history for %s: %s", sensor_id, exc)
                 return sensor_id, None
         # A roll-up bucket is stamped with its start: only one that ended by t says what was known at t.
-        width = ROLLUP_WIDTH_S.get(str(reply.get("resolution")), 0.0)
+        width = protocol.HISTORY_BUCKET_S.get(str(reply.get("resolution")), 0.0)
         pairs = [(ts, value) for ts, value in zip(series["ts"], series["value"], strict=True) if ts + width <= t]
         return sensor_id, (list(pairs[-1]) if pairs else None)
 

@@ -51,15 +51,20 @@ class AnalyticsSettings:
     anomaly_driver_above: float = 0.52   # an equipment's worst recent anomaly score above this is a driver
 
 
-def parse_analytics(section: Any) -> AnalyticsSettings:
-    """The ``[analytics]`` table (absent: the defaults)."""
+def parse_analytics(section: Any, warnings: list[str] | None = None) -> AnalyticsSettings:
+    """The ``[analytics]`` table (absent: the defaults). What is ignored is said in ``warnings``
+    (the configuration's, logged before ``ready``), else logged here."""
     if section is None:
         return AnalyticsSettings()
     table = Table(section, "analytics")
     d = AnalyticsSettings()
     if table.has("health"):
-        log.warning("analytics.health: no longer used (the health score is the published record's, see "
-                    "docs/sidecar.md); ignored")
+        ignored = ("analytics.health: no longer used (the health score is the published record's, see "
+                   "docs/sidecar.md); ignored")
+        if warnings is None:
+            log.warning(ignored)
+        else:
+            warnings.append(ignored)
     threshold = table.number("workorder_threshold", d.workorder_threshold, 0.0, 1.0, above=True)
     close_below = table.number("close_below", d.close_below, 0.0, 1.0)
     if close_below >= threshold:

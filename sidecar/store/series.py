@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from shared_schemas import protocol
+
 RAW = "raw"
 AUTO = "auto"
-BUCKET_S = {"1m": 60.0, "1h": 3600.0}
+BUCKET_S = protocol.HISTORY_BUCKET_S
 RESOLUTIONS = (RAW, "1m", "1h", AUTO)
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 from support.buildings import sensor_element
-from support.waiting import stop_process
 
+from sidecar.client.launcher import stop_process
 from sidecar.model import BuildingModel, build_model
 from sidecar.sources.base import Source, SourceRunner, source_type
 

@@ -78,15 +78,10 @@ def export_to_file(config, output_path, record, isolated=True, env=None):
             os.remove(building_path)
 
 
-EXTRACT_BUDGET_S = 0.025    # main-thread time per extraction step (Revit's UI thread stays free)
-
-
 def export_brick(ctx):
     """The button: ask where to save, read the model a few elements per idle call on Revit's
     main thread, write the Turtle with the sidecar's CPython on a worker thread, report on the
     main thread."""
-    import time
-
     from revitpyiot import extract, main_thread
     out = ctx.output
     name = u"%s.ttl" % (ctx.doc.Title or u"building")
@@ -99,17 +94,10 @@ def export_brick(ctx):
                                  revit_version=ctx.revit_version())
     record = launcher.read_install_record()
 
-    def step():
-        deadline = time.time() + EXTRACT_BUDGET_S
-        for item in steps:
-            if item is not None:
-                out.print_md(u"Read %d elements from the model; writing the Brick model %s..." % (
-                    len(item.config["elements"]), TIMEOUT_NOTE))
-                queue.background(write, item)
-                return
-            if time.time() >= deadline:
-                queue.post(step)            # continue in the next idle call
-                return
+    def read(result):
+        out.print_md(u"Read %d elements from the model; writing the Brick model %s..." % (
+            len(result.config["elements"]), TIMEOUT_NOTE))
+        queue.background(write, result)
 
     def write(result):
         try:
@@ -127,5 +115,5 @@ def export_brick(ctx):
         else:
             out.print_md(u"**Export Brick did not complete.** %s" % message)
 
-    queue.post(step)
+    queue.run_in_steps(steps, read)
     return True

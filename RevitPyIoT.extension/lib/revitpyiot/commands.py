@@ -376,7 +376,6 @@ def _sidecar_data_dir(command):
 
 
 # -- Export Sensors --------------------------------------------------------------------
-EXPORT_BUDGET_S = 0.025     # main-thread time per extraction step (the rest of 100 ms is headroom)
 
 
 def export_sensors(ctx):
@@ -391,18 +390,11 @@ def export_sensors(ctx):
                                  revit_version=ctx.revit_version())
     job = {"result": None, "reply": None}
 
-    def step():
-        deadline = time.time() + EXPORT_BUDGET_S
-        for item in steps:
-            if item is not None:
-                job["result"] = item
-                out.print_md(u"Read {0} elements from the model; sending them to the sidecar...".format(
-                    len(item.config["elements"])))
-                queue.background(send, item)
-                return
-            if time.time() >= deadline:
-                queue.post(step)            # continue in the next idle call
-                return
+    def read(result):
+        job["result"] = result
+        out.print_md(u"Read {0} elements from the model; sending them to the sidecar...".format(
+            len(result.config["elements"])))
+        queue.background(send, result)
 
     def send(result):
         from revitpyiot.transport.client import SidecarError
@@ -422,7 +414,7 @@ def export_sensors(ctx):
         queue.post(print_export, out, result, reply)
 
     out.print_md(u"Reading equipment and sensors from the model...")
-    queue.post(step)
+    queue.run_in_steps(steps, read)
     return job
 
 

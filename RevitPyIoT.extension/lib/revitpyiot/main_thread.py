@@ -16,6 +16,7 @@ from Autodesk.Revit import UI
 
 MAX_PER_CALL = 5
 BUDGET_S = 0.02              # stop taking items after this much of Revit's UI thread
+STEP_BUDGET_S = 0.025        # main-thread time per step of a long model read (the rest of 100 ms is headroom)
 _QUEUES = weakref.WeakSet()     # for hosts that wait until the background work of a click is done
 
 
@@ -57,6 +58,21 @@ class MainThreadQueue(object):
         with self._lock:
             self._items.append((function, args))
         self.event.Raise()
+
+    def run_in_steps(self, steps, done, budget_s=STEP_BUDGET_S):
+        """Advance the generator ``steps`` on the main thread, ``budget_s`` of it per call (it
+        yields None while it has more to do, then its result), and hand the result to
+        ``done(result)`` there: long model reads never hold Revit's UI thread."""
+        def step():
+            deadline = time.time() + budget_s
+            for item in steps:
+                if item is not None:
+                    done(item)
+                    return
+                if time.time() >= deadline:
+                    self.post(step)          # continue in the next call
+                    return
+        self.post(step)
 
     def run_some(self):
         """Run what was queued before this call: at most ``MAX_PER_CALL`` items and not past
