@@ -1,3 +1,4 @@
+# -*- coding: utf-8 -*-
 """Where the sidecar keeps its data and token, shared by both sides.
 
 IronPython 2.7-safe: the extension uses this to find the token file.
