@@ -1,3 +1,4 @@
+# -*- coding: utf-8 -*-
 """Protocol constants shared by the sidecar (CPython 3.11+) and the Revit
 extension (IronPython 2.7).
 
